@@ -1,0 +1,235 @@
+"""The `seqmem` command: list what exists, train, run suites, report.
+
+Task and model parameters are flags of their own (`--blank 1000 --levels 8`), routed by name to the
+task or the model; `--set key=value` sets anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`).
+Every mistake ends with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+
+from seqmem.errors import ConfigError
+
+TRAIN_FLAGS = {
+    "method": str, "steps": int, "epochs": int, "batch_size": int, "optimizer": str, "lr": float, "clip": float,
+    "weight_decay": float, "chunk_length": int, "seed": int, "eval_every": int, "eval_batch_size": int,
+    "stop_at": float,
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    verbs.add_parser("tasks", help="list the tasks")
+    verbs.add_parser("models", help="list the models")
+    verbs.add_parser("recipes", help="list the recipes (named experiments)")
+    train = verbs.add_parser(
+        "train", help="train a model on a task",
+        description="Train a model on a task. Task and model parameters are flags too (e.g. --blank 1000 "
+                    "--levels 8); see `seqmem tasks` and `seqmem models` for their names.")
+    train.add_argument("task", nargs="?", help="task name (or take it from --recipe)")
+    train.add_argument("--model", help="model name")
+    train.add_argument("--recipe", help="start from a recipe's settings; flags override them")
+    for name, kind in TRAIN_FLAGS.items():
+        train.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. task.blank=100")
+    train.add_argument("--out", help="run directory (default runs/<task>-<model>-<time>); an unfinished one resumes")
+    train.add_argument("--allow-short-receptive-field", action="store_true", default=None,
+                       help="train a model that cannot see the whole span anyway")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    suite = verbs.add_parser("suite", help="run every recipe of a suite and print the table")
+    suite.add_argument("name", nargs="?", default="quick")
+    suite.add_argument("--out", default="runs", help="folder of the suite's runs (default runs/)")
+    suite.add_argument("--quiet", action="store_true")
+    report = verbs.add_parser("report", help="table of finished runs")
+    report.add_argument("runs", nargs="*", default=["runs"], help="run directories or folders of runs")
+    return parser
+
+
+def convert(text: str, default):
+    """A flag's text as the type of the parameter's default (int, float, bool or str)."""
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    if default is None:
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    return text
+
+
+def signature_defaults(cls, skip: int) -> dict:
+    return {k: p.default for k, p in list(inspect.signature(cls.__init__).parameters.items())[skip:]}
+
+
+def apply_setting(config: dict, key: str, text: str) -> None:
+    """Put `key=text` into the task, model or train section of the config, typed by the default."""
+    from seqmem.models import model_class
+    from seqmem.tasks import task_class
+    from seqmem.train import TrainConfig
+
+    sections = {
+        "task": signature_defaults(task_class(config["task"]["name"]), 1),
+        "model": signature_defaults(model_class(config["model"]["name"]), 2),
+        "train": signature_defaults(TrainConfig, 1),
+    }
+    section, _, name = key.rpartition(".")
+    name = name.replace("-", "_")
+    if section:
+        if section not in sections:
+            raise ConfigError(f"--set {key}: the section must be task, model or train")
+        candidates = [section] if name in sections[section] else []
+    else:
+        candidates = [s for s in sections if name in sections[s]]
+    if not candidates:
+        where = f"{section} " if section else "task, model or train "
+        raise ConfigError(f"{where}has no setting {name!r} (task {config['task']['name']}: "
+                          f"{', '.join(sections['task'])}; model {config['model']['name']}: {', '.join(sections['model'])})")
+    if len(candidates) > 1:
+        raise ConfigError(f"{name!r} is a setting of both {' and '.join(candidates)}: write --set {candidates[0]}.{name}=...")
+    default = sections[candidates[0]][name]
+    try:
+        config[candidates[0]][name] = convert(text, default)
+    except ValueError as e:
+        raise ConfigError(f"--{name.replace('_', '-')}: {e}") from None
+
+
+def parse_extra(extra: list[str]) -> list[tuple[str, str]]:
+    """`--name value` and `--name=value` pairs left over after the known flags."""
+    pairs, i = [], 0
+    while i < len(extra):
+        flag = extra[i]
+        if not flag.startswith("--"):
+            raise ConfigError(f"unexpected argument {flag!r}")
+        if "=" in flag:
+            name, value = flag[2:].split("=", 1)
+        elif i + 1 < len(extra) and not extra[i + 1].startswith("--"):
+            name, value = flag[2:], extra[i + 1]
+            i += 1
+        else:
+            raise ConfigError(f"{flag} needs a value")
+        pairs.append((name, value))
+        i += 1
+    return pairs
+
+
+def train_config_from_args(args, extra: list[str]) -> dict:
+    from seqmem.recipes import load_recipe, recipe_config
+
+    config = recipe_config(load_recipe(args.recipe)) if args.recipe else {}
+    config = {"task": dict(config.get("task", {})), "model": dict(config.get("model", {})),
+              "train": dict(config.get("train", {})),
+              "allow_short_receptive_field": config.get("allow_short_receptive_field", False)}
+    if args.task:
+        if args.task != config["task"].get("name"):
+            config["task"] = {"name": args.task}
+    if args.model:
+        if args.model != config["model"].get("name"):
+            config["model"] = {"name": args.model}
+    if "name" not in config["task"]:
+        raise ConfigError("name a task (seqmem train copy-memory ...) or a --recipe; `seqmem tasks` lists them")
+    if "name" not in config["model"]:
+        raise ConfigError("name a model with --model (e.g. --model tcn); `seqmem models` lists them")
+    for name in TRAIN_FLAGS:
+        if getattr(args, name) is not None:
+            config["train"][name] = getattr(args, name)
+    if args.allow_short_receptive_field:
+        config["allow_short_receptive_field"] = True
+    for name, value in parse_extra(extra):
+        apply_setting(config, name, value)
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        apply_setting(config, *item.split("=", 1))
+    return config
+
+
+def listing(registry: dict) -> str:
+    return "\n".join(f"{name:<28} {getattr(cls, 'summary', '')}" for name, cls in sorted(registry.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return dispatch(argv)
+    except ConfigError as e:
+        print(f"seqmem: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+def dispatch(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.verb != "train":
+        raise ConfigError(f"unrecognized arguments: {' '.join(extra)}")
+    if args.verb == "tasks":
+        from seqmem.tasks import TASKS
+
+        print(listing(TASKS))
+    elif args.verb == "models":
+        from seqmem.models import MODELS
+
+        print(listing(MODELS))
+    elif args.verb == "recipes":
+        from seqmem.recipes import load_recipe, recipe_names
+
+        print("\n".join(f"{n:<28} {load_recipe(n).get('description', '')}" for n in recipe_names()))
+    elif args.verb == "train":
+        from seqmem.experiment import run_experiment
+        from seqmem.report import table
+
+        summary = run_experiment(train_config_from_args(args, extra), args.out, progress=not args.quiet)
+        print(table([summary]))
+    elif args.verb == "suite":
+        run_suite(args.name, Path(args.out), progress=not args.quiet)
+    elif args.verb == "report":
+        from seqmem.report import find_summaries, table
+
+        summaries = find_summaries(args.runs)
+        if not summaries:
+            raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}")
+        print(table(summaries))
+    return 0
+
+
+def run_suite(name: str, out: Path, progress: bool) -> None:
+    """Every recipe of the suite into `out/<suite>/<recipe>` (finished ones are reused), then one table."""
+    from seqmem.experiment import run_experiment
+    from seqmem.recipes import load_recipe, recipe_config, suite_recipes
+    from seqmem.report import table
+
+    summaries = []
+    for recipe in suite_recipes(name):
+        summary = run_experiment(recipe_config(load_recipe(recipe)), out / name / recipe, progress=progress)
+        summaries.append({**summary, "run": recipe})
+    print(table(summaries))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Scores that cannot flatter a model that remembers nothing: recall accuracy beside overall accuracy.
+
+Overall accuracy counts every target; recall accuracy counts only the targets that need memory
+(`Batch.recall`); sequence accuracy counts sequences whose every recall target is right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from seqmem.tasks.base import Batch
+
+
+@dataclass
+class Scores:
+    loss: float
+    accuracy: float
+    recall_accuracy: float
+    sequence_accuracy: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Tally:
+    """Sums over batches, so a score over many batches weighs every prediction once."""
+
+    def __init__(self):
+        self.loss = 0.0
+        self.targets = self.correct = self.recalls = self.recall_correct = 0
+        self.sequences = self.sequence_correct = 0
+
+    def add(self, logits: torch.Tensor, batch: Batch) -> None:
+        y, recall = batch.y, batch.recall
+        flat = logits.reshape(-1, logits.shape[-1])
+        self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()
+        right = logits.argmax(-1) == y
+        self.targets += y.numel()
+        self.correct += right.sum().item()
+        self.recalls += recall.sum().item()
+        self.recall_correct += (right & recall).sum().item()
+        per_sequence = (right | ~recall).reshape(y.shape[0], -1).all(dim=1)
+        self.sequences += y.shape[0]
+        self.sequence_correct += per_sequence.sum().item()
+
+    def scores(self) -> Scores:
+        return Scores(
+            loss=self.loss / max(self.targets, 1),
+            accuracy=self.correct / max(self.targets, 1),
+            recall_accuracy=self.recall_correct / max(self.recalls, 1),
+            sequence_accuracy=self.sequence_correct / max(self.sequences, 1),
+        )
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int = 500) -> Scores:
+    """Score `model` on every sequence of a fixed split."""
+    was_training = model.training
+    model.eval()
+    tally = Tally()
+    for batch in task.batches(split, batch_size):
+        logits, _ = model(batch.x, cond=batch.cond)
+        tally.add(logits, batch)
+    model.train(was_training)
+    return tally.scores()

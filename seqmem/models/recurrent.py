@@ -1,0 +1,62 @@
+"""Recurrent models on PyTorch's own modules: an input encoder, the recurrence, a per-step head."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from seqmem.errors import ConfigError
+from seqmem.models import register_model
+from seqmem.models.encoding import InputEncoder, OutputHead
+
+
+class Recurrent(nn.Module):
+    """Shared body of `rnn`, `gru` and `lstm`: the state is PyTorch's (h, or (h, c) for the LSTM)."""
+
+    cell: type
+    receptive_field = math.inf
+
+    def __init__(self, task, hidden: int, layers: int, encoder: str, embedding_dim: int, **cell_args):
+        super().__init__()
+        for name, value in (("hidden", hidden), ("layers", layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        self.rnn = self.cell(self.encoder.features, hidden, num_layers=layers, batch_first=True, **cell_args)
+        self.head = OutputHead(hidden, task)
+
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+        h, state = self.rnn(self.encoder(x, cond), state)
+        return self.head(h), state
+
+
+@register_model("rnn")
+class RNN(Recurrent):
+    summary = "vanilla (Elman) RNN, tanh or relu, any number of layers"
+    cell = nn.RNN
+
+    def __init__(self, task, hidden: int = 128, layers: int = 1, nonlinearity: str = "tanh",
+                 encoder: str = "onehot", embedding_dim: int = 0):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ConfigError(f"nonlinearity must be tanh or relu, got {nonlinearity!r}")
+        super().__init__(task, hidden, layers, encoder, embedding_dim, nonlinearity=nonlinearity)
+
+
+@register_model("gru")
+class GRU(Recurrent):
+    summary = "gated recurrent unit (Cho et al. 2014)"
+    cell = nn.GRU
+
+    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0):
+        super().__init__(task, hidden, layers, encoder, embedding_dim)
+
+
+@register_model("lstm")
+class LSTM(Recurrent):
+    summary = "long short-term memory (Hochreiter & Schmidhuber 1997)"
+    cell = nn.LSTM
+
+    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0):
+        super().__init__(task, hidden, layers, encoder, embedding_dim)

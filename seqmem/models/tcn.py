@@ -1,0 +1,99 @@
+"""Temporal convolutional network (Bai, Kolter & Koltun 2018): causal dilated residual blocks.
+
+Level i dilates by 2**i; each block holds two weight-normed causal convolutions, so the receptive field
+is 1 + 2 (kernel_size - 1) (2**levels - 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from seqmem.errors import ConfigError
+from seqmem.models import register_model
+from seqmem.models.encoding import InputEncoder, OutputHead
+
+
+def receptive_field(levels: int, kernel_size: int) -> int:
+    return 1 + 2 * (kernel_size - 1) * (2**levels - 1)
+
+
+class CausalConv(nn.Module):
+    """A convolution that sees only the present and the past: pad on the left, never on the right."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, init_std: float):
+        super().__init__()
+        self.left = (kernel_size - 1) * dilation
+        conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
+        if init_std > 0:
+            nn.init.normal_(conv.weight, 0.0, init_std)  # before weight norm, so the norm keeps it
+        self.conv = weight_norm(conv)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (self.left, 0)))
+
+
+class TemporalBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, dropout: float, init_std: float):
+        super().__init__()
+        self.conv1 = CausalConv(c_in, c_out, kernel_size, dilation, init_std)
+        self.conv2 = CausalConv(c_out, c_out, kernel_size, dilation, init_std)
+        self.dropout = nn.Dropout(dropout)
+        self.downsample = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else None
+        if self.downsample is not None and init_std > 0:
+            nn.init.normal_(self.downsample.weight, 0.0, init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.dropout(F.relu(self.conv1(x)))
+        h = self.dropout(F.relu(self.conv2(h)))
+        return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+@register_model("tcn")
+class TCN(nn.Module):
+    summary = "temporal convolutional network: causal dilated residual blocks with weight norm"
+
+    def __init__(
+        self,
+        task,
+        levels: int = 8,
+        kernel_size: int = 8,
+        channels: int = 10,
+        dropout: float = 0.0,
+        init_std: float = 0.01,
+        encoder: str = "onehot",
+        embedding_dim: int = 0,
+    ):
+        super().__init__()
+        for name, value in (("levels", levels), ("kernel_size", kernel_size), ("channels", channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.levels, self.kernel_size = levels, kernel_size
+        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        sizes = [self.encoder.features] + [channels] * levels
+        self.blocks = nn.Sequential(
+            *(TemporalBlock(sizes[i], sizes[i + 1], kernel_size, 2**i, dropout, init_std) for i in range(levels))
+        )
+        self.head = OutputHead(channels, task)
+        self.receptive_field = receptive_field(levels, kernel_size)
+
+    def fix_receptive_field(self, span: int) -> str:
+        """The smallest change of depth, or of kernel size, that lets the model see `span` steps."""
+        levels = self.levels
+        while receptive_field(levels, self.kernel_size) < span:
+            levels += 1
+        kernel = 1 + math.ceil((span - 1) / (2 * (2**self.levels - 1)))
+        return (
+            f"--levels {levels} ({receptive_field(levels, self.kernel_size)})"
+            f" or --kernel-size {kernel} ({receptive_field(self.levels, kernel)})"
+        )
+
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+        h = self.blocks(self.encoder(x, cond).transpose(1, 2)).transpose(1, 2)
+        return self.head(h), None

@@ -1,0 +1,35 @@
+"""Recipes: named experiments as TOML data files in this folder (a notebook's settings, a suite's runs).
+
+A recipe holds `description`, optional `suites` (names of suites it belongs to) and the `[task]`,
+`[model]` and `[train]` tables of a config.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+from seqmem.errors import ConfigError
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".toml"))
+
+
+def load_recipe(name: str) -> dict:
+    path = resources.files(__name__) / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown recipe {name!r}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`)")
+    return tomllib.loads(path.read_text())
+
+
+def recipe_config(recipe: dict) -> dict:
+    """The config part of a recipe (without its description and suites)."""
+    return {k: v for k, v in recipe.items() if k not in ("description", "suites", "notes")}
+
+
+def suite_recipes(suite: str) -> list[str]:
+    names = [n for n in recipe_names() if suite in load_recipe(n).get("suites", [])]
+    if not names:
+        raise ConfigError(f"no recipe belongs to suite {suite!r}")
+    return names

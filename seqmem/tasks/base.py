@@ -1,0 +1,135 @@
+"""The task interface: every task hands out the same `Batch`, so loss and metrics read every task alike."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from seqmem.errors import ConfigError
+
+
+@dataclass
+class Batch:
+    """Inputs, per-step (or per-sequence) targets, and the mask of targets that need memory.
+
+    `x` is integer tokens `(B, L)` or floats `(B, L, C)`; `y` is `(B, L)` or `(B,)`; `recall` has `y`'s shape.
+    `cond` is an optional per-sequence conditioning tensor `(B,)` (e.g. a delay the model is told).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    recall: torch.Tensor
+    cond: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def select(self, index: torch.Tensor) -> Batch:
+        """The rows `index` of every field."""
+        return Batch(*(None if getattr(self, f.name) is None else getattr(self, f.name)[index] for f in fields(self)))
+
+    def time_slice(self, start: int, stop: int) -> Batch:
+        """Steps `start:stop` of a per-step batch (a chunk for truncated BPTT)."""
+        return Batch(self.x[:, start:stop], self.y[:, start:stop], self.recall[:, start:stop], self.cond)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the best predictor that remembers nothing scores: loss (nats), accuracy, recall accuracy."""
+
+    loss: float
+    accuracy: float
+    recall_accuracy: float
+    sequence_accuracy: float | None = None
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Task:
+    """A memory task.
+
+    Subclasses set `name`, `num_classes`, `span` (steps a model must see to answer), `per_step`
+    (targets at every step, or one class per sequence), and either `vocab_size` (token inputs) or
+    `input_channels` (float inputs). Data is either a fixed set per split (`size(split)` is an int and
+    `get(split, index)` returns rows) or fresh samples (`size("train")` is None and `sample` draws them).
+    The test split is always fixed, so every model is scored on the same sequences.
+    """
+
+    name: str = ""
+    summary: str = ""
+    num_classes: int
+    span: int
+    per_step: bool = True
+    vocab_size: int | None = None
+    input_channels: int | None = None
+    cond_size: int | None = None  # number of values `Batch.cond` can take, if the task conditions on one
+
+    def params(self) -> dict:
+        """The constructor arguments that rebuild this task (recorded in config.json)."""
+        raise NotImplementedError
+
+    def size(self, split: str) -> int | None:
+        raise NotImplementedError
+
+    def get(self, split: str, index: torch.Tensor) -> Batch:
+        raise NotImplementedError
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        raise ConfigError(f"task {self.name} has no fresh samples; it trains on its fixed training set")
+
+    def baseline(self) -> Baseline:
+        raise NotImplementedError
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        n = self.size("train")
+        if n is None:
+            raise ConfigError(f"task {self.name} draws fresh samples and has no epochs: give --steps instead")
+        return math.ceil(n / batch_size)
+
+    def batches(self, split: str, batch_size: int, seed: int = 0, start: int = 0) -> Iterator[Batch]:
+        """Training: shuffled epochs of the fixed set, or fresh samples, forever. Test: the fixed set in order.
+
+        Training batch `i` depends only on `(seed, i)`, so a resumed run starts at `start` and sees exactly
+        the batches it would have seen without the interruption.
+        """
+        n = self.size(split)
+        if split != "train":
+            for first in range(0, n, batch_size):
+                yield self.get(split, torch.arange(first, min(first + batch_size, n)))
+            return
+        step = start
+        if n is None:
+            while True:
+                yield self.sample(batch_size, generator_for(seed, step))
+                step += 1
+        per_epoch = math.ceil(n / batch_size)
+        while True:
+            epoch, offset = divmod(step, per_epoch)
+            order = torch.randperm(n, generator=generator_for(seed, epoch, 1))
+            for first in range(offset * batch_size, n, batch_size):
+                yield self.get(split, order[first : first + batch_size])
+                step += 1
+
+
+def generator_for(*keys: int) -> torch.Generator:
+    """A torch.Generator seeded from a tuple of integers, well mixed, so nearby keys give unrelated streams."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def check_positive(name: str, value: int, minimum: int = 1) -> int:
+    """Refuse a non-integer or too-small size parameter with a message that names it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value

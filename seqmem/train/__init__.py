@@ -1,0 +1,12 @@
+"""Training: the loop, its settings, and the update methods (each module may register one)."""
+
+import importlib
+import pkgutil
+
+from seqmem.train.config import TrainConfig
+from seqmem.train.loop import Result, train
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["Result", "TrainConfig", "train"]
