@@ -31,7 +31,6 @@ class TrainConfig:
     eval_every: int | None = None
     eval_batch_size: int = 500
     stop_at: float | None = None
-    extra: dict | None = None  # method-specific settings (e.g. target propagation's learning rates)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
