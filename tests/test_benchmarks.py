@@ -1,0 +1,17 @@
+"""Benchmarks in their --quick form: they run and print one well-formed JSON object a line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_copy_tcn_quick_prints_json_lines():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "copy_tcn.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records and all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
+    by_metric = {r["metric"] for r in records}
+    assert {"recall_accuracy", "memoryless_recall_accuracy", "accuracy", "steps_to_target"} <= by_metric

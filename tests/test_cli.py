@@ -1,0 +1,57 @@
+"""The command line: listings, training into a run directory, and one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seqmem.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True)
+
+
+def test_listings_have_one_line_each(capsys):
+    assert main(["tasks"]) == 0
+    assert "copy-memory" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    models = capsys.readouterr().out.splitlines()
+    assert {line.split()[0] for line in models} >= {"tcn", "rnn", "gru", "lstm"}
+    assert main(["recipes"]) == 0
+    assert {"seed-copy-tcn", "copy-tcn-1000"} <= {line.split()[0] for line in capsys.readouterr().out.splitlines()}
+
+
+def test_train_with_flags_writes_a_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "copy-memory", "--model", "tcn", "--blank", "4", "--recall-length", "2", "--levels", "3",
+                 "--kernel-size", "2", "--channels", "4", "--steps", "6", "--eval-every", "3", "--set", "test_size=50",
+                 "--set", "train.lr=0.01", "--out", str(out), "--quiet"])
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"]["blank"] == 4 and config["task"]["test_size"] == 50 and config["train"]["lr"] == 0.01
+    assert config["model"]["kernel_size"] == 2
+    printed = capsys.readouterr().out
+    assert "recall acc" in printed and "memoryless recall" in printed
+    assert json.loads((out / "summary.json").read_text())["steps"] == 6
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["train", "--recipe", "seed-copy-tcn"], "receptive field 3571 < 10020 steps: use --levels 10 (14323)"),
+        (["train", "copy-memory", "--model", "tcn", "--levls", "3"], "no setting 'levls'"),
+        (["train", "copy-memory", "--model", "tcn", "--levels", "x"], "--levels: expected an integer"),
+        (["train", "copy-memory", "--model", "transformer"], "unknown model 'transformer'"),
+        (["train", "copy-memory"], "name a model with --model"),
+        (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
+        (["train", "copy-memory", "--model", "tcn", "--lr", "fast"], "--lr: invalid float value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_mistakes_exit_2_with_one_line(args, expected):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert expected in done.stderr

@@ -1,0 +1,72 @@
+"""The TCN: its receptive field is what the gradient says it is, and a too-short one is refused."""
+
+import math
+
+import pytest
+import torch
+
+from seqmem import make_model, make_task
+from seqmem.models import ReceptiveFieldError
+from seqmem.models.tcn import receptive_field
+
+
+def measured_receptive_field(model, length: int) -> int:
+    """How many steps back the last output's gradient reaches, over a few random inputs."""
+    model.eval()
+    x = torch.randn(4, length, 1, requires_grad=True)
+    logits, _ = model(x)
+    logits[:, -1].sum().backward()
+    reached = (x.grad.abs().sum(dim=(0, 2)) > 0).nonzero()
+    return length - reached.min().item()
+
+
+@pytest.mark.parametrize("levels,kernel_size", [(1, 2), (3, 3), (4, 8), (5, 2)])
+def test_receptive_field_matches_the_gradient(levels, kernel_size):
+    task = make_task("copy-memory", blank=1, recall_length=1, test_size=1)
+    model = make_model("tcn", task, levels=levels, kernel_size=kernel_size, channels=6,
+                       allow_short_receptive_field=True)
+    length = model.receptive_field + 40
+    assert measured_receptive_field(model, length) == model.receptive_field
+    assert model.receptive_field == 1 + 2 * (kernel_size - 1) * (2**levels - 1)
+
+
+def test_notebook_000_tcn_is_refused_with_the_smallest_fix():
+    task = make_task("copy-memory", blank=10000, test_size=1)
+    with pytest.raises(ReceptiveFieldError) as err:
+        make_model("tcn", task, levels=8, kernel_size=8, channels=10)
+    message = str(err.value)
+    assert "receptive field 3571 < 10020 steps" in message
+    assert "--levels 10 (14323)" in message and "--kernel-size 21 (10201)" in message
+    assert receptive_field(9, 8) < 10020 <= receptive_field(10, 8)
+    assert receptive_field(8, 20) < 10020 <= receptive_field(8, 21)
+    model = make_model("tcn", task, levels=8, kernel_size=8, channels=10, allow_short_receptive_field=True)
+    assert model.receptive_field == 3571
+
+
+def test_outputs_never_see_the_future():
+    task = make_task("copy-memory", blank=10, test_size=1)
+    model = make_model("tcn", task, levels=4, kernel_size=3, channels=5).eval()
+    x = torch.randn(2, 30, 1)
+    changed = x.clone()
+    changed[:, 20:] += 1.0
+    a, _ = model(x)
+    b, _ = model(changed)
+    assert torch.allclose(a[:, :20], b[:, :20]) and not torch.allclose(a[:, 20:], b[:, 20:])
+
+
+def test_same_seed_same_weights():
+    task = make_task("copy-memory", blank=10, test_size=1)
+    a = make_model("tcn", task, levels=3, seed=7)
+    b = make_model("tcn", task, levels=3, seed=7)
+    c = make_model("tcn", task, levels=3, seed=8)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_small_init_survives_weight_norm():
+    """The N(0, 0.01) init is applied before weight norm, so the effective weights keep it."""
+    task = make_task("copy-memory", blank=10, test_size=1)
+    model = make_model("tcn", task, levels=3, channels=32, kernel_size=4)
+    w = model.blocks[1].conv1.conv.weight
+    assert w.std().item() == pytest.approx(0.01, rel=0.2)
+    assert math.isinf(make_model("gru", task, hidden=8).receptive_field)

@@ -1,0 +1,92 @@
+"""The training loop and the run directory: it learns, clips after backward, records, and resumes exactly."""
+
+import json
+
+import pytest
+import torch
+
+from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment, train
+from seqmem.runs import RunDir
+
+SMALL = {
+    "task": {"name": "copy-memory", "blank": 5, "recall_length": 3, "test_size": 200},
+    "model": {"name": "tcn", "levels": 3, "kernel_size": 3, "channels": 16},
+    "train": {"steps": 40, "eval_every": 10, "lr": 5e-3, "batch_size": 32, "clip": 1.0, "seed": 2},
+}
+
+
+def test_a_small_tcn_learns_to_recall_beyond_the_baseline():
+    task = make_task("copy-memory", blank=5, recall_length=3, test_size=500)
+    model = make_model("tcn", task, levels=3, kernel_size=3, channels=16, seed=0)
+    result = train(model, task, TrainConfig(steps=300, lr=5e-3, clip=1.0, eval_every=300), progress=False)
+    assert result.recall_accuracy > 0.9 > task.baseline().recall_accuracy
+    assert result.loss < task.baseline().loss
+
+
+def test_clipping_bounds_the_update_gradient(monkeypatch):
+    """Clipping runs after backward(): the gradient the optimizer sees has norm <= clip."""
+    task = make_task("copy-memory", blank=5, recall_length=3, test_size=10)
+    model = make_model("tcn", task, levels=3, kernel_size=3, channels=8, seed=0)
+    norms = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()])).item())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    train(model, task, TrainConfig(steps=5, lr=1e-2, clip=1e-3, eval_every=5), progress=False)
+    assert len(norms) == 5 and max(norms) <= 1e-3 * 1.0001
+
+
+def test_run_directory_records_everything(tmp_path):
+    summary = run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
+    run = RunDir(tmp_path / "run")
+    config = json.loads(run.config_path.read_text())
+    assert config["train"]["seed"] == 2 and config["task"]["convention"] == "digits" and config["model"]["dropout"] == 0.0
+    metrics = run.metrics()
+    assert [m["step"] for m in metrics] == [10, 20, 30, 40]
+    assert all({"loss", "accuracy", "recall_accuracy", "baseline", "train_seconds"} <= m.keys() for m in metrics)
+    for key in ("task", "model", "method", "steps", "train_seconds", "loss", "accuracy", "recall_accuracy",
+                "parameters", "baseline"):
+        assert key in summary
+    assert set(summary["baseline"]) >= {"loss", "accuracy", "recall_accuracy"}
+    assert summary["recall_accuracy"] == metrics[-1]["recall_accuracy"]
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    whole = run_experiment(SMALL, tmp_path / "whole", progress=False, say=lambda *_: None)
+    # Interrupt after the step-20 checkpoint: keep checkpoint and metrics as they were then.
+    cut = {**SMALL, "train": {**SMALL["train"], "steps": 20}}
+    run_experiment(cut, tmp_path / "cut", progress=False, say=lambda *_: None)
+    config = json.loads((tmp_path / "whole" / "config.json").read_text())
+    (tmp_path / "cut" / "config.json").write_text(json.dumps(config))
+    (tmp_path / "cut" / "summary.json").unlink()
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:  # a line written after the last checkpoint
+        f.write(json.dumps({"step": 25, "recall_accuracy": 0.0}) + "\n")
+    resumed = run_experiment(SMALL, tmp_path / "cut", progress=False, say=lambda *_: None)
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [m["step"] for m in RunDir(tmp_path / "cut").metrics()] == [10, 20, 30, 40]
+    assert resumed["recall_accuracy"] == whole["recall_accuracy"]
+
+
+def test_a_directory_with_another_config_is_not_overwritten(tmp_path):
+    run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    other = {**SMALL, "train": {**SMALL["train"], "lr": 1e-3}}
+    with pytest.raises(ConfigError, match="another config"):
+        run_experiment(other, tmp_path / "run", progress=False, say=lambda *_: None)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_bad_training_settings_name_themselves():
+    with pytest.raises(ConfigError, match="optimizer"):
+        TrainConfig(optimizer="adagrad")
+    with pytest.raises(ConfigError, match="chunk-length"):
+        TrainConfig(method="tbptt")
+    with pytest.raises(ConfigError, match="steps or --epochs"):
+        TrainConfig(steps=3, epochs=2)
+    with pytest.raises(ConfigError, match="no setting 'learning_rate'"):
+        TrainConfig.from_dict({"learning_rate": 1.0})
