@@ -28,6 +28,9 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="PyTorch CPU threads (default 1: the small models here run several times faster on "
+                             "one thread than on two that compete with other work; 0 keeps PyTorch's default)")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     verbs.add_parser("tasks", help="list the tasks")
     verbs.add_parser("models", help="list the models")
@@ -50,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("name", nargs="?", default="quick")
     suite.add_argument("--out", default="runs", help="folder of the suite's runs (default runs/)")
     suite.add_argument("--quiet", action="store_true")
+    demo = verbs.add_parser(
+        "demo", help="show a trained model's answer to one input",
+        description="With TEXT (an echo-letters run): the model's output for that string, blanks as spaces. "
+                    "Without: input, target and each run's prediction for one test sample.")
+    demo.add_argument("args", nargs="+", metavar="RUN [RUN ...] [TEXT]",
+                      help="run directories, then optionally the text (the last argument, if it is not a directory)")
+    demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")
+    demo.add_argument("--index", type=int, default=0, help="which test sequence to show (default 0)")
+    demo.add_argument("--seed", type=int, help="show a fresh sample drawn from this seed instead of a test sequence")
     report = verbs.add_parser("report", help="table of finished runs")
     report.add_argument("runs", nargs="*", default=["runs"], help="run directories or folders of runs")
     return parser
@@ -188,6 +200,12 @@ def dispatch(argv: list[str] | None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.verb != "train":
         raise ConfigError(f"unrecognized arguments: {' '.join(extra)}")
+    if args.threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0 keeps PyTorch's default), got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.verb == "tasks":
         from seqmem.tasks import TASKS
 
@@ -208,6 +226,8 @@ def dispatch(argv: list[str] | None) -> int:
         print(table([summary]))
     elif args.verb == "suite":
         run_suite(args.name, Path(args.out), progress=not args.quiet)
+    elif args.verb == "demo":
+        run_demo(args)
     elif args.verb == "report":
         from seqmem.report import find_summaries, table
 
@@ -216,6 +236,20 @@ def dispatch(argv: list[str] | None) -> int:
             raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}")
         print(table(summaries))
     return 0
+
+
+def run_demo(args) -> None:
+    from seqmem.demo import demo_lines
+    from seqmem.experiment import load
+
+    paths, text = args.args, None
+    if len(paths) > 1 and not Path(paths[-1]).is_dir():
+        paths, text = paths[:-1], paths[-1]
+    if len(paths) == 1 and not Path(paths[0]).is_dir():
+        raise ConfigError(f"{paths[0]} is not a run directory: give seqmem demo RUN [RUN ...] [TEXT]")
+    if args.seed is not None and text is not None:
+        raise ConfigError("--seed picks a sample; with TEXT the input is the text: drop one of them")
+    print("\n".join(demo_lines([load(p) for p in paths], text, args.delay, args.index, args.seed)))
 
 
 def run_suite(name: str, out: Path, progress: bool) -> None:

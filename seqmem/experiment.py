@@ -95,6 +95,12 @@ class LoadedRun:
         logits, _ = self.model(x, cond=cond)
         return logits.argmax(-1)
 
+    def predict_text(self, text: str, delay: int | None = None) -> str:
+        """An echo-letters run's answer to `text` (letters a-z), blanks as spaces; `delay` for a variable-delay run."""
+        from seqmem.demo import predict_text
+
+        return predict_text(self, text, delay)
+
 
 def load(path: str | Path) -> LoadedRun:
     run = RunDir(path)

@@ -13,12 +13,13 @@ class InputEncoder(nn.Module):
     """Tokens -> one-hot or embedding; floats pass through. Output `(B, L, features)`.
 
     A task that tells the model a per-sequence value (`Batch.cond`, e.g. the delay to echo with) gets it
-    one-hot encoded and appended to every step.
+    one-hot encoded and appended to every step. `linear` maps that one-hot (or float) input through a
+    learned layer of width `dim` (an input layer before the recurrence: token and condition embeddings summed).
     """
 
-    def __init__(self, task, kind: str = "onehot", dim: int = 0):
+    def __init__(self, task, kind: str = "onehot", dim: int = 0, use_cond: bool = True):
         super().__init__()
-        self.vocab_size, self.cond_size = task.vocab_size, task.cond_size
+        self.vocab_size, self.cond_size = task.vocab_size, task.cond_size if use_cond else None
         if task.vocab_size is None:
             self.embedding, features = None, task.input_channels
         elif kind == "onehot":
@@ -27,9 +28,16 @@ class InputEncoder(nn.Module):
             if dim < 1:
                 raise ConfigError("encoder embedding needs --embedding-dim >= 1")
             self.embedding, features = nn.Embedding(task.vocab_size, dim), dim
+        elif kind != "linear":
+            raise ConfigError(f"encoder must be onehot, embedding or linear, got {kind!r}")
         else:
-            raise ConfigError(f"encoder must be onehot or embedding, got {kind!r}")
-        self.features = features + (task.cond_size or 0)
+            self.embedding, features = None, task.vocab_size or task.input_channels
+        self.features = features + (self.cond_size or 0)
+        self.linear = None
+        if kind == "linear":
+            if dim < 1:
+                raise ConfigError("encoder linear needs --embedding-dim >= 1 (the width of the input layer)")
+            self.linear, self.features = nn.Linear(self.features, dim), dim
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if self.vocab_size is not None:
@@ -39,16 +47,28 @@ class InputEncoder(nn.Module):
                 raise ConfigError("this task conditions on a per-sequence value, but the batch has none")
             c = F.one_hot(cond, self.cond_size).float()
             x = torch.cat([x, c.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
-        return x
+        return x if self.linear is None else self.linear(x)
 
 
 class OutputHead(nn.Module):
-    """A linear map to class logits at every step, or at the last step for sequence classification."""
+    """A linear map to class logits at every step, or at the last step for sequence classification.
 
-    def __init__(self, features: int, task):
+    With `cond_size`, one linear map per value of the per-sequence condition: reading "the letter d steps
+    back" out of a state that holds the last few letters is then a choice of map, not something the
+    recurrence must learn to compute from a condition mixed into its input.
+    """
+
+    def __init__(self, features: int, task, cond_size: int | None = None):
         super().__init__()
-        self.per_step = task.per_step
-        self.linear = nn.Linear(features, task.num_classes)
+        self.per_step, self.classes, self.cond_size = task.per_step, task.num_classes, cond_size
+        self.linear = nn.Linear(features, task.num_classes * (cond_size or 1))
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.linear(h if self.per_step else h[:, -1])
+    def forward(self, h: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.linear(h if self.per_step else h[:, -1])
+        if not self.cond_size:
+            return logits
+        if cond is None:
+            raise ConfigError("this model reads a per-sequence value (Batch.cond), but the batch has none")
+        logits = logits.unflatten(-1, (self.cond_size, self.classes))
+        index = cond.reshape(-1, *([1] * (logits.dim() - 1))).expand(*logits.shape[:-2], 1, self.classes)
+        return logits.gather(-2, index).squeeze(-2)

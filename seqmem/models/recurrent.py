@@ -1,4 +1,11 @@
-"""Recurrent models on PyTorch's own modules: an input encoder, the recurrence, a per-step head."""
+"""Recurrent models on PyTorch's own modules: an input encoder, the recurrence, a per-step head.
+
+The state is PyTorch's own (h, or (h, c) for the LSTM) and can be carried between calls, so a long
+stream can be fed in chunks (truncated BPTT) or one step at a time and give the same outputs as one call.
+A task that tells the model a per-sequence value (`Batch.cond`, e.g. the delay to echo with) is served by
+`condition`: `input` appends it one-hot to every step's input, `head` picks one output layer per value,
+`both` does both.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +18,30 @@ from seqmem.errors import ConfigError
 from seqmem.models import register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
 
+CONDITIONS = ("input", "head", "both")
+
 
 class Recurrent(nn.Module):
-    """Shared body of `rnn`, `gru` and `lstm`: the state is PyTorch's (h, or (h, c) for the LSTM)."""
+    """Shared body of `rnn`, `gru` and `lstm`."""
 
     cell: type
     receptive_field = math.inf
 
-    def __init__(self, task, hidden: int, layers: int, encoder: str, embedding_dim: int, **cell_args):
+    def __init__(self, task, hidden: int, layers: int, encoder: str, embedding_dim: int, condition: str,
+                 **cell_args):
         super().__init__()
         for name, value in (("hidden", hidden), ("layers", layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        if condition not in CONDITIONS:
+            raise ConfigError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        self.encoder = InputEncoder(task, encoder, embedding_dim, use_cond=condition != "head")
         self.rnn = self.cell(self.encoder.features, hidden, num_layers=layers, batch_first=True, **cell_args)
-        self.head = OutputHead(hidden, task)
+        self.head = OutputHead(hidden, task, task.cond_size if condition != "input" else None)
 
     def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
         h, state = self.rnn(self.encoder(x, cond), state)
-        return self.head(h), state
+        return self.head(h, cond), state
 
 
 @register_model("rnn")
@@ -38,10 +50,10 @@ class RNN(Recurrent):
     cell = nn.RNN
 
     def __init__(self, task, hidden: int = 128, layers: int = 1, nonlinearity: str = "tanh",
-                 encoder: str = "onehot", embedding_dim: int = 0):
+                 encoder: str = "onehot", embedding_dim: int = 0, condition: str = "input"):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be tanh or relu, got {nonlinearity!r}")
-        super().__init__(task, hidden, layers, encoder, embedding_dim, nonlinearity=nonlinearity)
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition, nonlinearity=nonlinearity)
 
 
 @register_model("gru")
@@ -49,8 +61,9 @@ class GRU(Recurrent):
     summary = "gated recurrent unit (Cho et al. 2014)"
     cell = nn.GRU
 
-    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0):
-        super().__init__(task, hidden, layers, encoder, embedding_dim)
+    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0,
+                 condition: str = "input"):
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition)
 
 
 @register_model("lstm")
@@ -58,5 +71,6 @@ class LSTM(Recurrent):
     summary = "long short-term memory (Hochreiter & Schmidhuber 1997)"
     cell = nn.LSTM
 
-    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0):
-        super().__init__(task, hidden, layers, encoder, embedding_dim)
+    def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0,
+                 condition: str = "input"):
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition)
