@@ -68,6 +68,7 @@ class Task:
     vocab_size: int | None = None
     input_channels: int | None = None
     cond_size: int | None = None  # number of values `Batch.cond` can take, if the task conditions on one
+    eval_split: str = "test"  # the fixed split the training loop scores (a task may offer "validation")
 
     def params(self) -> dict:
         """The constructor arguments that rebuild this task (recorded in config.json)."""

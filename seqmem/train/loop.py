@@ -103,7 +103,7 @@ def train(model, task, config: TrainConfig | None = None, run: RunDir | None = N
         torch.set_rng_state(checkpoint["rng"])
         history = run.metrics()
     model.train()
-    bar = tqdm(total=steps, initial=start, disable=not progress, desc=f"{task.name} {model.name}", unit="step",
+    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{task.name} {model.name}", unit="step",
                dynamic_ncols=True, leave=False)
     try:
         step, running, count, tic = start, 0.0, 0, time.perf_counter()
@@ -120,7 +120,7 @@ def train(model, task, config: TrainConfig | None = None, run: RunDir | None = N
             bar.update(1)
             if step % eval_every == 0 or step == steps:
                 elapsed += time.perf_counter() - tic
-                scores = evaluate(model, task, batch_size=config.eval_batch_size)
+                scores = evaluate(model, task, task.eval_split, config.eval_batch_size)
                 record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
                           **scores.as_dict(), "baseline": baseline}
                 history.append(record)
@@ -136,7 +136,7 @@ def train(model, task, config: TrainConfig | None = None, run: RunDir | None = N
     finally:
         bar.close()
         torch.set_rng_state(rng)
-    last = history[-1] if history else {"step": start, "train_seconds": elapsed, **evaluate(model, task).as_dict()}
+    last = history[-1] if history else {"step": start, "train_seconds": elapsed, **evaluate(model, task, task.eval_split).as_dict()}
     return Result(
         task=task.name, model=model.name, method=config.method, steps=last["step"],
         train_seconds=last["train_seconds"], loss=last["loss"], accuracy=last["accuracy"],
