@@ -21,7 +21,24 @@ TRAIN_FLAGS = {
 }
 
 
+TRAIN_HELP = {
+    "method": "bptt (default), tbptt (with --chunk-length) or target-prop",
+    "steps": "optimizer updates to make", "epochs": "passes over a fixed training set (instead of --steps)",
+    "batch_size": "sequences a batch (default 32)", "optimizer": "adam (default), adamw, rmsprop or sgd",
+    "lr": "learning rate (default 1e-3)", "clip": "gradient-norm clip, applied after backward (0: off)",
+    "weight_decay": "weight decay (default 0)", "chunk_length": "steps a truncated-BPTT chunk",
+    "seed": "seed of the weights, the batches and dropout (default 0)",
+    "eval_every": "updates between evaluations (default: an epoch, or a tenth of the run)",
+    "eval_batch_size": "sequences a batch when scoring (default 500)",
+    "stop_at": "stop once recall accuracy on the scored split reaches this",
+}
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # --lev must not quietly mean --levels
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise ConfigError(message)
 
@@ -43,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", help="model name")
     train.add_argument("--recipe", help="start from a recipe's settings; flags override them")
     for name, kind in TRAIN_FLAGS.items():
-        train.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+        train.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=TRAIN_HELP[name])
+    params = train.add_argument_group("task and model parameters", "routed by name to the chosen task or model")
+    for name in sorted(component_parameters()):
+        params.add_argument("--" + name.replace("_", "-"), dest="param_" + name, metavar="VALUE", default=None)
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. task.blank=100")
     train.add_argument("--out", help="run directory (default runs/<task>-<model>-<time>); an unfinished one resumes")
     train.add_argument("--allow-short-receptive-field", action="store_true", default=None,
@@ -65,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     report = verbs.add_parser("report", help="table of finished runs")
     report.add_argument("runs", nargs="*", default=["runs"], help="run directories or folders of runs")
     return parser
+
+
+def component_parameters() -> set[str]:
+    """Every keyword parameter of every registered task and model that is not also a training flag."""
+    from seqmem.models import MODELS
+    from seqmem.tasks import TASKS
+
+    names = set()
+    for registry, skip in ((TASKS, 1), (MODELS, 2)):
+        for cls in registry.values():
+            names |= set(signature_defaults(cls, skip))
+    return names - set(TRAIN_FLAGS) - {"allow_short_receptive_field"}
 
 
 def convert(text: str, default):
@@ -130,26 +162,7 @@ def apply_setting(config: dict, key: str, text: str) -> None:
         raise ConfigError(f"--{name.replace('_', '-')}: {e}") from None
 
 
-def parse_extra(extra: list[str]) -> list[tuple[str, str]]:
-    """`--name value` and `--name=value` pairs left over after the known flags."""
-    pairs, i = [], 0
-    while i < len(extra):
-        flag = extra[i]
-        if not flag.startswith("--"):
-            raise ConfigError(f"unexpected argument {flag!r}")
-        if "=" in flag:
-            name, value = flag[2:].split("=", 1)
-        elif i + 1 < len(extra) and not extra[i + 1].startswith("--"):
-            name, value = flag[2:], extra[i + 1]
-            i += 1
-        else:
-            raise ConfigError(f"{flag} needs a value")
-        pairs.append((name, value))
-        i += 1
-    return pairs
-
-
-def train_config_from_args(args, extra: list[str]) -> dict:
+def train_config_from_args(args) -> dict:
     from seqmem.recipes import load_recipe, recipe_config
 
     config = recipe_config(load_recipe(args.recipe)) if args.recipe else {}
@@ -169,10 +182,14 @@ def train_config_from_args(args, extra: list[str]) -> dict:
     for name in TRAIN_FLAGS:
         if getattr(args, name) is not None:
             config["train"][name] = getattr(args, name)
+    for given, other in (("steps", "epochs"), ("epochs", "steps")):  # a flag replaces the recipe's length
+        if getattr(args, given) is not None and getattr(args, other) is None:
+            config["train"].pop(other, None)
     if args.allow_short_receptive_field:
         config["allow_short_receptive_field"] = True
-    for name, value in parse_extra(extra):
-        apply_setting(config, name, value)
+    for key, value in vars(args).items():
+        if key.startswith("param_") and value is not None:
+            apply_setting(config, key[len("param_"):], value)
     for item in args.set:
         if "=" not in item:
             raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
@@ -197,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.verb != "train":
-        raise ConfigError(f"unrecognized arguments: {' '.join(extra)}")
+    args = parser.parse_args(argv)
     if args.threads < 0:
         raise ConfigError(f"--threads must be >= 0 (0 keeps PyTorch's default), got {args.threads}")
     if args.threads:
@@ -222,7 +237,7 @@ def dispatch(argv: list[str] | None) -> int:
         from seqmem.experiment import run_experiment
         from seqmem.report import table
 
-        summary = run_experiment(train_config_from_args(args, extra), args.out, progress=not args.quiet)
+        summary = run_experiment(train_config_from_args(args), args.out, progress=not args.quiet)
         print(table([summary]))
     elif args.verb == "suite":
         run_suite(args.name, Path(args.out), progress=not args.quiet)

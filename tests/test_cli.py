@@ -41,7 +41,9 @@ def test_train_with_flags_writes_a_run(tmp_path, capsys):
     "args,expected",
     [
         (["train", "--recipe", "seed-copy-tcn"], "receptive field 3571 < 10020 steps: use --levels 10 (14323)"),
-        (["train", "copy-memory", "--model", "tcn", "--levls", "3"], "no setting 'levls'"),
+        (["train", "copy-memory", "--model", "tcn", "--levls", "3"], "unrecognized arguments: --levls 3"),
+        (["train", "copy-memory", "--model", "tcn", "--lev", "3"], "unrecognized arguments: --lev 3"),
+        (["train", "copy-memory", "--model", "tcn", "--hidden", "3"], "no setting 'hidden'"),
         (["train", "copy-memory", "--model", "tcn", "--levels", "x"], "--levels: expected an integer"),
         (["train", "copy-memory", "--model", "transformer"], "unknown model 'transformer'"),
         (["train", "copy-memory"], "name a model with --model"),
@@ -55,3 +57,13 @@ def test_mistakes_exit_2_with_one_line(args, expected):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert expected in done.stderr
+
+
+def test_recipe_flags_take_values_and_steps_replace_epochs(tmp_path):
+    """`--recipe R --flag VALUE` never takes VALUE for a task name; --steps overrides a recipe's epochs."""
+    from seqmem.cli import build_parser, train_config_from_args
+
+    args = build_parser().parse_args(["train", "--recipe", "copy-tcn-1000", "--blank", "30", "--steps", "7"])
+    config = train_config_from_args(args)
+    assert config["task"]["name"] == "copy-memory" and config["task"]["blank"] == 30
+    assert config["train"]["steps"] == 7 and "epochs" not in config["train"]
