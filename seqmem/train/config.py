@@ -31,6 +31,11 @@ class TrainConfig:
     eval_every: int | None = None
     eval_batch_size: int = 500
     stop_at: float | None = None
+    # target-prop only (see docs/target-prop.md); `lr` and `optimizer` train the forward weights and the head
+    tp_inverse_lr: float = 1e-3  # learning rate of the learned inverse g (its own optimizer, same kind)
+    tp_target_lr: float = 1.0  # step size of the gradient-step targets h - tp_target_lr * dL/dh
+    tp_noise: float = 0.1  # std of the Gaussian noise on h when g learns to reconstruct it
+    tp_warmup_steps: int = 0  # first updates in which only g learns
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -45,6 +50,13 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr!r}")
         if self.clip < 0:
             raise ConfigError(f"clip must be >= 0 (0 turns clipping off), got {self.clip!r}")
+        for name in ("tp_inverse_lr", "tp_target_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.tp_noise >= 0:
+            raise ConfigError(f"tp_noise must be >= 0 (0 turns the noise off), got {self.tp_noise!r}")
+        if isinstance(self.tp_warmup_steps, bool) or not isinstance(self.tp_warmup_steps, int) or self.tp_warmup_steps < 0:
+            raise ConfigError(f"tp_warmup_steps must be an integer >= 0, got {self.tp_warmup_steps!r}")
         if self.method == "tbptt" and self.chunk_length is None:
             raise ConfigError("method tbptt needs --chunk-length (steps per truncated chunk)")
 
