@@ -70,3 +70,16 @@ def test_small_init_survives_weight_norm():
     w = model.blocks[1].conv1.conv.weight
     assert w.std().item() == pytest.approx(0.01, rel=0.2)
     assert math.isinf(make_model("gru", task, hidden=8).receptive_field)
+
+
+def test_a_stream_fed_in_chunks_gives_the_whole_stream_outputs():
+    """The carried state (each convolution's last inputs) makes chunked and whole runs equal."""
+    task = make_task("copy-memory", blank=10, test_size=1)
+    model = make_model("tcn", task, levels=3, kernel_size=3, channels=5, seed=1, allow_short_receptive_field=True).eval()
+    x = torch.randn(2, 50, 1)
+    whole, _ = model(x)
+    state, pieces = None, []
+    for lo, hi in ((0, 7), (7, 9), (9, 30), (30, 50)):  # chunks shorter and longer than the receptive field
+        out, state = model(x[:, lo:hi], state)
+        pieces.append(out)
+    assert torch.allclose(torch.cat(pieces, dim=1), whole, atol=1e-5)

@@ -33,8 +33,10 @@ class CausalConv(nn.Module):
             nn.init.normal_(conv.weight, 0.0, init_std)  # before weight norm, so the norm keeps it
         self.conv = weight_norm(conv)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, (self.left, 0)))
+    def forward(self, x: torch.Tensor, past: torch.Tensor | None = None):
+        """Also returns the last `left` input steps: the `past` that continues this stream in the next call."""
+        x = F.pad(x, (self.left, 0)) if past is None else torch.cat([past, x], dim=2)
+        return self.conv(x), x[:, :, x.shape[2] - self.left :]
 
 
 class TemporalBlock(nn.Module):
@@ -47,10 +49,12 @@ class TemporalBlock(nn.Module):
         if self.downsample is not None and init_std > 0:
             nn.init.normal_(self.downsample.weight, 0.0, init_std)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(F.relu(self.conv1(x)))
-        h = self.dropout(F.relu(self.conv2(h)))
-        return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+    def forward(self, x: torch.Tensor, state=None):
+        past1, past2 = state if state is not None else (None, None)
+        h, past1 = self.conv1(x, past1)
+        h, past2 = self.conv2(self.dropout(F.relu(h)), past2)
+        h = self.dropout(F.relu(h))
+        return F.relu(h + (x if self.downsample is None else self.downsample(x))), (past1, past2)
 
 
 @register_model("tcn")
@@ -95,5 +99,11 @@ class TCN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
-        h = self.blocks(self.encoder(x, cond).transpose(1, 2)).transpose(1, 2)
-        return self.head(h), None
+        """The state is each convolution's last input steps, so a stream fed in chunks (truncated BPTT,
+        streaming inference) gives the same outputs as the whole stream at once."""
+        h = self.encoder(x, cond).transpose(1, 2)
+        states = []
+        for i, block in enumerate(self.blocks):
+            h, block_state = block(h, None if state is None else state[i])
+            states.append(block_state)
+        return self.head(h.transpose(1, 2)), tuple(states)
