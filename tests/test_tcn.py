@@ -64,9 +64,9 @@ def test_same_seed_same_weights():
 
 
 def test_small_init_survives_weight_norm():
-    """The N(0, 0.01) init is applied before weight norm, so the effective weights keep it."""
+    """`init_std` is applied before weight norm, so the effective weights keep it (locuslab's is undone)."""
     task = make_task("copy-memory", blank=10, test_size=1)
-    model = make_model("tcn", task, levels=3, channels=32, kernel_size=4)
+    model = make_model("tcn", task, levels=3, channels=32, kernel_size=4, init_std=0.01)
     w = model.blocks[1].conv1.conv.weight
     assert w.std().item() == pytest.approx(0.01, rel=0.2)
     assert math.isinf(make_model("gru", task, hidden=8).receptive_field)

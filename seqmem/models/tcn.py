@@ -68,7 +68,7 @@ class TCN(nn.Module):
         kernel_size: int = 8,
         channels: int = 10,
         dropout: float = 0.0,
-        init_std: float = 0.01,
+        init_std: float = 0.0,
         encoder: str = "onehot",
         embedding_dim: int = 0,
     ):
