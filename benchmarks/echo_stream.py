@@ -31,6 +31,7 @@ MODELS = {
     "rnn-relu-6x60": ("rnn", {"hidden": 60, "layers": 6, "nonlinearity": "relu"}),
     "gru-64": ("gru", {"hidden": 64}),
     "lstm-64": ("lstm", {"hidden": 64}),
+    "tcn-7x16": ("tcn", {"levels": 7, "kernel_size": 2, "channels": 16}),  # receptive field 255
 }
 
 
