@@ -18,7 +18,7 @@ from pathlib import Path
 
 from seqmem import TrainConfig, make_model, make_task, train
 from seqmem.recipes import load_recipe
-from seqmem.runs import atomic_write
+from seqmem.runs import write_jsonl
 
 
 def measure(task_params: dict, model_params: dict, train_params: dict, label: str) -> list[dict]:
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         print(json.dumps(ratio), flush=True)
         records.append(ratio)
     if not args.quick:
-        atomic_write(Path(args.out), lambda f: f.write("".join(json.dumps(r) + "\n" for r in records).encode()))
+        write_jsonl(Path(args.out), records)
     return 0
 
 

@@ -22,7 +22,7 @@ import torch
 
 from seqmem.experiment import run_experiment
 from seqmem.recipes import load_recipe, recipe_config
-from seqmem.runs import RunDir, atomic_write
+from seqmem.runs import RunDir, write_jsonl
 
 RECIPES = {"bptt": "seed-copy-bp", "target-prop": "seed-copy-tp"}
 
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         print(json.dumps(record), flush=True)
     print(table(records), file=sys.stderr)
     if not args.quick:
-        atomic_write(Path(args.out), lambda f: f.write("".join(json.dumps(r) + "\n" for r in records).encode()))
+        write_jsonl(Path(args.out), records)
     return 0
 
 

@@ -29,7 +29,7 @@ import torch
 
 from seqmem import load, run_experiment
 from seqmem.recipes import load_recipe, recipe_config
-from seqmem.runs import atomic_write
+from seqmem.runs import write_jsonl
 
 
 def random_letters(rng: random.Random, n: int) -> str:
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         for seed in map(int, args.seeds.split(",")):
             rows.append(measure(recipe, seed))
             print(json.dumps(rows[-1]), flush=True)
-            atomic_write(out, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+            write_jsonl(out, rows)
     return 0
 
 

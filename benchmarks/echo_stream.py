@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from seqmem import TrainConfig, make_model, make_task, train
-from seqmem.runs import atomic_write
+from seqmem.runs import write_jsonl
 
 MODELS = {
     "rnn-relu-4": ("rnn", {"hidden": 4, "nonlinearity": "relu"}),
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         for m in models:
             rows.append(cell(e, m, length, epochs, args.seed, args.lr))
             print(json.dumps(rows[-1]), flush=True)
-            atomic_write(out, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+            write_jsonl(out, rows)
     print(table(rows))
     return 0
 

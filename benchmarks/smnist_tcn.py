@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from seqmem.models import count_parameters, make_model
+from seqmem.runs import write_jsonl
 from seqmem.tasks import make_task
 from seqmem.train import TrainConfig, train
 
@@ -63,13 +64,6 @@ def accuracy_after(task, steps: int, batch_size: int, seed: int) -> dict:
     return {"accuracy": result.accuracy, "loss": result.loss, "train_seconds": result.train_seconds,
             "eval_seconds": wall - result.train_seconds, "baseline_accuracy": result.baseline["accuracy"],
             "baseline_loss": result.baseline["loss"]}
-
-
-def write_lines(path: Path, lines: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
          memoryless_accuracy=scores["baseline_accuracy"], memoryless_loss=round(scores["baseline_loss"], 4),
          optimizer="adam", lr=2e-3, seed=seed)
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"{NAME}{'-quick' if quick else ''}.jsonl"
-    write_lines(out, lines)
+    write_jsonl(out, lines)
     return 0
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from seqmem import make_model, make_task
-from seqmem.runs import atomic_write
+from seqmem.runs import write_jsonl
 
 SETTINGS = [  # (name, length, batch, levels, kernel, channels)
     ("copy T=1000", 1020, 32, 8, 8, 10),
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
             print(json.dumps(record), flush=True)
             records.append(record)
     if not args.quick:
-        atomic_write(Path(args.out), lambda f: f.write("".join(json.dumps(r) + "\n" for r in records).encode()))
+        write_jsonl(Path(args.out), records)
     return 0
 
 

@@ -35,6 +35,11 @@ def write_json(path: Path, data) -> None:
     atomic_write(Path(path), lambda f: f.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode()))
 
 
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    """JSON lines, one record a line, written atomically."""
+    atomic_write(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in records).encode()))
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
@@ -90,7 +95,7 @@ class RunDir:
             return None
         checkpoint = torch.load(self.checkpoint_path, weights_only=False)
         kept = [m for m in self.metrics() if m["step"] <= checkpoint["step"]]
-        atomic_write(self.metrics_path, lambda f: f.write("".join(json.dumps(m, sort_keys=True) + "\n" for m in kept).encode()))
+        write_jsonl(self.metrics_path, kept)
         return checkpoint
 
     def write_summary(self, summary: dict) -> None:
