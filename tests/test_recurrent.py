@@ -89,3 +89,22 @@ def test_same_seed_same_weights():
     a = seqmem.make_model("lstm", task, seed=3, hidden=8)
     b = seqmem.make_model("lstm", task, seed=3, hidden=8)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_orthogonal_init_makes_every_recurrent_gate_orthogonal():
+    import torch
+
+    from seqmem import ConfigError, make_model, make_task
+
+    task = make_task("copy-memory", blank=3, convention="symbols", test_size=1)
+    for name, gates in (("rnn", 1), ("gru", 3), ("lstm", 4)):
+        model = make_model(name, task, hidden=12, layers=2, init="orthogonal")
+        for layer in range(2):
+            weight = getattr(model.rnn, f"weight_hh_l{layer}").detach()
+            assert weight.shape == (12 * gates, 12)
+            for gate in weight.split(12):
+                assert torch.allclose(gate @ gate.T, torch.eye(12), atol=1e-5)
+    default = make_model("rnn", task, hidden=12).rnn.weight_hh_l0.detach()
+    assert not torch.allclose(default @ default.T, torch.eye(12), atol=1e-2)
+    with pytest.raises(ConfigError, match="init must be one of"):
+        make_model("gru", task, init="xavier")

@@ -19,6 +19,7 @@ from seqmem.models import register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
 
 CONDITIONS = ("input", "head", "both")
+INITS = ("default", "orthogonal")
 
 
 class Recurrent(nn.Module):
@@ -28,7 +29,7 @@ class Recurrent(nn.Module):
     receptive_field = math.inf
 
     def __init__(self, task, hidden: int, layers: int, encoder: str, embedding_dim: int, condition: str,
-                 **cell_args):
+                 init: str, **cell_args):
         super().__init__()
         for name, value in (("hidden", hidden), ("layers", layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -38,6 +39,19 @@ class Recurrent(nn.Module):
         self.encoder = InputEncoder(task, encoder, embedding_dim, use_cond=condition != "head")
         self.rnn = self.cell(self.encoder.features, hidden, num_layers=layers, batch_first=True, **cell_args)
         self.head = OutputHead(hidden, task, task.cond_size if condition != "input" else None)
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        if init == "orthogonal":
+            self.orthogonal_recurrence(hidden)
+
+    def orthogonal_recurrence(self, hidden: int) -> None:
+        """Each gate's recurrent matrix orthogonal: a state neither shrinks nor grows through it, so the
+        gradient from a late target reaches early inputs (PyTorch's default shrinks it every step)."""
+        for name, weight in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                with torch.no_grad():
+                    for gate in weight.split(hidden):
+                        nn.init.orthogonal_(gate)
 
     def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
         h, state = self.rnn(self.encoder(x, cond), state)
@@ -50,10 +64,10 @@ class RNN(Recurrent):
     cell = nn.RNN
 
     def __init__(self, task, hidden: int = 128, layers: int = 1, nonlinearity: str = "tanh",
-                 encoder: str = "onehot", embedding_dim: int = 0, condition: str = "input"):
+                 encoder: str = "onehot", embedding_dim: int = 0, condition: str = "input", init: str = "default"):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be tanh or relu, got {nonlinearity!r}")
-        super().__init__(task, hidden, layers, encoder, embedding_dim, condition, nonlinearity=nonlinearity)
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition, init, nonlinearity=nonlinearity)
 
 
 @register_model("gru")
@@ -62,8 +76,8 @@ class GRU(Recurrent):
     cell = nn.GRU
 
     def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0,
-                 condition: str = "input"):
-        super().__init__(task, hidden, layers, encoder, embedding_dim, condition)
+                 condition: str = "input", init: str = "default"):
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition, init)
 
 
 @register_model("lstm")
@@ -72,5 +86,5 @@ class LSTM(Recurrent):
     cell = nn.LSTM
 
     def __init__(self, task, hidden: int = 128, layers: int = 1, encoder: str = "onehot", embedding_dim: int = 0,
-                 condition: str = "input"):
-        super().__init__(task, hidden, layers, encoder, embedding_dim, condition)
+                 condition: str = "input", init: str = "default"):
+        super().__init__(task, hidden, layers, encoder, embedding_dim, condition, init)
