@@ -44,6 +44,20 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+def same_config(old: dict, new: dict) -> bool:
+    """Equal, except for settings the older config predates (a setting added later defaults to the old
+    behaviour), so a run recorded before a new setting existed still resumes."""
+    if old.keys() - new.keys():
+        return False
+    for key, value in old.items():
+        if isinstance(value, dict) and isinstance(new[key], dict):
+            if not same_config(value, new[key]):
+                return False
+        elif value != new[key]:
+            return False
+    return True
+
+
 class RunDir:
     """The files of one run. Opening a directory that holds another config is refused, not overwritten."""
 
@@ -57,7 +71,7 @@ class RunDir:
     def open(self, config: dict) -> RunDir:
         if self.config_path.exists():
             old = read_json(self.config_path)
-            if old != json.loads(json.dumps(config)):
+            if not same_config(old, json.loads(json.dumps(config))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"
                 )

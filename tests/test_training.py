@@ -90,3 +90,16 @@ def test_bad_training_settings_name_themselves():
         TrainConfig(steps=3, epochs=2)
     with pytest.raises(ConfigError, match="no setting 'learning_rate'"):
         TrainConfig.from_dict({"learning_rate": 1.0})
+
+
+def test_a_run_recorded_before_a_setting_existed_still_resumes(tmp_path):
+    run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    del config["train"]["tp_noise"]  # as if recorded before that setting was added
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    summary = run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
+    assert summary["steps"] == 40
+    config["train"]["lr"] = 0.5  # a real difference is still refused
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="another config"):
+        run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
