@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.runs import atomic_write
 
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # unsigned bytes, 3 and 1 dimensions
@@ -106,7 +107,5 @@ def write_idx(path: str | Path, tensor: torch.Tensor, compress: bool | None = No
     data = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes() + array.tobytes()
     if path.name.endswith(".gz") if compress is None else compress:
         data = gzip.compress(data, mtime=0)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    atomic_write(path, lambda f: f.write(data))
     return path
