@@ -1,4 +1,5 @@
-# The two commands: `make run` (the quick suite) and `make test` (lint + tests). Each sets up .venv first.
+# The two commands: `make run` (the quick suite) and `make test` (lint + tests). Each sets up .venv first,
+# with the ray extra: the sweep tests run a local Ray for real.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ TORCH := torch==2.13.0
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray]'
 	touch $@
 
 run: $(BIN)/.installed

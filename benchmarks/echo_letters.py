@@ -1,15 +1,14 @@
 """Echo letters (notebook 004): seconds of training until a recipe passes the notebook's acceptance tests.
 
-Each recipe trains until its test recall accuracy reaches `stop_at` (the quick recipes carry their own; the
-seed recipes get 0.995 and an evaluation every 250 updates), then the notebook's test runs on the trained
-model through `predict_text`, with seeded strings:
+A sweep of the recipes over the seeds: each trains until its validation recall accuracy reaches `stop_at`
+(the quick recipes carry their own; the seed recipes get 0.995 and an evaluation every 250 updates), then
+the notebook's test runs on the trained model through `predict_text`, with seeded strings:
 - fixed delay D: 100 strings of 15-25 random letters (the notebook's docstring; its code runs 1), comparing
   s[:-D] with result[D:] letter by letter;
 - variable delay: 500 strings of 20 letters, each with a delay d drawn in 0..8, comparing s[:-d] with result[d:]
   (all of s with all of result when d = 0).
-Both must exceed 0.99. `value` is training time only (wall clock, evaluations excluded), one thread; on a
-machine shared with other work, `cpu_seconds_with_evaluations` (this process's CPU time, evaluations
-included) is closer to what an idle machine takes.
+Both must exceed 0.99. `value` is training time only (wall clock, evaluations excluded), one thread a
+worker, `--workers` runs at a time.
 
     python benchmarks/echo_letters.py            # quick and seed recipes (docs/echo.md quotes it)
     python benchmarks/echo_letters.py --quick    # the quick recipes only
@@ -22,14 +21,14 @@ import json
 import random
 import string
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from seqmem import load, run_experiment
-from seqmem.recipes import load_recipe, recipe_config
+from seqmem import load
+from seqmem.config import recipe_config
 from seqmem.runs import write_jsonl
+from seqmem.sweep import Point, ProcessPool, grid, run_sweep
 
 
 def random_letters(rng: random.Random, n: int) -> str:
@@ -60,49 +59,57 @@ def variable_delay_accuracy(run, rng: random.Random, strings: int = 500, length:
     return correct / total
 
 
-def measure(recipe: str, seed: int) -> dict:
-    config = recipe_config(load_recipe(recipe))
-    config["train"] = {**config["train"], "seed": seed}
-    if "stop_at" not in config["train"]:
-        config["train"].update(stop_at=0.995, eval_every=250)
-    with tempfile.TemporaryDirectory() as tmp:
-        tic, cpu = time.perf_counter(), time.process_time()
-        summary = run_experiment(config, Path(tmp) / "run", progress=False, say=lambda _: None)
-        wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
-        run = load(Path(tmp) / "run")
-        variable = run.task.max_delay is not None
-        test = variable_delay_accuracy if variable else fixed_delay_accuracy
-        accuracy = test(run, random.Random(seed))
+def sweep(recipes: list[str], seeds: list[int]) -> list[Point]:
+    points = []
+    for recipe in recipes:
+        base = recipe_config(recipe)
+        if "stop_at" not in base["train"]:
+            base["train"].update(stop_at=0.995, eval_every=250)
+        points += [Point(f"{recipe},seed={seed}", config, {"recipe": recipe})
+                   for seed, config in zip(seeds, grid(base, {}, seeds), strict=True)]
+    return points
+
+
+def notebook_test(entry: dict, runs: Path) -> dict:
+    """The notebook's acceptance test on a finished point, beside its training figures."""
+    summary = entry["summary"]
+    run = load(runs / entry["name"])
+    seed = run.config["train"]["seed"]
+    variable = run.task.max_delay is not None
+    test = variable_delay_accuracy if variable else fixed_delay_accuracy
+    accuracy = test(run, random.Random(seed))
     return {"benchmark": "echo_letters", "metric": "train_seconds_to_pass", "unit": "s",
-            "value": summary["train_seconds"] if accuracy > 0.99 else None, "recipe": recipe,
+            "value": summary["train_seconds"] if accuracy > 0.99 else None, "recipe": entry["tags"]["recipe"],
             "test": "variable delay, 500 strings of 20" if variable else "fixed delay, 100 strings of 15-25",
             "notebook_test_accuracy": round(accuracy, 4), "passed": accuracy > 0.99,
-            "train_seconds": summary["train_seconds"], "wall_seconds": round(wall, 1),
-            "cpu_seconds_with_evaluations": round(cpu, 1), "updates": summary["steps"],
+            "train_seconds": summary["train_seconds"], "updates": summary["steps"],
             "test_recall_accuracy": round(summary["recall_accuracy"], 4),
-            "stop_at": config["train"]["stop_at"], "model": config["model"], "seed": seed,
-            "threads": torch.get_num_threads()}
+            "valid_recall_accuracy": round(summary["valid_recall_accuracy"], 4),
+            "stop_at": run.config["train"]["stop_at"], "model": run.config["model"], "seed": seed, "threads": 1}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the quick recipes")
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="runs at a time, one thread each")
+    parser.add_argument("--runs", default=None, help="folder of the sweep's runs (default: a temporary one)")
     parser.add_argument("--out", default=None, help="default benchmarks/results/echo_letters[-quick].jsonl")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
     recipes = ["quick-echo-letters", "quick-echo-variable"]
     if not args.quick:
         recipes += ["seed-echo-letters", "seed-echo-variable"]
     out = Path(args.out or Path(__file__).parent / "results" / f"echo_letters{'-quick' if args.quick else ''}.jsonl")
-    rows = []
-    for recipe in recipes:
-        for seed in map(int, args.seeds.split(",")):
-            rows.append(measure(recipe, seed))
-            print(json.dumps(rows[-1]), flush=True)
-            write_jsonl(out, rows)
-    return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(args.runs or tmp)
+        entries = run_sweep(sweep(recipes, [int(s) for s in args.seeds.split(",")]), runs,
+                            ProcessPool(args.workers), progress=False)
+        rows = [notebook_test(e, runs) for e in entries if e["status"] == "done"]
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    write_jsonl(out, rows)
+    return 0 if len(rows) == len(entries) else 1
 
 
 if __name__ == "__main__":

@@ -1,37 +1,19 @@
-"""The `seqmem` command: list what exists, train, run suites, report.
+"""The `seqmem` command: list what exists, train, sweep, run suites, demo, report.
 
-Task and model parameters are flags of their own (`--blank 1000 --levels 8`), routed by name to the
-task or the model; `--set key=value` sets anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`).
-Every mistake ends with one line on stderr and exit status 2.
+The command line only parses and prints: every setting goes through seqmem.config, which knows each
+task's, model's, method's and training's settings from their declarations. Task, model and method
+settings are flags of their own (`--blank 1000 --levels 8 --chunk-length 20`); `--set key=value` sets
+anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`). Every mistake ends with one line on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from pathlib import Path
 
 from seqmem.errors import ConfigError
-
-TRAIN_FLAGS = {
-    "method": str, "steps": int, "epochs": int, "batch_size": int, "optimizer": str, "lr": float, "clip": float,
-    "weight_decay": float, "chunk_length": int, "seed": int, "eval_every": int, "eval_batch_size": int,
-    "stop_at": float,
-}
-
-
-TRAIN_HELP = {
-    "method": "bptt (default), tbptt (with --chunk-length) or target-prop",
-    "steps": "optimizer updates to make", "epochs": "passes over a fixed training set (instead of --steps)",
-    "batch_size": "sequences a batch (default 32)", "optimizer": "adam (default), adamw, rmsprop or sgd",
-    "lr": "learning rate (default 1e-3)", "clip": "gradient-norm clip, applied after backward (0: off)",
-    "weight_decay": "weight decay (default 0)", "chunk_length": "steps a truncated-BPTT chunk",
-    "seed": "seed of the weights, the batches and dropout (default 0)",
-    "eval_every": "updates between evaluations (default: an epoch, or a tenth of the run)",
-    "eval_batch_size": "sequences a batch when scoring (default 500)",
-    "stop_at": "stop once recall accuracy on the scored split reaches this",
-}
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,6 +25,47 @@ class Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def train_settings() -> dict:
+    from seqmem.config import section_params
+
+    return section_params("train")
+
+
+def component_settings() -> set[str]:
+    """Every setting of every registered task, model and method that is not also a training setting."""
+    from seqmem.config import section_params
+    from seqmem.models import MODELS
+    from seqmem.tasks import TASKS
+    from seqmem.train.methods import METHODS
+
+    names = set()
+    for section, registry in (("task", TASKS), ("model", MODELS), ("method", METHODS)):
+        for name in registry:
+            names |= set(section_params(section, name))
+    return names - set(train_settings()) - {"allow_short_receptive_field"}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that make a config: a recipe, the method, training settings, component settings, --set."""
+    parser.add_argument("--recipe", help="start from a recipe's settings (`seqmem recipes`); flags override them")
+    parser.add_argument("--method", help="bptt (default), tbptt (with --chunk-length) or target-prop")
+    group = parser.add_argument_group("training")
+    for name, param in train_settings().items():
+        group.add_argument(flag(name), dest="train." + name, metavar=name.upper(), default=None, help=param.help)
+    params = parser.add_argument_group("task, model and method settings",
+                                       "routed by name to the chosen task, model or method")
+    for name in sorted(component_settings()):
+        params.add_argument(flag(name), dest="param." + name, metavar="VALUE", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any setting, e.g. task.blank=100 or method.noise=0.05")
+    parser.add_argument("--allow-short-receptive-field", action="store_true", default=None,
+                        help="train a model that cannot see the whole span anyway")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
     parser.add_argument("--threads", type=int, default=1,
@@ -51,28 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     verbs.add_parser("tasks", help="list the tasks")
     verbs.add_parser("models", help="list the models")
+    verbs.add_parser("methods", help="list the training methods")
     verbs.add_parser("recipes", help="list the recipes (named experiments)")
     train = verbs.add_parser(
         "train", help="train a model on a task",
-        description="Train a model on a task. Task and model parameters are flags too (e.g. --blank 1000 "
+        description="Train a model on a task. Task, model and method settings are flags too (e.g. --blank 1000 "
                     "--levels 8); see `seqmem tasks` and `seqmem models` for their names.")
     train.add_argument("task", nargs="?", help="task name (or take it from --recipe)")
     train.add_argument("--model", help="model name")
-    train.add_argument("--recipe", help="start from a recipe's settings; flags override them")
-    for name, kind in TRAIN_FLAGS.items():
-        train.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=TRAIN_HELP[name])
-    params = train.add_argument_group("task and model parameters", "routed by name to the chosen task or model")
-    for name in sorted(component_parameters()):
-        params.add_argument("--" + name.replace("_", "-"), dest="param_" + name, metavar="VALUE", default=None)
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. task.blank=100")
+    add_config_flags(train)
     train.add_argument("--out", help="run directory (default runs/<task>-<model>-<time>); an unfinished one resumes")
-    train.add_argument("--allow-short-receptive-field", action="store_true", default=None,
-                       help="train a model that cannot see the whole span anyway")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    suite = verbs.add_parser("suite", help="run every recipe of a suite and print the table")
+    sweep = verbs.add_parser(
+        "sweep", help="train a grid of configs (or a sweep file's list) on a process pool or Ray",
+        description="Train every point of a sweep into DIR/<point>, where the point is named by the settings that "
+                    "vary. A rerun skips finished points and resumes unfinished ones. TARGET is a task name (a grid "
+                    "from --models, --over and --seeds) or a Python file that defines `configs`, a list of configs.")
+    sweep.add_argument("target", metavar="TARGET", nargs="?", help="task name, or a sweep file (.py)")
+    sweep.add_argument("--models", help="models to compare, comma-separated (e.g. rnn,gru,lstm)")
+    sweep.add_argument("--model", help="one model (as for train)")
+    sweep.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2",
+                       help="a setting and its values, comma-separated (e.g. delay=4,8 or model.hidden=32,64); repeat "
+                            "for a grid")
+    sweep.add_argument("--seeds", type=int, help="train each point with seeds 0..N-1")
+    add_config_flags(sweep)
+    add_sweep_flags(sweep, out_help="the sweep's folder (default runs/sweeps/<task or file name>)")
+    suite = verbs.add_parser("suite", help="run every recipe of a suite as a sweep and print the table")
     suite.add_argument("name", nargs="?", default="quick")
-    suite.add_argument("--out", default="runs", help="folder of the suite's runs (default runs/)")
-    suite.add_argument("--quiet", action="store_true")
+    add_sweep_flags(suite, out_help="folder of the suites (default runs/); the runs go to OUT/<suite>/<recipe>")
     demo = verbs.add_parser(
         "demo", help="show a trained model's answer to one input",
         description="With TEXT (an echo-letters run): the model's output for that string, blanks as spaces. "
@@ -82,123 +111,60 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")
     demo.add_argument("--index", type=int, default=0, help="which test sequence to show (default 0)")
     demo.add_argument("--seed", type=int, help="show a fresh sample drawn from this seed instead of a test sequence")
-    report = verbs.add_parser("report", help="table of finished runs")
-    report.add_argument("runs", nargs="*", default=["runs"], help="run directories or folders of runs")
+    report = verbs.add_parser("report", help="table of finished runs (a sweep's grouped by its axes)")
+    report.add_argument("runs", nargs="*", default=["runs"], help="run directories, sweep folders or folders of runs")
+    report.add_argument("--markdown", action="store_true", help="a Markdown table")
     return parser
 
 
-def component_parameters() -> set[str]:
-    """Every keyword parameter of every registered task and model that is not also a training flag."""
-    from seqmem.models import MODELS
-    from seqmem.tasks import TASKS
-
-    names = set()
-    for registry, skip in ((TASKS, 1), (MODELS, 2)):
-        for cls in registry.values():
-            names |= set(signature_defaults(cls, skip))
-    return names - set(TRAIN_FLAGS) - {"allow_short_receptive_field"}
+def add_sweep_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
+    parser.add_argument("--workers", type=int, default=2, help="points run at once, one thread each (default 2)")
+    parser.add_argument("--backend", default="process", help="process (a local process pool, default) or ray")
+    parser.add_argument("--address", help="with --backend ray: a running cluster to join (default: a local Ray)")
+    parser.add_argument("--out", help=out_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def convert(text: str, default):
-    """A flag's text as the type of the parameter's default (int, float, bool or str)."""
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"expected true or false, got {text!r}")
-    if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"expected an integer, got {text!r}") from None
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
-    if default is None:
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-    return text
+def config_from_args(args, task: str | None, need_model: bool = True) -> tuple[dict, list]:
+    """The config dict that a recipe and the names make, and the flags' settings `(key, text, label)` to put
+    into it, in order (not yet validated; `apply` puts them in)."""
+    from seqmem.config import recipe_config, set_value
 
-
-def signature_defaults(cls, skip: int) -> dict:
-    return {k: p.default for k, p in list(inspect.signature(cls.__init__).parameters.items())[skip:]}
-
-
-def apply_setting(config: dict, key: str, text: str) -> None:
-    """Put `key=text` into the task, model or train section of the config, typed by the default."""
-    from seqmem.models import model_class
-    from seqmem.tasks import task_class
-    from seqmem.train import TrainConfig
-
-    sections = {
-        "task": signature_defaults(task_class(config["task"]["name"]), 1),
-        "model": signature_defaults(model_class(config["model"]["name"]), 2),
-        "train": signature_defaults(TrainConfig, 1),
-    }
-    section, _, name = key.rpartition(".")
-    name = name.replace("-", "_")
-    if section:
-        if section not in sections:
-            raise ConfigError(f"--set {key}: the section must be task, model or train")
-        candidates = [section] if name in sections[section] else []
-    else:
-        candidates = [s for s in sections if name in sections[s]]
-    if not candidates:
-        where = f"{section} " if section else "task, model or train "
-        raise ConfigError(f"{where}has no setting {name!r} (task {config['task']['name']}: "
-                          f"{', '.join(sections['task'])}; model {config['model']['name']}: {', '.join(sections['model'])})")
-    if len(candidates) > 1:
-        raise ConfigError(f"{name!r} is a setting of both {' and '.join(candidates)}: write --set {candidates[0]}.{name}=...")
-    default = sections[candidates[0]][name]
-    try:
-        config[candidates[0]][name] = convert(text, default)
-    except ValueError as e:
-        raise ConfigError(f"--{name.replace('_', '-')}: {e}") from None
-
-
-def train_config_from_args(args) -> dict:
-    from seqmem.recipes import load_recipe, recipe_config
-
-    config = recipe_config(load_recipe(args.recipe)) if args.recipe else {}
-    config = {"task": dict(config.get("task", {})), "model": dict(config.get("model", {})),
-              "train": dict(config.get("train", {})),
-              "allow_short_receptive_field": config.get("allow_short_receptive_field", False)}
-    if args.task:
-        if args.task != config["task"].get("name"):
-            config["task"] = {"name": args.task}
-    if args.model:
-        if args.model != config["model"].get("name"):
-            config["model"] = {"name": args.model}
-    if "name" not in config["task"]:
+    data = recipe_config(args.recipe) if args.recipe else {}
+    for section, name in (("task", task), ("model", args.model), ("method", args.method)):
+        if name:
+            set_value(data, f"{section}.name", name)
+    if "name" not in data.get("task", {}):
         raise ConfigError("name a task (seqmem train copy-memory ...) or a --recipe; `seqmem tasks` lists them")
-    if "name" not in config["model"]:
+    if need_model and "name" not in data.get("model", {}):
         raise ConfigError("name a model with --model (e.g. --model tcn); `seqmem models` lists them")
-    for name in TRAIN_FLAGS:
-        if getattr(args, name) is not None:
-            config["train"][name] = getattr(args, name)
-    for given, other in (("steps", "epochs"), ("epochs", "steps")):  # a flag replaces the recipe's length
-        if getattr(args, given) is not None and getattr(args, other) is None:
-            config["train"].pop(other, None)
-    if args.allow_short_receptive_field:
-        config["allow_short_receptive_field"] = True
-    for key, value in vars(args).items():
-        if key.startswith("param_") and value is not None:
-            apply_setting(config, key[len("param_"):], value)
+    given = {k: v for k, v in vars(args).items() if v is not None and k.startswith(("train.", "param."))}
+    for given_key, other in (("train.steps", "epochs"), ("train.epochs", "steps")):  # a flag replaces the recipe's length
+        if given_key in given and f"train.{other}" not in given:
+            data.get("train", {}).pop(other, None)
+    settings = [(k, v, flag(k.split(".", 1)[1])) for k, v in given.items() if k.startswith("train.")]
+    settings += [(k.split(".", 1)[1], v, flag(k.split(".", 1)[1])) for k, v in given.items() if k.startswith("param.")]
     for item in args.set:
         if "=" not in item:
             raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-        apply_setting(config, *item.split("=", 1))
-    return config
+        key, text = item.split("=", 1)
+        settings.append((key, text, f"--set {key}"))
+    if args.allow_short_receptive_field:
+        data["allow_short_receptive_field"] = True
+    return data, settings
+
+
+def apply(data: dict, settings: list) -> dict:
+    from seqmem.config import set_value
+
+    for key, text, label in settings:
+        set_value(data, key, text, label=label)
+    return data
 
 
 def listing(registry: dict) -> str:
-    return "\n".join(f"{name:<28} {getattr(cls, 'summary', '')}" for name, cls in sorted(registry.items()))
+    return "\n".join(f"{name:<28} {getattr(cls, 'summary', '') or (cls.__doc__ or '').splitlines()[0]}"
+                     for name, cls in sorted(registry.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +195,10 @@ def dispatch(argv: list[str] | None) -> int:
         from seqmem.models import MODELS
 
         print(listing(MODELS))
+    elif args.verb == "methods":
+        from seqmem.train.methods import METHODS
+
+        print(listing(METHODS))
     elif args.verb == "recipes":
         from seqmem.recipes import load_recipe, recipe_names
 
@@ -237,20 +207,112 @@ def dispatch(argv: list[str] | None) -> int:
         from seqmem.experiment import run_experiment
         from seqmem.report import table
 
-        summary = run_experiment(train_config_from_args(args), args.out, progress=not args.quiet)
+        summary = run_experiment(apply(*config_from_args(args, args.task)), args.out, progress=not args.quiet)
         print(table([summary]))
+    elif args.verb == "sweep":
+        return run_sweep_command(args)
     elif args.verb == "suite":
-        run_suite(args.name, Path(args.out), progress=not args.quiet)
+        return run_suite(args)
     elif args.verb == "demo":
         run_demo(args)
     elif args.verb == "report":
-        from seqmem.report import find_summaries, table
-
-        summaries = find_summaries(args.runs)
-        if not summaries:
-            raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}")
-        print(table(summaries))
+        run_report(args)
     return 0
+
+
+def sweep_points(args) -> tuple[list, str]:
+    """The points of `seqmem sweep`, and the name of its default folder."""
+    from seqmem.sweep import grid, load_sweep_file, name_points
+
+    target = args.target
+    if target and (target.endswith(".py") or Path(target).is_file()):
+        if not Path(target).is_file():
+            raise ConfigError(f"sweep file {target} does not exist")
+        extra = [f for f in ("models", "model", "recipe", "method", "seeds") if getattr(args, f) is not None]
+        extra += ["over"] * bool(args.over) + ["set"] * bool(args.set)
+        extra += [k for k, v in vars(args).items() if v is not None and k.startswith(("train.", "param."))]
+        if extra:
+            raise ConfigError(f"a sweep file defines its own configs: drop {flag(extra[0].split('.')[-1])}")
+        return load_sweep_file(target), Path(target).stem
+    if args.models and args.model:
+        raise ConfigError("give --models (a list) or --model (one), not both")
+    data, settings = config_from_args(args, target, need_model=not args.models)
+    over = {}
+    if args.models:
+        over["model.name"] = split_values("--models", args.models)
+    for item in args.over:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--over needs KEY=V1,V2,..., got {item!r}")
+        if key in over:
+            raise ConfigError(f"--over {key} is given twice: list all its values once")
+        over[key] = split_values(f"--over {key}", text)
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    seeds = list(range(args.seeds)) if args.seeds is not None else None
+    return name_points(grid(data, over, seeds, settings)), data["task"]["name"]
+
+
+def split_values(what: str, text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",")]
+    if not text.strip() or any(not v for v in values):
+        raise ConfigError(f"{what}: give one or more comma-separated values, got {text!r}")
+    return values
+
+
+def run_sweep_command(args) -> int:
+    from seqmem.sweep import make_backend
+
+    backend = make_backend(args.backend, args.workers, args.address)
+    points, name = sweep_points(args)
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / name
+    return finish_sweep(points, out, backend, args.quiet)
+
+
+def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) -> int:
+    """Run a sweep, print its table, and say where it is and what failed (exit 1 if anything did)."""
+    from seqmem.report import sweep_records, sweep_table, table
+    from seqmem.sweep import run_sweep, sweep_axes
+
+    entries = run_sweep(points, out, backend, progress=not quiet)
+    done = [e for e in entries if e["status"] == "done"]
+    if done:
+        print(table(sweep_records(entries)) if by_run else sweep_table(entries, sweep_axes([p.config for p in points])))
+    failed = [e for e in entries if e["status"] == "failed"]
+    print(f"{len(done)} of {len(entries)} points done in {out}" + (f"; {len(failed)} failed:" if failed else ""))
+    for e in failed:
+        print(f"  {e['name']}: {e['error']}")
+    return 1 if failed else 0
+
+
+def run_suite(args) -> int:
+    """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table."""
+    from seqmem.config import make_config, recipe_config
+    from seqmem.recipes import suite_recipes
+    from seqmem.sweep import Point, make_backend
+
+    backend = make_backend(args.backend, args.workers, args.address)
+    points = [Point(recipe, make_config(recipe_config(recipe))) for recipe in suite_recipes(args.name)]
+    return finish_sweep(points, Path(args.out or "runs") / args.name, backend, args.quiet, by_run=True)
+
+
+def run_report(args) -> None:
+    from seqmem.atomic import read_json
+    from seqmem.report import find_summaries, sweep_table, table
+
+    printed = False
+    for path in map(Path, args.runs):
+        if (path / "sweep.json").exists():
+            index = read_json(path / "sweep.json")
+            print(f"{path}:\n{sweep_table(index['points'], index['axes'], markdown=args.markdown)}")
+            printed = True
+        else:
+            summaries = find_summaries([path])
+            if summaries:
+                print(table(summaries, markdown=args.markdown))
+                printed = True
+    if not printed:
+        raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}")
 
 
 def run_demo(args) -> None:
@@ -265,19 +327,6 @@ def run_demo(args) -> None:
     if args.seed is not None and text is not None:
         raise ConfigError("--seed picks a sample; with TEXT the input is the text: drop one of them")
     print("\n".join(demo_lines([load(p) for p in paths], text, args.delay, args.index, args.seed)))
-
-
-def run_suite(name: str, out: Path, progress: bool) -> None:
-    """Every recipe of the suite into `out/<suite>/<recipe>` (finished ones are reused), then one table."""
-    from seqmem.experiment import run_experiment
-    from seqmem.recipes import load_recipe, recipe_config, suite_recipes
-    from seqmem.report import table
-
-    summaries = []
-    for recipe in suite_recipes(name):
-        summary = run_experiment(recipe_config(load_recipe(recipe)), out / name / recipe, progress=progress)
-        summaries.append({**summary, "run": recipe})
-    print(table(summaries))
 
 
 if __name__ == "__main__":

@@ -1,42 +1,121 @@
-"""Tables of finished runs: recall accuracy and the memoryless baseline always beside overall accuracy."""
+"""Tables of finished runs: recall accuracy and the memoryless baseline always beside overall accuracy.
+
+One table serves a list of runs and a sweep: rows are grouped by the settings given (a sweep's axes less
+the seed), and each cell shows the mean and, over more than one run, the spread (min..max).
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 COLUMNS = [
-    ("run", "run", "{}"),
-    ("task", "task", "{}"),
-    ("model", "model", "{}"),
-    ("method", "method", "{}"),
-    ("steps", "steps", "{}"),
+    ("steps", "steps", "{:.0f}"),
     ("train s", "train_seconds", "{:.1f}"),
     ("loss", "loss", "{:.4f}"),
     ("accuracy", "accuracy", "{:.4f}"),
     ("recall acc", "recall_accuracy", "{:.4f}"),
     ("seq acc", "sequence_accuracy", "{:.4f}"),
+    ("valid recall", "valid_recall_accuracy", "{:.4f}"),
+    ("recall at best valid", "at_best.recall_accuracy", "{:.4f}"),
     ("memoryless acc", "baseline.accuracy", "{:.4f}"),
     ("memoryless recall", "baseline.recall_accuracy", "{:.4f}"),
 ]
+RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", "method")]
 
 
-def field(summary: dict, key: str):
-    value = summary
+def field(record: dict, key: str):
+    """A value by dotted key (`baseline.recall_accuracy`); a flat key holding dots is found as it is."""
+    if key in record:
+        return record[key]
+    value = record
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
 
 
-def table(summaries: list[dict]) -> str:
-    """A plain-text table, one row a run."""
-    rows = [[h for h, _, _ in COLUMNS]]
-    for s in summaries:
-        rows.append(["-" if field(s, k) is None else fmt.format(field(s, k)) for _, k, fmt in COLUMNS])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+def cell(values: list, fmt: str) -> str:
+    values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not values:
+        return "-"
+    if len(values) == 1 or min(values) == max(values):
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.fmean(values))} ({fmt.format(min(values))}..{fmt.format(max(values))})"
+
+
+def group(records: list[dict], by: list[str]) -> list[tuple[tuple, list[dict]]]:
+    """Records grouped by their values of `by`, in order of first appearance."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(tuple(field(r, k) for k in by), []).append(r)
+    return list(groups.items())
+
+
+def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, markdown: bool = False) -> str:
+    """One row a run, or with `by` one row a group (mean (min..max) over its runs, `runs` counting them)."""
+    if by is None:
+        head = [h for h, _ in RUN_COLUMNS]
+        rows = [[str(field(r, k) if field(r, k) is not None else "-") for _, k in RUN_COLUMNS]
+                + [cell([field(r, k)], f) for _, k, f in columns] for r in records]
+    else:
+        head = [k.split(".")[0] if k.endswith(".name") else k.split(".")[-1] for k in by] + ["runs"]
+        rows = [[str(v) for v in key] + [str(len(rs))] + [cell([field(r, k) for r in rs], f) for _, k, f in columns]
+                for key, rs in group(records, by)]
+    head += [h for h, _, _ in columns]
+    left = len(head) - len(columns)
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * len(columns)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def sweep_records(entries: list[dict]) -> list[dict]:
+    """A sweep's finished points as flat records: its settings (dotted keys) and tags beside the run's summary."""
+    return [{**e["summary"], **e["settings"], **e.get("tags", {}), "run": e["name"]}
+            for e in entries if e.get("status") == "done"]
+
+
+def summarize(records: list[dict], by: list[str], metrics: dict[str, str]) -> list[dict]:
+    """One JSON-ready record a group and metric (`{metric key: unit}`): the mean as `value`, with `min`, `max`
+    and every run's `values`, beside the group's settings."""
+    out = []
+    for key, rs in group(records, by):
+        for metric, unit in metrics.items():
+            values = [field(r, metric) for r in rs]
+            values = [v for v in values if v is not None]
+            if values:
+                out.append({"metric": metric, "value": statistics.fmean(values), "unit": unit, "min": min(values),
+                            "max": max(values), "values": values, "runs": len(rs), **dict(zip(by, key, strict=True))})
+    return out
+
+
+def pivot(records: list[dict], row: str, column: str, metric: str, fmt: str = "{:.3f}",
+          bold_above: float | None = None) -> str:
+    """A Markdown table of one metric: `row` values down, `column` values across, mean (min..max) in each cell,
+    bold where the mean is above `bold_above`."""
+    rows = list(dict.fromkeys(field(r, row) for r in records))
+    columns = list(dict.fromkeys(field(r, column) for r in records))
+    lines = [f"| {row.split('.')[-1]} | " + " | ".join(map(str, columns)) + " |", "|---:|" + "---:|" * len(columns)]
+    for v in rows:
+        cells = []
+        for c in columns:
+            values = [field(r, metric) for r in records if field(r, row) == v and field(r, column) == c]
+            text = cell(values, fmt)
+            numbers = [x for x in values if x is not None]
+            bold = bold_above is not None and numbers and statistics.fmean(numbers) > bold_above
+            cells.append(f"**{text}**" if bold else text)
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) -> str:
+    """A sweep grouped by its axes less the seed: spreads over seeds."""
+    return table(sweep_records(entries), by=[a for a in axes if a != "train.seed"], markdown=markdown)
 
 
 def find_summaries(paths: list[str | Path]) -> list[dict]:

@@ -8,40 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from seqmem.atomic import atomic_write, read_json, write_json, write_jsonl
 from seqmem.errors import ConfigError
 
-
-def atomic_write(path: Path, write) -> None:
-    """Write through `write(file)` to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data) -> None:
-    atomic_write(Path(path), lambda f: f.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode()))
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    """JSON lines, one record a line, written atomically."""
-    atomic_write(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in records).encode()))
-
-
-def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+__all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "write_jsonl"]
 
 
 def same_config(old: dict, new: dict) -> bool:
@@ -68,7 +42,10 @@ class RunDir:
         self.checkpoint_path = self.path / "checkpoint.pt"
         self.summary_path = self.path / "summary.json"
 
-    def open(self, config: dict) -> RunDir:
+    def check(self, config: dict) -> None:
+        """Refuse, writing nothing, a directory that holds another run or other files."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} is a file: choose a directory")
         if self.config_path.exists():
             old = read_json(self.config_path)
             if not same_config(old, json.loads(json.dumps(config))):
@@ -77,6 +54,9 @@ class RunDir:
                 )
         elif self.path.exists() and any(self.path.iterdir()):
             raise ConfigError(f"--out {self.path} exists and is not a run directory: choose a new --out")
+
+    def open(self, config: dict) -> RunDir:
+        self.check(config)
         write_json(self.config_path, config)
         return self
 
@@ -88,9 +68,18 @@ class RunDir:
         return self.summary_path.exists()
 
     def metrics(self) -> list[dict]:
+        """The logged evaluations; a last line cut short by a kill is left out (it is after the checkpoint)."""
         if not self.metrics_path.exists():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        records = []
+        for i, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:
+                    raise ConfigError(f"{self.metrics_path}: line {i + 1} is not JSON; delete the run to start over") from None
+        return records
 
     def log(self, record: dict) -> None:
         with open(self.metrics_path, "a") as f:

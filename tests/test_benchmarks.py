@@ -8,10 +8,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_copy_tcn_quick_prints_json_lines():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "copy_tcn.py"), "--quick"],
-                          capture_output=True, text=True, check=True)
+def test_copy_tcn_quick_prints_json_lines(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "copy_tcn.py"), "--quick", "--runs",
+                           str(tmp_path / "runs")], capture_output=True, text=True, check=True)
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert records and all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
     by_metric = {r["metric"] for r in records}
-    assert {"recall_accuracy", "memoryless_recall_accuracy", "accuracy", "steps_to_target"} <= by_metric
+    assert {"recall_accuracy", "baseline.recall_accuracy", "accuracy", "valid_recall_accuracy", "steps"} <= by_metric
+    assert {r["init"] for r in records} == {"default", "paper"}

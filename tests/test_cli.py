@@ -48,7 +48,7 @@ def test_train_with_flags_writes_a_run(tmp_path, capsys):
         (["train", "copy-memory", "--model", "transformer"], "unknown model 'transformer'"),
         (["train", "copy-memory"], "name a model with --model"),
         (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
-        (["train", "copy-memory", "--model", "tcn", "--lr", "fast"], "--lr: invalid float value"),
+        (["train", "copy-memory", "--model", "tcn", "--lr", "fast"], "--lr: expected a number, got 'fast'"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -61,9 +61,9 @@ def test_mistakes_exit_2_with_one_line(args, expected):
 
 def test_recipe_flags_take_values_and_steps_replace_epochs(tmp_path):
     """`--recipe R --flag VALUE` never takes VALUE for a task name; --steps overrides a recipe's epochs."""
-    from seqmem.cli import build_parser, train_config_from_args
+    from seqmem.cli import apply, build_parser, config_from_args
 
     args = build_parser().parse_args(["train", "--recipe", "copy-tcn-1000", "--blank", "30", "--steps", "7"])
-    config = train_config_from_args(args)
+    config = apply(*config_from_args(args, args.task))
     assert config["task"]["name"] == "copy-memory" and config["task"]["blank"] == 30
     assert config["train"]["steps"] == 7 and "epochs" not in config["train"]

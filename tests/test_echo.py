@@ -117,8 +117,10 @@ def test_stream_baseline():
 
 def test_tbptt_chunks_are_consecutive_pieces_of_each_stream():
     task = seqmem.make_task("echo-stream", series_length=100, streams=5)
-    config = TrainConfig(method="tbptt", chunk_length=20, batch_size=5, epochs=2, optimizer="rmsprop")
-    chunks = [next(it) for it in [training_chunks(task, config, 0)] for _ in range(10)]
+    config = TrainConfig(batch_size=5, epochs=2, optimizer="rmsprop")
+    model = seqmem.make_model("rnn", task, hidden=4)
+    method = seqmem.make_method(model, task, config, "tbptt", chunk_length=20)
+    chunks = [next(it) for it in [training_chunks(task, config, method, 0)] for _ in range(10)]
     assert [new for _, new in chunks] == [True, False, False, False, False] * 2
     first = torch.cat([c.x for c, _ in chunks[:5]], dim=1)
     rows = [task.get("train", torch.tensor([i])).x[0] for i in range(5)]
@@ -139,7 +141,7 @@ def test_tbptt_learns_a_short_echo(one_thread):
     torch.manual_seed(0)
     task = seqmem.make_task("echo-stream", echo_step=2, series_length=1000, streams=5)
     model = seqmem.make_model("rnn", task, seed=0, hidden=4, nonlinearity="relu")
-    config = TrainConfig(method="tbptt", chunk_length=20, batch_size=5, epochs=2, optimizer="rmsprop", lr=1e-2)
-    result = train(model, task, config, progress=False)
+    config = TrainConfig(batch_size=5, epochs=2, optimizer="rmsprop", lr=1e-2)
+    result = train(model, task, config, method={"name": "tbptt", "chunk_length": 20}, progress=False)
     assert result.steps == 100
     assert result.recall_accuracy > 0.95

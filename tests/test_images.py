@@ -46,11 +46,12 @@ def test_sequence_layout_and_normalisation(tmp_path):
     data = make_data(tmp_path / "d")
     images, labels = data["train"]
     task = make_task("sequential-mnist", data_dir=str(tmp_path / "d"), normalize="none")
-    assert (task.span, task.input_channels, task.per_step, task.size("train"), task.size("test")) == (16, 1, False, 40, 20)
+    assert (task.span, task.input_channels, task.per_step, task.size("train"), task.size("test")) == (16, 1, False, 37, 20)
     batch = task.get("train", torch.tensor([3, 0]))
-    assert batch.x.shape == (2, 16, 1) and batch.y.tolist() == labels[[3, 0]].tolist()
+    rows = task.rows["train"][[3, 0]]  # training rows are the file's rows less the validation ones
+    assert batch.x.shape == (2, 16, 1) and batch.y.tolist() == labels[rows].tolist()
     assert batch.recall.tolist() == [True, True]
-    assert torch.allclose(batch.x[0, :, 0], images[3].flatten().float() / 255)
+    assert torch.allclose(batch.x[0, :, 0], images[rows[0]].flatten().float() / 255)
     # four channels: channel c carries the c-th quarter of the pixel sequence, as the source notebook's view
     four = make_task("sequential-mnist", data_dir=str(tmp_path / "d"), normalize="mnist", input_channels=4)
     x = four.get("test", torch.tensor([1])).x[0]
@@ -95,26 +96,25 @@ def test_permuted_task_permutes_the_sequential_one(tmp_path):
 def test_validation_split_is_held_back_deterministically(tmp_path):
     make_data(tmp_path / "d")
     folder = str(tmp_path / "d")
-    task = make_task("sequential-mnist", data_dir=folder, validation=10, train_size=25, evaluate_on="validation")
+    task = make_task("sequential-mnist", data_dir=folder, validation=10, train_size=25)
     train, valid = set(task.rows["train"].tolist()), set(task.rows["validation"].tolist())
     assert (len(train), len(valid), train & valid) == (25, 10, set())
     assert train | valid <= set(range(40))
     same = make_task("sequential-mnist", data_dir=folder, validation=10, train_size=25)
     assert torch.equal(same.rows["validation"], task.rows["validation"])
-    assert task.eval_split == "validation" and same.eval_split == "test"
-    with pytest.raises(ConfigError, match="evaluate_on validation needs --validation N"):
-        make_task("sequential-mnist", data_dir=folder, evaluate_on="validation")
+    default = make_task("sequential-mnist", data_dir=folder)  # a twelfth held back, the rest trains
+    assert (default.size("validation"), default.size("train"), default.params()["validation"]) == (3, 37, 3)
     with pytest.raises(ConfigError, match="train_size must be at most 30"):
         make_task("sequential-mnist", data_dir=folder, validation=10, train_size=31)
-    with pytest.raises(ConfigError, match=r"split must be one of test, train, got 'validation' \(validation needs --validation N"):
-        make_task("sequential-mnist", data_dir=folder).size("validation")
+    with pytest.raises(ConfigError, match="validation must be an integer >= 1"):
+        make_task("sequential-mnist", data_dir=folder, validation=0)
 
 
 def test_baseline_is_the_training_class_prior(tmp_path):
     data = make_data(tmp_path / "d")
     task = make_task("sequential-mnist", data_dir=str(tmp_path / "d"))
-    train_labels, test_labels = data["train"][1].long(), data["test"][1].long()
-    prior = torch.bincount(train_labels, minlength=10).double() / 40
+    train_labels, test_labels = data["train"][1][task.rows["train"]].long(), data["test"][1].long()
+    prior = torch.bincount(train_labels, minlength=10).double() / len(train_labels)
     majority = int(prior.argmax())
     base = task.baseline()
     assert math.isclose(base.loss, -sum(math.log(prior[y]) for y in test_labels.tolist()) / 20)
@@ -130,7 +130,7 @@ def test_torchvision_and_raw_layouts_are_found(tmp_path, layout):
 def test_default_search_places(tmp_path, monkeypatch):
     make_data(tmp_path / "store" / "fashion-mnist")
     monkeypatch.setenv("SEQMEM_DATA", str(tmp_path / "store"))
-    assert make_task("sequential-fashion-mnist").size("train") == 40
+    assert make_task("sequential-fashion-mnist").size("train") == 37
     assert search_folders("fashion-mnist")[-1].as_posix() == "/usr/share/datasets/fashion-mnist"
     assert search_folders("mnist", "x")[2].as_posix() == "x/MNIST/raw"
 
@@ -184,8 +184,7 @@ def test_a_tcn_learns_a_cue_it_must_remember(tmp_path, task_name):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is faster on a busy machine
     try:
-        config = {"task": {"name": task_name, "data_dir": str(tmp_path / "d"), "validation": 64,
-                           "evaluate_on": "validation"},
+        config = {"task": {"name": task_name, "data_dir": str(tmp_path / "d"), "validation": 64},
                   "model": {"name": "tcn", "levels": 2, "kernel_size": 5, "channels": 8, "init_std": 0.0},
                   "train": {"steps": 60, "batch_size": 32, "lr": 1e-2, "seed": 3}}
         summary = run_experiment(config, tmp_path / "run", progress=False, say=lambda _: None)

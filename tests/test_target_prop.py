@@ -14,15 +14,15 @@ from seqmem.train.target_prop import propagate_targets
 SMALL = {
     "task": {"name": "copy-memory", "blank": 3, "recall_length": 3, "convention": "symbols", "test_size": 100},
     "model": {"name": "rnn", "hidden": 16},
-    "train": {"method": "target-prop", "steps": 20, "eval_every": 10, "batch_size": 16, "seed": 1,
-              "tp_warmup_steps": 5, "clip": 1.0},
+    "method": {"name": "target-prop", "warmup_steps": 5},
+    "train": {"steps": 20, "eval_every": 10, "batch_size": 16, "seed": 1, "clip": 1.0},
 }
 
 
-def small(**train):
+def small(**options):
     task = make_task("copy-memory", blank=3, recall_length=3, convention="symbols", test_size=100)
     model = make_model("rnn", task, hidden=16, seed=0)
-    method = make_method(model, task, TrainConfig(method="target-prop", steps=1, batch_size=16, **train))
+    method = make_method(model, task, TrainConfig(steps=1, batch_size=16), "target-prop", **options)
     return task, model, method, next(task.batches("train", 16, seed=0))
 
 
@@ -49,7 +49,7 @@ def test_the_explicit_step_is_the_rnn_step():
 
 
 def test_the_inverse_learns_to_reconstruct_on_a_fixed_batch():
-    _, model, method, batch = small(tp_inverse_lr=1e-2)
+    _, model, method, batch = small(inverse_lr=1e-2)
     x, _, h_prev = forward_states(model, batch)
     torch.manual_seed(0)
     losses = [method.train_inverse(h_prev, x) for _ in range(60)]
@@ -84,7 +84,7 @@ def test_with_a_perfect_inverse_the_targets_map_forward_onto_the_gradient_step_t
 
 
 def test_warm_up_trains_only_the_inverse():
-    _, model, method, batch = small(tp_warmup_steps=2)
+    _, model, method, batch = small(warmup_steps=2)
     weights, inverse = snapshot(model), snapshot(method.inverse)
     method.update(batch)
     assert same(weights, model) and not same(inverse, method.inverse)
@@ -129,14 +129,30 @@ def test_other_models_are_refused_with_the_fix(model, params, fix):
     task = make_task("copy-memory", blank=3, recall_length=3, convention="symbols", test_size=10)
     net = make_model(model, task, hidden=8, **params)
     with pytest.raises(ConfigError, match=f"target-prop.*{fix}"):
-        make_method(net, task, TrainConfig(method="target-prop", steps=1))
+        make_method(net, task, TrainConfig(steps=1), "target-prop")
 
 
-@pytest.mark.parametrize("name, value", [("tp_inverse_lr", 0.0), ("tp_target_lr", -1.0), ("tp_noise", -0.1),
-                                         ("tp_warmup_steps", -1)])
+@pytest.mark.parametrize("name, value", [("inverse_lr", 0.0), ("target_lr", -1.0), ("noise", -0.1),
+                                         ("warmup_steps", -1)])
 def test_bad_settings_name_themselves(name, value):
+    task = make_task("copy-memory", blank=3, recall_length=3, convention="symbols", test_size=10)
+    net = make_model("rnn", task, hidden=8)
     with pytest.raises(ConfigError, match=name):
-        TrainConfig(method="target-prop", steps=1, **{name: value})
+        make_method(net, task, TrainConfig(steps=1), "target-prop", **{name: value})
+
+
+def test_its_options_are_its_own():
+    """Target propagation's options live in its own part of the config; other methods refuse them."""
+    from seqmem.config import make_config
+
+    config = make_config({**SMALL, "method": {"name": "target-prop", "noise": 0.2}})
+    assert config.method == {"name": "target-prop", "inverse_lr": 1e-3, "target_lr": 1.0, "noise": 0.2,
+                             "warmup_steps": 0}
+    assert "noise" not in config.train
+    with pytest.raises(ConfigError, match="method bptt has no setting 'noise'; its settings: none"):
+        make_config({**SMALL, "method": {"name": "bptt", "noise": 0.2}})
+    legacy = {**SMALL, "method": None, "train": {**SMALL["train"], "method": "target-prop", "tp_noise": 0.3}}
+    assert make_config(legacy).method["noise"] == 0.3  # a config recorded before methods owned their options
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights_and_inverse(tmp_path):
@@ -150,7 +166,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights_and_inverse(tmp_path):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert all(torch.equal(a["method"]["inverse"][k], b["method"]["inverse"][k]) for k in a["method"]["inverse"])
     assert resumed["recall_accuracy"] == whole["recall_accuracy"] and whole["method"] == "target-prop"
-    assert json.loads((tmp_path / "cut" / "config.json").read_text())["train"]["tp_warmup_steps"] == 5
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["method"]["warmup_steps"] == 5
 
 
 def test_the_benchmark_quick_form_prints_json_lines(tmp_path, capsys):
@@ -160,6 +176,6 @@ def test_the_benchmark_quick_form_prints_json_lines(tmp_path, capsys):
     assert bench.main(["--quick", "--runs", str(tmp_path / "runs")]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
-    recall = {r["method"] for r in records if r["metric"] == "recall_accuracy"}
+    recall = {r["method.name"] for r in records if r["metric"] == "recall_accuracy"}
     assert recall == {"bptt", "target-prop"}
-    assert {r["value"] for r in records if r["metric"] == "memoryless_recall_accuracy"} == {0.125}
+    assert {r["value"] for r in records if r["metric"] == "baseline.recall_accuracy"} == {0.125}

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+import seqmem
 from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment, train
 from seqmem.runs import RunDir
 
@@ -84,8 +85,8 @@ def test_a_directory_with_another_config_is_not_overwritten(tmp_path):
 def test_bad_training_settings_name_themselves():
     with pytest.raises(ConfigError, match="optimizer"):
         TrainConfig(optimizer="adagrad")
-    with pytest.raises(ConfigError, match="chunk-length"):
-        TrainConfig(method="tbptt")
+    with pytest.raises(ConfigError, match="method tbptt needs --chunk-length"):
+        seqmem.make_config({**SMALL, "method": {"name": "tbptt"}})
     with pytest.raises(ConfigError, match="steps or --epochs"):
         TrainConfig(steps=3, epochs=2)
     with pytest.raises(ConfigError, match="no setting 'learning_rate'"):
@@ -95,7 +96,7 @@ def test_bad_training_settings_name_themselves():
 def test_a_run_recorded_before_a_setting_existed_still_resumes(tmp_path):
     run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    del config["train"]["tp_noise"]  # as if recorded before that setting was added
+    del config["task"]["validation_size"]  # as if recorded before that setting was added
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     summary = run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
     assert summary["steps"] == 40

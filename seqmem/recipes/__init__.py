@@ -1,7 +1,7 @@
 """Recipes: named experiments as TOML data files in this folder (a notebook's settings, a suite's runs).
 
-A recipe holds `description`, optional `suites` (names of suites it belongs to) and the `[task]`,
-`[model]` and `[train]` tables of a config.
+A recipe holds `description`, optional `suites` (names of suites it belongs to), optional `notes`, and the
+`[task]`, `[model]`, `[method]` and `[train]` tables of a config (seqmem.config).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ def load_recipe(name: str) -> dict:
     path = resources.files(__name__) / f"{name}.toml"
     if not path.is_file():
         raise ConfigError(f"unknown recipe {name!r}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`)")
-    return tomllib.loads(path.read_text())
-
-
-def recipe_config(recipe: dict) -> dict:
-    """The config part of a recipe (without its description and suites)."""
-    return {k: v for k, v in recipe.items() if k not in ("description", "suites", "notes")}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"recipe {name}: invalid TOML ({e}); fix {path}") from None
 
 
 def suite_recipes(suite: str) -> list[str]:

@@ -57,7 +57,8 @@ class Task:
     (targets at every step, or one class per sequence), and either `vocab_size` (token inputs) or
     `input_channels` (float inputs). Data is either a fixed set per split (`size(split)` is an int and
     `get(split, index)` returns rows) or fresh samples (`size("train")` is None and `sample` draws them).
-    The test split is always fixed, so every model is scored on the same sequences.
+    The validation and test splits are always fixed, drawn apart from each other: early stopping and any
+    choice of a best step read validation, and every model is scored on the same test sequences.
     """
 
     name: str = ""
@@ -68,7 +69,6 @@ class Task:
     vocab_size: int | None = None
     input_channels: int | None = None
     cond_size: int | None = None  # number of values `Batch.cond` can take, if the task conditions on one
-    eval_split: str = "test"  # the fixed split the training loop scores (a task may offer "validation")
 
     def params(self) -> dict:
         """The constructor arguments that rebuild this task (recorded in config.json)."""
@@ -121,13 +121,6 @@ def generator_for(*keys: int) -> torch.Generator:
     """A torch.Generator seeded from a tuple of integers, well mixed, so nearby keys give unrelated streams."""
     state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)
     return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-
-
-def check_positive(name: str, value: int, minimum: int = 1) -> int:
-    """Refuse a non-integer or too-small size parameter with a message that names it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

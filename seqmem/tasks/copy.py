@@ -14,8 +14,9 @@ import math
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 from seqmem.tasks import register_task
-from seqmem.tasks.base import Baseline, Batch, Task, check_choice, check_positive, generator_for
+from seqmem.tasks.base import Baseline, Batch, Task, check_choice, generator_for
 
 
 @register_task("copy-memory")
@@ -32,15 +33,17 @@ class CopyMemory(Task):
         train_size: int = 10000,
         test_size: int = 1000,
         data_seed: int = 0,
+        validation_size: int = 1000,
     ):
-        self.blank = check_positive("blank", blank)
-        self.recall_length = check_positive("recall_length", recall_length)
-        self.alphabet = check_positive("alphabet", alphabet, 2)
+        self.blank = check_int("blank", blank)
+        self.recall_length = check_int("recall_length", recall_length)
+        self.alphabet = check_int("alphabet", alphabet, 2)
         self.convention = check_choice("convention", convention, ("digits", "symbols"))
         self.data = check_choice("data", data, ("fresh", "fixed"))
-        self.train_size = check_positive("train_size", train_size)
-        self.test_size = check_positive("test_size", test_size)
-        self.data_seed = data_seed
+        self.train_size = check_int("train_size", train_size)
+        self.test_size = check_int("test_size", test_size)
+        self.validation_size = check_int("validation_size", validation_size)
+        self.data_seed = check_int("data_seed", data_seed, 0)
         self.num_classes = alphabet + 2
         self.span = blank + 2 * recall_length
         if convention == "digits":
@@ -51,18 +54,19 @@ class CopyMemory(Task):
             self.blank_token, self.marker, self.first_symbol = alphabet, alphabet + 1, 0
         # Fixed sets hold only the symbols to recall; sequences are laid out on demand (T=10000 would
         # otherwise cost 400 MB for 10000 float rows).
-        self.fixed = {"test": self._draw(test_size, generator_for(data_seed, 0))}
+        self.fixed = {"test": self._draw(test_size, generator_for(data_seed, 0)),
+                      "validation": self._draw(validation_size, generator_for(data_seed, 2))}
         if data == "fixed":
             self.fixed["train"] = self._draw(train_size, generator_for(data_seed, 1))
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in
                 ("blank", "recall_length", "alphabet", "convention", "data", "train_size", "test_size",
-                 "data_seed")}
+                 "data_seed", "validation_size")}
 
     def size(self, split: str) -> int | None:
-        if split not in ("train", "test"):
-            raise ConfigError(f"split must be train or test, got {split!r}")
+        if split not in ("train", "validation", "test"):
+            raise ConfigError(f"split must be train, validation or test, got {split!r}")
         return len(self.fixed[split]) if split in self.fixed else None
 
     def _draw(self, n: int, generator: torch.Generator) -> torch.Tensor:

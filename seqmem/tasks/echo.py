@@ -17,8 +17,9 @@ import math
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 from seqmem.tasks import register_task
-from seqmem.tasks.base import Baseline, Batch, Task, check_positive, generator_for
+from seqmem.tasks.base import Baseline, Batch, Task, generator_for
 
 LETTERS = 26
 BLANK = 0
@@ -40,28 +41,30 @@ class EchoStream(Task):
     input_channels = 1
 
     def __init__(self, echo_step: int = 3, series_length: int = 20000, streams: int = 5, test_streams: int = 5,
-                 data_seed: int = 0):
-        self.echo_step = check_positive("echo_step", echo_step)
-        self.series_length = check_positive("series_length", series_length)
+                 data_seed: int = 0, validation_streams: int = 5):
+        self.echo_step = check_int("echo_step", echo_step)
+        self.series_length = check_int("series_length", series_length)
         if echo_step >= series_length:
             raise ConfigError(f"echo_step ({echo_step}) must be < series_length ({series_length}): raise --series-length")
-        self.streams = check_positive("streams", streams)
-        self.test_streams = check_positive("test_streams", test_streams)
-        self.data_seed = data_seed
+        self.streams = check_int("streams", streams)
+        self.test_streams = check_int("test_streams", test_streams)
+        self.validation_streams = check_int("validation_streams", validation_streams)
+        self.data_seed = check_int("data_seed", data_seed, 0)
         self.span = echo_step + 1
         self.fixed = {"train": self._draw(streams, generator_for(data_seed, 1)),
-                      "test": self._draw(test_streams, generator_for(data_seed, 0))}
+                      "test": self._draw(test_streams, generator_for(data_seed, 0)),
+                      "validation": self._draw(validation_streams, generator_for(data_seed, 2))}
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in
-                ("echo_step", "series_length", "streams", "test_streams", "data_seed")}
+                ("echo_step", "series_length", "streams", "test_streams", "data_seed", "validation_streams")}
 
     def _draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, 2, (n, self.series_length), generator=generator)
 
     def size(self, split: str) -> int:
         if split not in self.fixed:
-            raise ConfigError(f"split must be train or test, got {split!r}")
+            raise ConfigError(f"split must be train, validation or test, got {split!r}")
         return len(self.fixed[split])
 
     def layout(self, bits: torch.Tensor) -> Batch:
@@ -89,26 +92,29 @@ class EchoLetters(Task):
     vocab_size = LETTERS + 1
 
     def __init__(self, delay: int | None = 4, seq_length: int = 15, max_delay: int | None = None,
-                 test_size: int = 1000, data_seed: int = 0):
-        self.seq_length = check_positive("seq_length", seq_length)
-        self.test_size = check_positive("test_size", test_size)
-        self.data_seed = data_seed
+                 test_size: int = 1000, data_seed: int = 0, validation_size: int = 1000):
+        self.seq_length = check_int("seq_length", seq_length)
+        self.test_size = check_int("test_size", test_size)
+        self.validation_size = check_int("validation_size", validation_size)
+        self.data_seed = check_int("data_seed", data_seed, 0)
         if max_delay is not None:
             # The delay is drawn per sequence; a fixed `delay` would be ignored, so it is recorded as null.
-            self.max_delay, self.delay = check_positive("max_delay", max_delay, 0), None
+            self.max_delay, self.delay = check_int("max_delay", max_delay, 0), None
             self.cond_size, longest = max_delay + 1, max_delay
         elif delay is None:
             raise ConfigError("echo-letters needs --delay D (fixed) or --max-delay M (drawn per sequence)")
         else:
-            self.delay, self.max_delay = check_positive("delay", delay, 0), None
+            self.delay, self.max_delay = check_int("delay", delay, 0), None
             self.cond_size, longest = None, delay
         if longest >= seq_length:
             raise ConfigError(f"the delay ({longest}) must be < seq_length ({seq_length}): raise --seq-length")
         self.span = longest + 1
-        self.fixed = {"test": self._draw(test_size, generator_for(data_seed, 0))}
+        self.fixed = {"test": self._draw(test_size, generator_for(data_seed, 0)),
+                      "validation": self._draw(validation_size, generator_for(data_seed, 2))}
 
     def params(self) -> dict:
-        return {name: getattr(self, name) for name in ("delay", "seq_length", "max_delay", "test_size", "data_seed")}
+        return {name: getattr(self, name) for name in
+                ("delay", "seq_length", "max_delay", "test_size", "data_seed", "validation_size")}
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         letters = torch.randint(1, LETTERS + 1, (n, self.seq_length), generator=generator)
@@ -127,14 +133,14 @@ class EchoLetters(Task):
         return Batch(letters, y, recall, None if self.max_delay is None else delays)
 
     def size(self, split: str) -> int | None:
-        if split not in ("train", "test"):
-            raise ConfigError(f"split must be train or test, got {split!r}")
-        return len(self.fixed["test"][0]) if split == "test" else None
+        if split not in ("train", "validation", "test"):
+            raise ConfigError(f"split must be train, validation or test, got {split!r}")
+        return len(self.fixed[split][0]) if split in self.fixed else None
 
     def get(self, split: str, index: torch.Tensor) -> Batch:
-        if split != "test":
-            raise ConfigError("echo-letters trains on fresh samples; only the test split is a fixed set")
-        letters, delays = self.fixed["test"]
+        if split not in self.fixed:
+            raise ConfigError("echo-letters trains on fresh samples; only validation and test are fixed sets")
+        letters, delays = self.fixed[split]
         return self.layout(letters[index], delays[index])
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:

@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 from seqmem.tasks import register_task
-from seqmem.tasks.base import Baseline, Batch, Task, check_choice, check_positive
+from seqmem.tasks.base import Baseline, Batch, Task, check_choice
 from seqmem.tasks.idx import read_pair
 
 FILES = {
@@ -114,7 +115,8 @@ def locate(dataset: str, data_dir: str = "", task: str = "") -> dict[str, Path]:
 
 @functools.lru_cache(maxsize=2)
 def load_cached(files: tuple[tuple[str, int, int], ...]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Read each split once per process (a config builds its task twice); keyed by path, mtime and size."""
+    """Read each split once per process (a sweep checks every point's task before running it); keyed by path,
+    mtime and size."""
     paths = [f[0] for f in files]
     return {"train": read_pair(paths[0], paths[1]), "test": read_pair(paths[2], paths[3])}
 
@@ -144,7 +146,7 @@ class ImageSequence(Task):
     """An image data set read as a sequence; subclasses set `dataset` and whether pixels are permuted.
 
     `validation` holds back that many training images (chosen by a fixed hash, the same every run) as the
-    split "validation"; `evaluate_on="validation"` scores training runs on it instead of the test set.
+    split "validation", which early stopping reads (default: a twelfth, 5000 of MNIST's 60000).
     `train_size` trains on a fixed subset of the rest (0: all of it). `normalize` is "data" (the training
     images' own mean and deviation), "mnist" (0.1307 / 0.3081) or "none" (pixels in 0..1).
     """
@@ -158,18 +160,14 @@ class ImageSequence(Task):
         data_dir: str = "",
         input_channels: int = 1,
         normalize: str = "data",
-        validation: int = 0,
+        validation: int | None = None,
         train_size: int = 0,
-        evaluate_on: str = "test",
     ):
         self.data_dir = str(data_dir)
-        self.input_channels = check_positive("input_channels", input_channels)
+        self.input_channels = check_int("input_channels", input_channels)
         self.normalize = check_choice("normalize", normalize, ("data", "mnist", "none"))
-        self.validation = check_positive("validation", validation, 0)
-        self.train_size = check_positive("train_size", train_size, 0)
-        self.evaluate_on = self.eval_split = check_choice("evaluate_on", evaluate_on, ("test", "validation"))
-        if evaluate_on == "validation" and validation == 0:
-            raise ConfigError("evaluate_on validation needs --validation N (training images to hold back)")
+        self.validation = None if validation is None else check_int("validation", validation)
+        self.train_size = check_int("train_size", train_size, 0)
         self.files = locate(self.dataset, self.data_dir, self.name)
         self.data = load(self.files)
         (train_images, _), (test_images, _) = self.data["train"], self.data["test"]
@@ -182,11 +180,12 @@ class ImageSequence(Task):
             raise ConfigError(f"input_channels must divide the {pixels} pixels of an image, got {input_channels}; "
                               f"choose one of {', '.join(map(str, divisors))}")
         self.pixels, self.span = pixels, pixels // input_channels
+        if self.validation is None:
+            self.validation = max(1, len(train_images) // 12)
         self.rows = self.split_rows(len(train_images), len(test_images))
         self.permutation = None
         if self.normalize == "data":
-            whole = len(self.rows["train"]) == len(train_images)
-            self.mean, self.std = pixel_statistics(train_images if whole else train_images[self.rows["train"]])
+            self.mean, self.std = pixel_statistics(train_images[self.rows["train"]])
         elif self.normalize == "mnist":
             self.mean, self.std = MNIST_MEAN, MNIST_STD
         else:
@@ -200,15 +199,9 @@ class ImageSequence(Task):
         if self.train_size > rest:
             raise ConfigError(f"train_size must be at most {rest} (training images less validation), got "
                               f"{self.train_size}; 0 means all")
-        rows = {"test": torch.arange(n_test)}
-        if self.validation == 0 and self.train_size == 0:
-            rows["train"] = torch.arange(n_train)
-        else:
-            order = fixed_permutation(n_train, 0, salt="validation")
-            if self.validation:
-                rows["validation"] = order[: self.validation].sort().values
-            rows["train"] = order[self.validation : self.validation + (self.train_size or rest)].sort().values
-        return rows
+        order = fixed_permutation(n_train, 0, salt="validation")
+        return {"test": torch.arange(n_test), "validation": order[: self.validation].sort().values,
+                "train": order[self.validation : self.validation + (self.train_size or rest)].sort().values}
 
     def params(self) -> dict:
         names = list(inspect.signature(type(self).__init__).parameters)[1:]
@@ -216,8 +209,7 @@ class ImageSequence(Task):
 
     def size(self, split: str) -> int:
         if split not in self.rows:
-            extra = "" if self.validation else " (validation needs --validation N)"
-            raise ConfigError(f"split must be one of {', '.join(self.rows)}, got {split!r}{extra}")
+            raise ConfigError(f"split must be one of {', '.join(self.rows)}, got {split!r}")
         return len(self.rows[split])
 
     def labels(self, split: str) -> torch.Tensor:
@@ -240,7 +232,7 @@ class ImageSequence(Task):
         of them in the training set's most common class."""
         prior = torch.bincount(self.labels("train"), minlength=self.num_classes).double()
         prior /= prior.sum()
-        scored = self.labels(self.eval_split)
+        scored = self.labels("test")
         loss = float(-prior[scored].log().mean())
         accuracy = float((scored == prior.argmax()).double().mean())
         return Baseline(loss=loss, accuracy=accuracy, recall_accuracy=accuracy, sequence_accuracy=accuracy)
@@ -254,13 +246,12 @@ class PermutedImageSequence(ImageSequence):
         data_dir: str = "",
         input_channels: int = 1,
         normalize: str = "data",
-        validation: int = 0,
+        validation: int | None = None,
         train_size: int = 0,
-        evaluate_on: str = "test",
         permute_seed: int = 0,
     ):
-        self.permute_seed = check_positive("permute_seed", permute_seed, 0)
-        super().__init__(data_dir, input_channels, normalize, validation, train_size, evaluate_on)
+        self.permute_seed = check_int("permute_seed", permute_seed, 0)
+        super().__init__(data_dir, input_channels, normalize, validation, train_size)
         self.permutation = fixed_permutation(self.pixels, permute_seed)
 
 

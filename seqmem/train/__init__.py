@@ -5,8 +5,9 @@ import pkgutil
 
 from seqmem.train.config import TrainConfig
 from seqmem.train.loop import Result, train
+from seqmem.train.methods import make_method
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["Result", "TrainConfig", "train"]
+__all__ = ["Result", "TrainConfig", "make_method", "train"]

@@ -1,7 +1,8 @@
-"""The one training loop: BPTT, truncated BPTT (chunking is a parameter) and any registered method.
+"""The one training loop: BPTT, truncated BPTT (chunking is the method's option) and any registered method.
 
-Evaluates on the task's fixed test set every `eval_every` updates, logs each evaluation beside the
-memoryless baseline, checkpoints atomically, and resumes exactly from the last checkpoint.
+Every `eval_every` updates it scores the validation split and the test split and logs both beside the
+memoryless baseline; early stopping and the choice of a best step read validation only, and the run's
+result is the test scores of the step chosen. It checkpoints atomically and resumes exactly.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from seqmem.runs import RunDir
 from seqmem.train.config import TrainConfig
 from seqmem.train.methods import make_method
 
+SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
+
 
 @dataclass
 class Result:
-    """The final test scores of a run, with the memoryless baseline beside them."""
+    """The test scores of the last evaluation, with the memoryless baseline beside them.
+
+    `at_best` holds the test scores at the evaluation with the best validation recall accuracy.
+    """
 
     task: str
     model: str
@@ -34,8 +40,10 @@ class Result:
     accuracy: float
     recall_accuracy: float
     sequence_accuracy: float
+    valid_recall_accuracy: float | None
     parameters: int
     baseline: dict
+    at_best: dict
     stopped_early: bool = False
     history: list = field(default_factory=list, repr=False)
 
@@ -45,52 +53,74 @@ class Result:
         return out
 
 
-def total_steps(task, config: TrainConfig) -> int:
+def total_steps(task, config: TrainConfig, method) -> int:
     if config.steps is not None:
         return config.steps
     if config.epochs is not None:
-        return config.epochs * updates_per_epoch(task, config)
+        return config.epochs * updates_per_epoch(task, config, method)
     raise ConfigError("give --steps N (or --epochs N for a task with a fixed training set)")
 
 
-def chunks_per_batch(task, config: TrainConfig) -> int:
-    if config.method != "tbptt":
+def chunks_per_batch(task, method) -> int:
+    if method.chunk_length is None:
         return 1
     if not task.per_step:
-        raise ConfigError(f"method tbptt needs per-step targets; task {task.name} classifies whole sequences")
+        raise ConfigError(f"method {method.name} needs per-step targets; task {task.name} classifies whole sequences")
     length = task.get("test", torch.arange(1)).y.shape[1]
-    return math.ceil(length / config.chunk_length)
+    return math.ceil(length / method.chunk_length)
 
 
-def updates_per_epoch(task, config: TrainConfig) -> int:
-    return task.steps_per_epoch(config.batch_size) * chunks_per_batch(task, config)
+def updates_per_epoch(task, config: TrainConfig, method) -> int:
+    return task.steps_per_epoch(config.batch_size) * chunks_per_batch(task, method)
 
 
-def training_chunks(task, config: TrainConfig, start: int):
+def training_chunks(task, config: TrainConfig, method, start: int):
     """Yield `(chunk, new_sequence)` for every update from `start` on (a chunk is a whole batch for BPTT)."""
-    per_batch = chunks_per_batch(task, config)
+    per_batch = chunks_per_batch(task, method)
     first_batch, first_chunk = divmod(start, per_batch)
     for i, batch in enumerate(task.batches("train", config.batch_size, config.seed, first_batch)):
         if per_batch == 1:
             yield batch, True
             continue
         for c in range(first_chunk if i == 0 else 0, per_batch):
-            lo = c * config.chunk_length
-            yield batch.time_slice(lo, lo + config.chunk_length), c == 0
+            lo = c * method.chunk_length
+            yield batch.time_slice(lo, lo + method.chunk_length), c == 0
 
 
-def default_eval_every(task, config: TrainConfig, steps: int) -> int:
+def default_eval_every(task, config: TrainConfig, method, steps: int) -> int:
     if task.size("train") is not None:
-        return updates_per_epoch(task, config)
+        return updates_per_epoch(task, config, method)
     return max(1, steps // 10)
 
 
-def train(model, task, config: TrainConfig | None = None, run: RunDir | None = None, progress: bool = True) -> Result:
-    """Train `model` on `task`; with `run`, record and checkpoint into it, resuming what is there."""
+def score(model, task, batch_size: int) -> dict:
+    """Test scores under their own names, validation scores prefixed `valid_`."""
+    test = evaluate(model, task, "test", batch_size).as_dict()
+    valid = evaluate(model, task, "validation", batch_size).as_dict()
+    return {**test, **{f"valid_{k}": v for k, v in valid.items()}}
+
+
+def best_evaluation(history: list[dict]) -> dict:
+    """The evaluation with the highest validation recall accuracy (the earliest of equals): its step, its
+    validation recall and its test scores. Never reads a test score to choose."""
+    best = max(reversed(history), key=lambda h: h.get("valid_recall_accuracy", -math.inf))
+    return {"step": best["step"], "valid_recall_accuracy": best.get("valid_recall_accuracy"),
+            **{k: best[k] for k in SCORES}}
+
+
+def train(model, task, config: TrainConfig | None = None, method="bptt", run: RunDir | None = None,
+          progress: bool = True) -> Result:
+    """Train `model` on `task`; with `run`, record and checkpoint into it, resuming what is there.
+
+    `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`.
+    """
     config = config or TrainConfig(steps=1000)
-    steps = total_steps(task, config)
-    eval_every = config.eval_every or default_eval_every(task, config, steps)
-    method = make_method(model, task, config)
+    if isinstance(method, str):
+        method = make_method(model, task, config, method)
+    elif isinstance(method, dict):
+        method = make_method(model, task, config, **method)
+    steps = total_steps(task, config, method)
+    eval_every = config.eval_every or default_eval_every(task, config, method, steps)
     baseline = task.baseline().as_dict()
     start, elapsed, state, history, stopped = 0, 0.0, None, [], False
     checkpoint = run.load_checkpoint() if run is not None else None
@@ -103,13 +133,14 @@ def train(model, task, config: TrainConfig | None = None, run: RunDir | None = N
         torch.set_rng_state(checkpoint["rng"])
         history = run.metrics()
     model.train()
-    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{task.name} {model.name}", unit="step",
-               dynamic_ncols=True, leave=False)
+    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{task.name} {model.name}",
+               unit="step", dynamic_ncols=True, leave=False)
     try:
         step, running, count, tic = start, 0.0, 0, time.perf_counter()
-        stopped = bool(history) and config.stop_at is not None and history[-1]["recall_accuracy"] >= config.stop_at
-        chunks = training_chunks(task, config, start)
+        stopped = bool(history) and config.stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= config.stop_at
+        chunks = training_chunks(task, config, method, start)
         while step < steps and not stopped:
+            # one update
             chunk, new_sequence = next(chunks)
             loss, state = method.update(chunk, None if new_sequence else state)
             if not math.isfinite(loss):
@@ -118,29 +149,32 @@ def train(model, task, config: TrainConfig | None = None, run: RunDir | None = N
             if step % 10 == 0 or step == steps:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
-            if step % eval_every == 0 or step == steps:
-                elapsed += time.perf_counter() - tic
-                scores = evaluate(model, task, task.eval_split, config.eval_batch_size)
-                record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
-                          **scores.as_dict(), "baseline": baseline}
-                history.append(record)
-                if progress:
-                    bar.write(f"step {step:>7}  loss {scores.loss:.4f}  accuracy {scores.accuracy:.4f}  recall "
-                              f"{scores.recall_accuracy:.4f}  (memoryless recall {baseline['recall_accuracy']:.4f})")
-                stopped = config.stop_at is not None and scores.recall_accuracy >= config.stop_at
-                if run is not None:
-                    run.log(record)
-                    run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
-                                         "train_seconds": elapsed, "state": state, "rng": torch.get_rng_state()})
-                running, count, tic = 0.0, 0, time.perf_counter()
+            if step % eval_every != 0 and step != steps:
+                continue
+            # evaluate on validation and test, record, checkpoint
+            elapsed += time.perf_counter() - tic
+            record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
+                      **score(model, task, config.eval_batch_size), "baseline": baseline}
+            history.append(record)
+            if progress:
+                bar.write(f"step {step:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+                          f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
+                          f"(memoryless recall {baseline['recall_accuracy']:.4f})")
+            stopped = config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at
+            if run is not None:
+                run.log(record)
+                run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
+                                     "train_seconds": elapsed, "state": state, "rng": torch.get_rng_state()})
+            running, count, tic = 0.0, 0, time.perf_counter()
     finally:
         bar.close()
         torch.set_rng_state(rng)
-    last = history[-1] if history else {"step": start, "train_seconds": elapsed, **evaluate(model, task, task.eval_split).as_dict()}
+    if not history:
+        history = [{"step": start, "train_seconds": elapsed, **score(model, task, config.eval_batch_size)}]
+    last = history[-1]
     return Result(
-        task=task.name, model=model.name, method=config.method, steps=last["step"],
-        train_seconds=last["train_seconds"], loss=last["loss"], accuracy=last["accuracy"],
-        recall_accuracy=last["recall_accuracy"], sequence_accuracy=last["sequence_accuracy"],
-        parameters=count_parameters(model), baseline=baseline, stopped_early=stopped and last["step"] < steps,
-        history=history,
+        task=task.name, model=model.name, method=method.name, steps=last["step"],
+        train_seconds=last["train_seconds"], **{k: last[k] for k in SCORES},
+        valid_recall_accuracy=last.get("valid_recall_accuracy"), parameters=count_parameters(model), baseline=baseline,
+        at_best=best_evaluation(history), stopped_early=stopped and last["step"] < steps, history=history,
     )

@@ -1,11 +1,18 @@
-"""How one update is made. BPTT and truncated BPTT share one update; they differ only in chunking."""
+"""How one update is made. A method is registered by name and owns its options (a dataclass `Options`).
+
+BPTT and truncated BPTT share one update; truncated BPTT only adds `chunk_length`, which the loop reads
+to cut each batch into chunks, carrying the state detached between them.
+"""
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from seqmem.errors import ConfigError
+from seqmem.params import REQUIRED, check_int, coerce, parameters
 from seqmem.tasks.base import Batch
 from seqmem.train.config import TrainConfig
 
@@ -14,10 +21,31 @@ METHODS: dict[str, type] = {}
 
 def register_method(name: str):
     def add(cls):
+        cls.name = name
         METHODS[name] = cls
         return cls
 
     return add
+
+
+def method_class(name: str) -> type:
+    if name not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(sorted(METHODS))}, got {name!r}")
+    return METHODS[name]
+
+
+def method_options(name: str, options: dict):
+    """A method's validated options: unknown ones refused, missing ones filled with defaults."""
+    cls = method_class(name)
+    params = parameters(cls.Options)
+    for key in options:
+        if key not in params:
+            owned = f"its options: {', '.join(params)}" if params else "it has no options"
+            raise ConfigError(f"method {name} has no option {key!r}; {owned}")
+    for key, param in params.items():
+        if key not in options and param.default is REQUIRED:
+            raise ConfigError(f"method {name} needs --{key.replace('_', '-')} ({param.help})")
+    return cls.Options(**{k: coerce(f"method.{k}", v, params[k].kind) for k, v in options.items()})
 
 
 def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
@@ -50,9 +78,19 @@ def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 class Backprop:
     """Backpropagation through the whole batch (through each chunk, for truncated BPTT)."""
 
-    def __init__(self, model: torch.nn.Module, task, config: TrainConfig):
+    @dataclass
+    class Options:
+        pass
+
+    def __init__(self, model: torch.nn.Module, task, config: TrainConfig, options=None):
         self.model, self.config = model, config
+        self.options = options if options is not None else self.Options()
         self.optimizer = make_optimizer(model.parameters(), config)
+
+    @property
+    def chunk_length(self) -> int | None:
+        """Steps a chunk for truncated BPTT; None trains on whole sequences."""
+        return getattr(self.options, "chunk_length", None)
 
     def update(self, batch: Batch, state=None):
         self.optimizer.zero_grad(set_to_none=True)
@@ -71,10 +109,23 @@ class Backprop:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
-register_method("tbptt")(Backprop)
+@register_method("tbptt")
+class TruncatedBackprop(Backprop):
+    """The same update over chunks of `chunk_length` steps, the state carried and detached between them."""
+
+    @dataclass
+    class Options:
+        chunk_length: int = field(default=REQUIRED, metadata={"help": "steps a truncated-BPTT chunk"})
+
+        def __post_init__(self):
+            check_int("chunk_length", self.chunk_length)
 
 
-def make_method(model, task, config: TrainConfig):
-    if config.method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(sorted(METHODS))}, got {config.method!r}")
-    return METHODS[config.method](model, task, config)
+def make_method(model, task, config: TrainConfig, name: str = "bptt", **options):
+    """The named method, with its options checked, ready to update `model` on `task`."""
+    return method_class(name)(model, task, config, method_options(name, options))
+
+
+def method_settings(method) -> dict:
+    """A method's name and options, as config.json records them."""
+    return {"name": method.name, **asdict(method.options)}

@@ -12,14 +12,17 @@ g(h_{t+1}, x_{t+1}) = tanh(V h_{t+1} + U x_{t+1} + c) ≈ h_t has weights of its
    where a step has no output) and the difference correction is absent at the last step;
 4. the forward weights learn from the layer-local loss sum_t ||f(h_{t-1}, x_t) - ĥ_t||² / B, with h_{t-1},
    x_t and ĥ_t held constant: no gradient crosses a time step or goes through g;
-5. g learns to reconstruct: sum_t ||g(f(h_t + e, x_{t+1}), x_{t+1}) - (h_t + e)||² / B, e ~ N(0, tp_noise²),
+5. g learns to reconstruct: sum_t ||g(f(h_t + e, x_{t+1}), x_{t+1}) - (h_t + e)||² / B, e ~ N(0, noise²),
    f held constant.
 
-During the first `tp_warmup_steps` updates only g learns. The forward weights and the head share one optimizer
-(`optimizer`, `lr`); g has its own of the same kind (`tp_inverse_lr`).
+During the first `warmup_steps` updates only g learns. The forward weights and the head share one optimizer
+(`optimizer`, `lr`); g has its own of the same kind (`inverse_lr`). These options are the method's own
+(`--method target-prop --inverse-lr ...`, or the `[method]` table of a recipe).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +30,7 @@ from torch import nn
 
 from seqmem.errors import ConfigError
 from seqmem.models.recurrent import RNN
+from seqmem.params import check_int
 from seqmem.tasks.base import Batch
 from seqmem.train.config import TrainConfig
 from seqmem.train.methods import make_optimizer, register_method, task_loss
@@ -61,7 +65,24 @@ def propagate_targets(h, dh, x, inverse, target_lr: float) -> torch.Tensor:
 class TargetProp:
     """Difference target propagation through time (Manchev & Spratling 2020) for a 1-layer tanh `rnn`."""
 
-    def __init__(self, model: nn.Module, task, config: TrainConfig):
+    chunk_length = None
+
+    @dataclass
+    class Options:
+        inverse_lr: float = field(default=1e-3, metadata={"help": "learning rate of the learned inverse g"})
+        target_lr: float = field(default=1.0, metadata={"help": "step size of the targets h - target_lr dL/dh"})
+        noise: float = field(default=0.1, metadata={"help": "std of the noise on h when g learns to reconstruct it"})
+        warmup_steps: int = field(default=0, metadata={"help": "first updates in which only g learns"})
+
+        def __post_init__(self):
+            for name in ("inverse_lr", "target_lr"):
+                if not getattr(self, name) > 0:
+                    raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            if not self.noise >= 0:
+                raise ConfigError(f"noise must be >= 0 (0 turns the noise off), got {self.noise!r}")
+            check_int("warmup_steps", self.warmup_steps, 0)
+
+    def __init__(self, model: nn.Module, task, config: TrainConfig, options=None):
         fix = None
         if not isinstance(model, RNN):
             fix = f"it trains the rnn model, not {getattr(model, 'name', type(model).__name__)}: use --model rnn"
@@ -74,11 +95,12 @@ class TargetProp:
         if fix:
             raise ConfigError(f"method target-prop: {fix}")
         self.model, self.config, self.rnn, self.updates = model, config, model.rnn, 0
+        self.options = options if options is not None else self.Options()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.inverse = Inverse(model.rnn.hidden_size, model.encoder.features)
         self.optimizer = make_optimizer(model.parameters(), config)
-        self.inverse_optimizer = make_optimizer(self.inverse.parameters(), config, lr=config.tp_inverse_lr)
+        self.inverse_optimizer = make_optimizer(self.inverse.parameters(), config, lr=self.options.inverse_lr)
 
     def step(self, h_prev: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The forward step f(h_{t-1}, x_t), for all steps at once (h_prev, x: `(B, L, ·)`)."""
@@ -97,8 +119,8 @@ class TargetProp:
         loss = task_loss(self.model.head(h, batch.cond), batch)
         loss.backward()
         h, dh = h.detach(), h.grad * batch.y.numel()  # dL_t/dh_t of each step's summed (not mean) cross-entropy
-        if self.updates >= self.config.tp_warmup_steps:
-            target = propagate_targets(h, dh, x, self.inverse, self.config.tp_target_lr)
+        if self.updates >= self.options.warmup_steps:
+            target = propagate_targets(h, dh, x, self.inverse, self.options.target_lr)
             self.train_forward(h_prev, x, target)
         self.train_inverse(h_prev, x)
         self.updates += 1
@@ -114,7 +136,7 @@ class TargetProp:
 
     def train_inverse(self, h_prev: torch.Tensor, x: torch.Tensor) -> float:
         """One step of g on reconstructing noisy states one step back; f is held constant."""
-        noisy = h_prev[:, 1:] + self.config.tp_noise * torch.randn_like(h_prev[:, 1:])
+        noisy = h_prev[:, 1:] + self.options.noise * torch.randn_like(h_prev[:, 1:])
         with torch.no_grad():
             ahead = self.step(noisy, x[:, 1:])
         loss = (self.inverse(ahead, x[:, 1:]) - noisy).pow(2).sum() / x.shape[0]

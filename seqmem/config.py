@@ -1,0 +1,213 @@
+"""One home for an experiment's settings: a recipe, flags, `--set`, a Python dict and a sweep point all
+become the same validated `Config`, recorded as config.json and built into task, model and method once.
+
+A config has five parts:
+
+    {"task":   {"name": "copy-memory", "blank": 1000, ...},   # the task's constructor arguments
+     "model":  {"name": "tcn", "levels": 8, ...},             # the model's constructor arguments
+     "method": {"name": "tbptt", "chunk_length": 20},         # the training method and its own options
+     "train":  {"steps": 3000, "lr": 1e-3, ...},              # TrainConfig: what every method shares
+     "allow_short_receptive_field": false}
+
+The settings a part accepts, and their types, are read from its constructor (or its dataclass), so a new
+task, model or method brings its settings with it and nothing here lists them twice.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, replace
+
+from seqmem.errors import ConfigError
+from seqmem.params import REQUIRED, Param, coerce, parameters
+
+SECTIONS = ("task", "model", "method", "train")
+LEGACY_METHOD_KEYS = {"chunk_length": "chunk_length", "tp_inverse_lr": "inverse_lr", "tp_target_lr": "target_lr",
+                      "tp_noise": "noise", "tp_warmup_steps": "warmup_steps"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated experiment, every default filled in. `as_dict()` is what config.json records."""
+
+    task: dict
+    model: dict
+    method: dict
+    train: dict
+    allow_short_receptive_field: bool = False
+
+    def as_dict(self) -> dict:
+        return copy.deepcopy(asdict(self))
+
+    def get(self, key: str):
+        """A setting by dotted key (`task.blank`, `train.seed`, `model.name`)."""
+        section, _, name = key.partition(".")
+        return getattr(self, section)[name] if name else getattr(self, section)
+
+
+def section_params(section: str, name: str | None = None) -> dict[str, Param]:
+    """The settings of one part of a config: of the named task, model or method, or TrainConfig's."""
+    if section == "task":
+        from seqmem.tasks import task_class
+
+        return parameters(task_class(name))
+    if section == "model":
+        from seqmem.models import model_class
+
+        return parameters(model_class(name), skip=1)
+    if section == "method":
+        from seqmem.train.methods import method_class
+
+        return parameters(method_class(name).Options)
+    from seqmem.train.config import TrainConfig
+
+    return parameters(TrainConfig)
+
+
+def upgrade(data: dict) -> dict:
+    """A config written before methods owned their options (`train.method`, `train.tp_noise`, ...) in today's shape."""
+    train = data.get("train") or {}
+    if not isinstance(train, dict) or not isinstance(data.get("method") or {}, dict):
+        return data  # make_config names the part that is not a table
+    train = dict(train)
+    if "method" not in train and not LEGACY_METHOD_KEYS.keys() & train.keys():
+        return data
+    method = dict(data.get("method") or {})
+    name = train.pop("method", None) or method.get("name", "bptt")
+    method["name"] = name
+    for old, new in LEGACY_METHOD_KEYS.items():
+        value = train.pop(old, None)
+        if value is not None and new in section_params("method", name):
+            method.setdefault(new, value)
+    return {**data, "train": train, "method": method}
+
+
+def make_config(data) -> Config:
+    """Validate a config dict (or pass a Config through): unknown or mistyped settings are refused with a line
+    that names them, and every default is filled in."""
+    if isinstance(data, Config):
+        return data
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config is a dict with task, model, method and train, got {type(data).__name__}")
+    data = upgrade(copy.deepcopy(data))
+    unknown = data.keys() - {*SECTIONS, "allow_short_receptive_field"}
+    if unknown:
+        raise ConfigError(f"a config has no part {sorted(unknown)[0]!r}; its parts: {', '.join(SECTIONS)}, "
+                          "allow_short_receptive_field")
+    parts = {}
+    for section in SECTIONS:
+        given = data.get(section) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"{section} must be a table of settings, got {given!r}")
+        parts[section] = fill(section, dict(given))
+    from seqmem.train.config import TrainConfig
+    from seqmem.train.methods import method_options
+
+    train = TrainConfig(**parts["train"]).as_dict()
+    method = {"name": parts["method"]["name"],
+              **asdict(method_options(parts["method"]["name"], without_name(parts["method"])))}
+    allow = coerce("allow_short_receptive_field", data.get("allow_short_receptive_field", False), bool)
+    return Config(task=parts["task"], model=parts["model"], method=method, train=train,
+                  allow_short_receptive_field=allow)
+
+
+def without_name(section: dict) -> dict:
+    return {k: v for k, v in section.items() if k != "name"}
+
+
+def fill(section: str, given: dict) -> dict:
+    """One part checked against its declared settings, defaults filled (a method's required options are the
+    method's to ask for)."""
+    if section == "method":
+        given.setdefault("name", "bptt")
+    name = given.pop("name", None)
+    if section in ("task", "model", "method") and name is None:
+        example = {"task": "seqmem train copy-memory ...", "model": "--model tcn"}.get(section, "--method bptt")
+        raise ConfigError(f"the config names no {section}: give one ({example}); `seqmem {section}s` lists them")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{section}.name must be a string, got {name!r}")
+    params = section_params(section, name)
+    out = {} if name is None else {"name": name}
+    for key, value in given.items():
+        if key not in params:
+            what = f"{section} {name}" if name else section
+            raise ConfigError(f"{what} has no setting {key!r}; its settings: {', '.join(params) or 'none'}")
+        out[key] = coerce(f"{section}.{key}", value, params[key].kind)
+    for key, param in params.items():
+        if key not in out and (param.default is not REQUIRED or section != "method"):
+            if param.default is REQUIRED:
+                raise ConfigError(f"{section} {name} needs {key!r}")
+            out[key] = param.default
+    return out
+
+
+def resolve_key(data: dict, key: str) -> tuple[str, str, Param | None]:
+    """The part and setting a key names: `task.blank`, or a bare `blank` found in the chosen task, model,
+    method or training (refused where it is in none, or in two)."""
+    section, _, name = key.rpartition(".")
+    name = name.replace("-", "_")
+    if section and section not in SECTIONS:
+        raise ConfigError(f"--set {key}: the part must be one of {', '.join(SECTIONS)}")
+    if name == "name" and section:
+        return section, name, None
+    chosen = {s: (data.get(s) or {}).get("name", "bptt" if s == "method" else None) for s in SECTIONS}
+    found = {s: section_params(s, chosen[s]) for s in ([section] if section else SECTIONS)
+             if s == "train" or chosen[s] is not None}
+    candidates = [s for s, params in found.items() if name in params]
+    if not candidates:
+        where = f"{section} " if section else "task, model, method or train "
+        listed = "; ".join(f"{s + ' ' + chosen[s] if chosen[s] else s}: {', '.join(p) or 'none'}" for s, p in found.items())
+        raise ConfigError(f"{where}has no setting {name!r} ({listed})")
+    if len(candidates) > 1:
+        raise ConfigError(f"{name!r} is a setting of both {' and '.join(candidates)}: write --set {candidates[0]}.{name}=...")
+    return candidates[0], name, found[candidates[0]][name]
+
+
+def set_value(data: dict, key: str, value, label: str | None = None) -> dict:
+    """`data` (a config dict, changed in place) with one setting put in, typed by its declaration; a new
+    task, model or method name starts that part afresh."""
+    section, name, param = resolve_key(data, key)
+    if name == "name":
+        if (data.get(section) or {}).get("name") != value:
+            data[section] = {"name": value}
+        return data
+    data.setdefault(section, {})[name] = coerce(label or f"{section}.{name}", value, param.kind)
+    return data
+
+
+def recipe_config(name: str) -> dict:
+    """A recipe's settings as a config dict (not yet validated: flags may still change it)."""
+    from seqmem.recipes import load_recipe
+
+    recipe = load_recipe(name)
+    return upgrade({k: copy.deepcopy(v) for k, v in recipe.items() if k not in ("description", "suites", "notes")})
+
+
+@dataclass
+class Experiment:
+    """A config built: the task, the model (weights drawn from the training seed), the training settings and
+    the method, each made once. `config` records the task as built (`task.params()`)."""
+
+    config: Config
+    task: object
+    model: object
+    train: object
+    method: object
+
+
+def build(config) -> Experiment:
+    """Turn a config into task, model and method, refusing before anything is written what cannot run."""
+    from seqmem.models import make_model
+    from seqmem.tasks import make_task
+    from seqmem.train.config import TrainConfig
+    from seqmem.train.loop import total_steps
+    from seqmem.train.methods import make_method
+
+    config = make_config(config)
+    task = make_task(config.task["name"], **without_name(config.task))
+    train = TrainConfig(**config.train)
+    model = make_model(config.model["name"], task, seed=train.seed,
+                       allow_short_receptive_field=config.allow_short_receptive_field, **without_name(config.model))
+    method = make_method(model, task, train, **config.method)
+    total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
+    return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)

@@ -1,0 +1,297 @@
+"""Sweeps: a list of configs, each trained into its own run directory under one folder, on a backend.
+
+A point is a named config; its run is `DIR/<name>`, named by the settings that vary across the sweep
+(`model=gru,delay=8,seed=1`). `DIR/sweep.json` indexes every point with its status (`pending`, `done`,
+`failed` with its one-line error) and the sweep's axes. Every point is checked and built before any runs;
+a rerun skips finished points and resumes unfinished ones from their last checkpoint. Backends: a local
+process pool (`process`) or Ray (`ray`), through the same `run_point`, each worker on one thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqmem.atomic import read_json, write_json
+from seqmem.config import Config, build, make_config, set_value
+from seqmem.errors import ConfigError
+
+INDEX = "sweep.json"
+
+
+@dataclass(frozen=True)
+class Point:
+    """A named config; `tags` are labels of the point's own (e.g. `{"variant": "gru-64"}`) that the index and
+    the report carry beside its settings."""
+
+    name: str
+    config: Config
+    tags: dict = field(default_factory=dict)
+
+
+def grid(base: dict, over: dict[str, list], seeds: list[int] | None = None, settings: list = ()) -> list[Config]:
+    """Every combination of the `over` values (keys as for `--set`: `delay`, `model.hidden`), for each seed.
+
+    A `*.name` key applies first, then `settings` (`(key, value, label)`, the flags every point shares), then
+    the other keys: so `model.name=rnn,gru` with `--hidden 64` gives each model that width.
+    """
+    for key, values in over.items():
+        if not values:
+            raise ConfigError(f"--over {key}: give one or more values (e.g. {key}=1,2,3)")
+    keys = sorted(over, key=lambda k: not k.endswith(".name"))
+    configs = []
+    for values in itertools.product(*(over[k] for k in keys)):
+        for seed in seeds if seeds is not None else [None]:
+            data = copy.deepcopy(base)
+            chosen = list(zip(keys, values, strict=True))
+            for key, value in chosen:
+                if key.endswith(".name"):
+                    set_value(data, key, value, label=f"--over {key}")
+            for key, value, label in settings:
+                set_value(data, key, value, label=label)
+            for key, value in chosen:
+                if not key.endswith(".name"):
+                    set_value(data, key, value, label=f"--over {key}")
+            if seed is not None:
+                set_value(data, "train.seed", seed, label="--seeds")
+            try:
+                configs.append(make_config(data))
+            except ConfigError as e:
+                shown = ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+                raise ConfigError(f"the point {shown or 'of the sweep'}: {e}") from None
+    return configs
+
+
+def flat_settings(config: Config) -> dict:
+    """`{"task.blank": 1000, "model.name": "tcn", ...}`: every leaf setting under its dotted key."""
+    out = {}
+    for section, value in config.as_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{section}.{k}": v for k, v in value.items()})
+        else:
+            out[section] = value
+    return out
+
+
+def axes(configs: list[Config], everywhere: bool = True) -> list[str]:
+    """The dotted keys whose values differ across the configs, in config order. With `everywhere`, only keys
+    every config has: a setting that comes with one model (an rnn's nonlinearity) is not an axis of its own."""
+    flats = [flat_settings(c) for c in configs]
+    keys = list(dict.fromkeys(k for f in flats for k in f))
+    if everywhere:
+        keys = [k for k in keys if all(k in f for f in flats)]
+    return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+
+
+def short_names(keys: list[str]) -> dict[str, str]:
+    """`model.name` -> `model`, `task.blank` -> `blank`, unless two keys would share a short name."""
+    short = {k: k.split(".")[0] if k.endswith(".name") else k.split(".")[-1] for k in keys}
+    clashes = {s for s in short.values() if list(short.values()).count(s) > 1}
+    return {k: k if s in clashes else s for k, s in short.items()}
+
+
+def point_name(config: Config, keys: list[str]) -> str:
+    flat, short = flat_settings(config), short_names(keys)
+    name = ",".join(f"{short[k]}={flat[k]}" for k in keys if k in flat)
+    return (name or f"{config.task['name']}-{config.model['name']}").replace("/", "_")
+
+
+def sweep_axes(configs: list[Config]) -> list[str]:
+    """The settings that tell the points apart: those every point has, if they suffice, else every one that
+    varies. Two equal configs are refused."""
+    for everywhere in (True, False):
+        keys = axes(configs, everywhere)
+        names = [point_name(c, keys) for c in configs]
+        if len(set(names)) == len(names):
+            return keys
+    first = next(i for i, n in enumerate(names) if names.count(n) > 1)
+    second = names.index(names[first], first + 1)
+    raise ConfigError(f"points {first + 1} and {second + 1} of the sweep are the same config ({names[first]})")
+
+
+def name_points(configs: list[Config]) -> list[Point]:
+    """Each config named by the settings that vary across the sweep (`model=gru,delay=8,seed=1`)."""
+    keys = sweep_axes(configs)
+    return [Point(point_name(c, keys), c) for c in configs]
+
+
+def load_sweep_file(path: str | Path) -> list[Point]:
+    """A Python file that defines `configs`, a list of config dicts (or Configs); a dict may carry `name`."""
+    path = Path(path)
+    try:
+        namespace = runpy.run_path(str(path), run_name="seqmem_sweep")
+    except ConfigError as e:
+        raise ConfigError(f"sweep file {path}: {e}") from None
+    except Exception as e:  # the file is the user's code: any error it raises is reported in one line
+        raise ConfigError(f"sweep file {path} raised {type(e).__name__}: {e}") from None
+    configs = namespace.get("configs")
+    if not isinstance(configs, list | tuple) or not configs:
+        raise ConfigError(f"sweep file {path} must define `configs`, a non-empty list of config dicts")
+    names, checked = [], []
+    for i, item in enumerate(configs):
+        item = dict(item) if isinstance(item, dict) else item
+        names.append(item.pop("name", None) if isinstance(item, dict) else None)
+        try:
+            checked.append(make_config(item))
+        except ConfigError as e:
+            raise ConfigError(f"sweep file {path}, config {i + 1}: {e}") from None
+    points = name_points(checked)
+    return [Point(str(n), p.config) if n else p for n, p in zip(names, points, strict=True)]
+
+
+def plan(points: list[Point], out: Path) -> list[tuple[str, dict, str]]:
+    """Every point checked and built, and its directory checked against the config it holds, before anything
+    is written; returns the jobs `(name, recorded config, run directory)`."""
+    from seqmem.runs import RunDir
+
+    if not points:
+        raise ConfigError("the sweep has no points")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file: choose a directory for the sweep")
+    names = [p.name for p in points]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two points of the sweep share the name {next(n for n in names if names.count(n) > 1)!r}")
+    jobs = []
+    for point in points:
+        try:
+            recorded = build(point.config).config.as_dict()
+            RunDir(out / point.name).check(recorded)
+        except ConfigError as e:
+            raise ConfigError(f"point {point.name}: {e}") from None
+        jobs.append((point.name, recorded, str(out / point.name)))
+    return jobs
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if isinstance(error, ConfigError) else f"{type(error).__name__}: {text}"
+
+
+def run_point(job: tuple[str, dict, str]) -> dict:
+    """Train one point into its run directory (a worker's whole job); a failure comes back as one line."""
+    one_thread()
+    from seqmem.experiment import run_experiment
+
+    name, config, path = job
+    try:
+        summary = run_experiment(config, path, progress=False, say=lambda *_: None)
+    except Exception as e:  # recorded in the index; the other points go on
+        return {"name": name, "status": "failed", "error": one_line(e)}
+    return {"name": name, "status": "done", "summary": summary}
+
+
+def one_thread() -> None:
+    """One PyTorch thread a worker: two workers on two cores each with two threads would compete."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class ProcessPool:
+    """Points run in `workers` local processes (spawned, so none inherits a started thread pool)."""
+
+    def __init__(self, workers: int = 2):
+        self.workers = workers
+
+    def run(self, fn, jobs):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=one_thread) as pool:
+            futures = {pool.submit(fn, job): job for job in jobs}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as e:  # a worker that died: that point failed, the others go on
+                    yield {"name": futures[future][0], "status": "failed", "error": one_line(e)}
+
+
+class RayBackend:
+    """Points run as Ray tasks of one CPU each: on the cluster at `address`, or on a local Ray started for the
+    sweep with `workers` CPUs and shut down after it. The sweep folder must be reachable from every node."""
+
+    def __init__(self, workers: int = 2, address: str | None = None):
+        self.workers, self.address = workers, address
+
+    def run(self, fn, jobs):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--backend ray needs Ray: pip install 'seqmem[ray]'") from None
+        ray.init(address=self.address, num_cpus=None if self.address else self.workers, include_dashboard=False,
+                 logging_level="ERROR", log_to_driver=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+            pending = {remote.remote(job): job for job in jobs}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    job = pending.pop(ref)
+                    try:
+                        yield ray.get(ref)
+                    except Exception as e:
+                        yield {"name": job[0], "status": "failed", "error": one_line(e)}
+        finally:
+            ray.shutdown()
+
+
+def make_backend(name: str, workers: int, address: str | None = None):
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"--workers must be an integer >= 1, got {workers!r}")
+    if name == "process":
+        if address:
+            raise ConfigError("--address joins a Ray cluster: use it with --backend ray")
+        return ProcessPool(workers)
+    if name == "ray":
+        return RayBackend(workers, address)
+    raise ConfigError(f"--backend must be process or ray, got {name!r}")
+
+
+def read_index(out: Path) -> dict:
+    path = out / INDEX
+    return read_json(path) if path.exists() else {"points": []}
+
+
+def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool = True) -> list[dict]:
+    """Run every point not yet finished; return the index's entries (name, settings, status, summary or error)."""
+    from tqdm.auto import tqdm
+
+    from seqmem.runs import RunDir
+
+    out = Path(out)
+    jobs = plan(points, out)
+    keys = sweep_axes([p.config for p in points])
+    entries = {}
+    for point, (name, _, path) in zip(points, jobs, strict=True):
+        flat = flat_settings(point.config)
+        run = RunDir(path)
+        entry = {"name": name, "settings": {k: flat.get(k) for k in keys}, "tags": point.tags, "status": "pending"}
+        if run.finished():
+            entry.update(status="done", summary=run.summary())
+        entries[name] = entry
+    write_index(out, keys, entries)
+    todo = [job for job in jobs if entries[job[0]]["status"] != "done"]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
+               disable=None if progress else True, dynamic_ncols=True)
+    try:
+        for result in (backend or ProcessPool()).run(run_point, todo) if todo else ():
+            entry = entries[result["name"]]
+            entry.pop("error", None)
+            entry.update({k: v for k, v in result.items() if k != "name"})
+            write_index(out, keys, entries)
+            bar.update(1)
+            if result["status"] == "failed":
+                bar.write(f"{result['name']}: failed: {result['error']}")
+    finally:
+        bar.close()
+    return list(entries.values())
+
+
+def write_index(out: Path, keys: list[str], entries: dict) -> None:
+    write_json(out / INDEX, {"axes": keys, "points": list(entries.values())})
