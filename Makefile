@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # unpinned install would pull a CUDA build of several GB. The package itself asks for torch>=2.2.
 TORCH := torch==2.13.0
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,19 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/seqmem suite quick
+	$(BIN)/seqmem suite quick --workers 2
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check seqmem tests benchmarks
 	$(BIN)/pytest
+
+# What the tests need from the system: headless Chromium renders the report's page. Installed where missing
+# (as root, from Debian's packages); where it cannot be, the page test skips and says why.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (the report page test renders it headless)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium could not be installed: the report page test will skip"; }
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/copy_tcn.py

@@ -99,9 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=int, help="train each point with seeds 0..N-1")
     add_config_flags(sweep)
     add_sweep_flags(sweep, out_help="the sweep's folder (default runs/sweeps/<task or file name>)")
-    suite = verbs.add_parser("suite", help="run every recipe of a suite as a sweep and print the table")
+    horizon = verbs.add_parser(
+        "horizon", help="each model's memory horizon: the largest delay it solves within a budget",
+        description="For each model and seed, the largest delay (copy-memory blank, echo-stream echo_step, "
+                    "echo-letters delay, or --key) at which validation recall reaches --target within the "
+                    "budget (--steps or --epochs, and --max-seconds), found by doubling from --start and then "
+                    "bisection. Every probe is a point of one sweep in --out: a rerun skips finished probes.")
+    horizon.add_argument("task", metavar="TASK", nargs="?", help="task name (or take it from --recipe)")
+    horizon.add_argument("--models", help="models to compare, comma-separated (e.g. gru,lstm,tcn)")
+    horizon.add_argument("--key", help="the delay setting to search (default: the task's delay)")
+    horizon.add_argument("--start", type=int, default=1, help="the first delay tried (default 1)")
+    horizon.add_argument("--limit", type=int, default=1024, help="the largest delay tried (default 1024)")
+    horizon.add_argument("--seeds", type=int, default=1, help="search with seeds 0..N-1 (default 1)")
+    horizon.add_argument("--target", type=float, default=0.99,
+                         help="the validation recall that counts as solved (default 0.99); a probe stops there")
+    horizon.add_argument("--tolerance", type=float, default=0.25,
+                         help="stop bisecting once the failing delay is within this fraction of the solved one")
+    horizon.add_argument("--model", help=argparse.SUPPRESS)
+    add_config_flags(horizon)
+    add_sweep_flags(horizon, out_help="the search's folder (default runs/horizons/<task>)")
+    suite = verbs.add_parser("suite", help="run every recipe of a suite as a sweep, print the table, write the page")
     suite.add_argument("name", nargs="?", default="quick")
-    add_sweep_flags(suite, out_help="folder of the suites (default runs/); the runs go to OUT/<suite>/<recipe>")
+    add_sweep_flags(suite, out_help="folder of the suites (default runs/); the runs go to OUT/<suite>/<recipe>, the "
+                                    "page to OUT/<suite>/report.html")
     demo = verbs.add_parser(
         "demo", help="show a trained model's answer to one input",
         description="With TEXT (an echo-letters run): the model's output for that string, blanks as spaces. "
@@ -111,9 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")
     demo.add_argument("--index", type=int, default=0, help="which test sequence to show (default 0)")
     demo.add_argument("--seed", type=int, help="show a fresh sample drawn from this seed instead of a test sequence")
-    report = verbs.add_parser("report", help="table of finished runs (a sweep's grouped by its axes)")
+    report = verbs.add_parser(
+        "report", help="tables of finished runs (a sweep's grouped by its axes), and an HTML page with plots",
+        description="Print each folder's table: a sweep's points grouped by its axes less the seed (mean and "
+                    "min..max over seeds), loose runs one a row; the memoryless baseline beside every score.")
     report.add_argument("runs", nargs="*", default=["runs"], help="run directories, sweep folders or folders of runs")
-    report.add_argument("--markdown", action="store_true", help="a Markdown table")
+    report.add_argument("--markdown", action="store_true", help="Markdown tables")
+    report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with the tables and "
+                                                         "plots (learning curves, recall by delay, recall by time)")
+    report.add_argument("--csv", metavar="FILE", help="also write the (first) table as CSV, numbers unformatted")
     return parser
 
 
@@ -211,6 +237,8 @@ def dispatch(argv: list[str] | None) -> int:
         print(table([summary]))
     elif args.verb == "sweep":
         return run_sweep_command(args)
+    elif args.verb == "horizon":
+        return run_horizon(args)
     elif args.verb == "suite":
         return run_suite(args)
     elif args.verb == "demo":
@@ -274,7 +302,7 @@ def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) 
     from seqmem.report import sweep_records, sweep_table, table
     from seqmem.sweep import run_sweep, sweep_axes
 
-    entries = run_sweep(points, out, backend, progress=not quiet)
+    entries = run_sweep(points, out, backend, progress=not quiet, keys=[] if by_run else None)
     done = [e for e in entries if e["status"] == "done"]
     if done:
         print(table(sweep_records(entries)) if by_run else sweep_table(entries, sweep_axes([p.config for p in points])))
@@ -288,31 +316,76 @@ def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) 
 def run_suite(args) -> int:
     """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table."""
     from seqmem.config import make_config, recipe_config
+    from seqmem.page import write_page
     from seqmem.recipes import suite_recipes
+    from seqmem.report import collect
     from seqmem.sweep import Point, make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)
     points = [Point(recipe, make_config(recipe_config(recipe))) for recipe in suite_recipes(args.name)]
-    return finish_sweep(points, Path(args.out or "runs") / args.name, backend, args.quiet, by_run=True)
+    out = Path(args.out or "runs") / args.name
+    code = finish_sweep(points, out, backend, args.quiet, by_run=True)
+    section = collect(out)
+    if section is not None:
+        print(f"report written to {write_page(out / 'report.html', [section])}")
+    return code
 
 
 def run_report(args) -> None:
-    from seqmem.atomic import read_json
-    from seqmem.report import find_summaries, sweep_table, table
+    from seqmem.report import collect, table, write_csv
 
-    printed = False
-    for path in map(Path, args.runs):
-        if (path / "sweep.json").exists():
-            index = read_json(path / "sweep.json")
-            print(f"{path}:\n{sweep_table(index['points'], index['axes'], markdown=args.markdown)}")
-            printed = True
-        else:
-            summaries = find_summaries([path])
-            if summaries:
-                print(table(summaries, markdown=args.markdown))
-                printed = True
-    if not printed:
-        raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}")
+    for path in args.html, args.csv:
+        if path and Path(path).is_dir():
+            raise ConfigError(f"{path} is a folder: give a file name for the page or the CSV")
+    missing = [p for p in args.runs if not Path(p).exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]} does not exist: give run directories, sweep folders or folders of runs")
+    sections = [s for s in map(collect, args.runs) if s is not None]
+    if not sections:
+        raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}: train or sweep first")
+    for section in sections:
+        if len(sections) > 1 or section.by is not None:
+            print(f"{section.title}:")
+        print(table(section.records, section.table_by, markdown=args.markdown))
+        if section.horizon:
+            print(horizon_text(section.horizon))
+    if args.csv:
+        write_csv(Path(args.csv), sections[0].records, sections[0].table_by)
+        print(f"table written to {args.csv}")
+    if args.html:
+        from seqmem.page import write_page
+
+        print(f"report written to {write_page(args.html, sections)}")
+
+
+def horizon_text(horizon: dict) -> str:
+    lines = [f"memory horizon: largest {horizon['key']} with validation recall >= {horizon['target']} "
+             f"(searched {horizon['start']}..{horizon['limit']})"]
+    for model, h in horizon["models"].items():
+        spread = f" ({h['min']:g}..{h['max']:g})" if h["min"] != h["max"] else ""
+        lines.append(f"  {model:<10} {h['mean']:g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
+    return "\n".join(lines)
+
+
+def run_horizon(args) -> int:
+    from seqmem.horizon import search
+    from seqmem.sweep import make_backend
+
+    backend = make_backend(args.backend, args.workers, args.address)
+    if not args.models:
+        raise ConfigError("name the models to compare with --models (e.g. --models gru,lstm,tcn)")
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    data, settings = config_from_args(args, args.task, need_model=False)
+    settings = [("train.stop_at", args.target, "--target"), *settings]
+    models = split_values("--models", args.models)
+    out = Path(args.out) if args.out else Path("runs") / "horizons" / data["task"]["name"]
+    result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
+                    limit=args.limit, target=args.target, tolerance=args.tolerance, settings=settings,
+                    progress=not args.quiet)
+    print(horizon_text(result))
+    print(f"probes and horizon.json in {out}; `seqmem report {out} --html report.html` draws them")
+    return 0
 
 
 def run_demo(args) -> None:

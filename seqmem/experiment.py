@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from seqmem.config import Config, build, make_config
+from seqmem.config import Config, build, make_config, upgrade
 from seqmem.errors import ConfigError
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir
@@ -33,11 +33,11 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
     experiment = build(make_config(config))
     recorded = experiment.config.as_dict()
     run = RunDir(out or default_out(experiment.config))
-    run.check(recorded)
+    run.check(recorded, upgrade)
     if run.finished():
         say(f"{run.path}: already finished")
         return run.summary()
-    run.open(recorded)
+    run.open(recorded, upgrade)
     task, model, method = experiment.task, experiment.model, experiment.method
     say(f"{run.path}: {task.name} with {model.name} ({count_parameters(model) / 1000:.2f} K parameters, "
         f"receptive field {model.receptive_field}, span {task.span}), method {method.name}")

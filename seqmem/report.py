@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 COLUMNS = [
@@ -39,7 +41,7 @@ def cell(values: list, fmt: str) -> str:
     values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     if not values:
         return "-"
-    if len(values) == 1 or min(values) == max(values):
+    if len(values) == 1 or fmt.format(min(values)) == fmt.format(max(values)):
         return fmt.format(values[0])
     return f"{fmt.format(statistics.fmean(values))} ({fmt.format(min(values))}..{fmt.format(max(values))})"
 
@@ -52,17 +54,27 @@ def group(records: list[dict], by: list[str]) -> list[tuple[tuple, list[dict]]]:
     return list(groups.items())
 
 
-def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, markdown: bool = False) -> str:
-    """One row a run, or with `by` one row a group (mean (min..max) over its runs, `runs` counting them)."""
+def axis_label(key: str) -> str:
+    return key.split(".")[0] if key.endswith(".name") else key.split(".")[-1]
+
+
+def table_rows(records: list[dict], by: list[str] | None = None, columns=COLUMNS) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of the table: one row a run, or with `by` one row a group (mean (min..max)
+    over its runs, `runs` counting them). The first `len(head) - len(columns)` columns are labels."""
     if by is None:
         head = [h for h, _ in RUN_COLUMNS]
         rows = [[str(field(r, k) if field(r, k) is not None else "-") for _, k in RUN_COLUMNS]
                 + [cell([field(r, k)], f) for _, k, f in columns] for r in records]
     else:
-        head = [k.split(".")[0] if k.endswith(".name") else k.split(".")[-1] for k in by] + ["runs"]
+        head = [axis_label(k) for k in by] + ["runs"]
         rows = [[str(v) for v in key] + [str(len(rs))] + [cell([field(r, k) for r in rs], f) for _, k, f in columns]
                 for key, rs in group(records, by)]
-    head += [h for h, _, _ in columns]
+    return head + [h for h, _, _ in columns], rows
+
+
+def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, markdown: bool = False) -> str:
+    """The table as plain text (or Markdown)."""
+    head, rows = table_rows(records, by, columns)
     left = len(head) - len(columns)
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * len(columns)]
@@ -72,6 +84,29 @@ def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, mar
              for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def write_csv(path: Path, records: list[dict], by: list[str] | None, columns=COLUMNS) -> None:
+    """The table as CSV, numbers unformatted: a group's mean, min and max in columns of their own."""
+    import csv
+    import io
+
+    from seqmem.atomic import atomic_write
+
+    by = by if by is not None else ["run"]
+    head = [axis_label(k) for k in by] + ["runs"]
+    for _, key, _ in columns:
+        head += [key, f"{key} min", f"{key} max"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(head)
+    for key, rs in group(records, by):
+        row = [*key, len(rs)]
+        for _, name, _ in columns:
+            values = [v for v in (field(r, name) for r in rs) if isinstance(v, int | float) and not isinstance(v, bool)]
+            row += [statistics.fmean(values), min(values), max(values)] if values else ["", "", ""]
+        writer.writerow(row)
+    atomic_write(Path(path), lambda f: f.write(out.getvalue().encode()))
 
 
 def sweep_records(entries: list[dict]) -> list[dict]:
@@ -125,6 +160,41 @@ def find_summaries(paths: list[str | Path]) -> list[dict]:
         files = [root / "summary.json"] if (root / "summary.json").exists() else sorted(root.rglob("summary.json"))
         for f in files:
             s = json.loads(f.read_text())
-            s.setdefault("run", str(f.parent))
+            s["run"] = str(f.parent)
             found.append(s)
     return found
+
+
+@dataclass
+class Section:
+    """What the report shows of one folder: its runs as flat records, the axes to group them by (none for
+    loose runs), each run's evaluations (`curves`, by run name) and a memory horizon if one was searched."""
+
+    title: str
+    records: list[dict]
+    by: list[str] | None
+    curves: dict = dataclass_field(default_factory=dict)
+    horizon: dict | None = None
+
+    @property
+    def table_by(self) -> list[str] | None:
+        return None if self.by is None else [a for a in self.by if a != "train.seed"]
+
+
+def collect(path: str | Path) -> Section | None:
+    """A sweep folder (sweep.json), a run directory, or a folder of runs, read for the report; None if it
+    holds no finished run."""
+    from seqmem.atomic import read_json
+    from seqmem.runs import RunDir
+
+    path = Path(path)
+    if (path / "sweep.json").exists():
+        index = read_json(path / "sweep.json")
+        records = sweep_records(index["points"])
+        curves = {r["run"]: RunDir(path / r["run"]).metrics() for r in records}
+        horizon = read_json(path / "horizon.json") if (path / "horizon.json").exists() else None
+        by = index["axes"] or None  # a sweep without axes is a list of runs (a suite)
+        return Section(str(path), records, by, curves, horizon) if records else None
+    records = find_summaries([path])
+    curves = {r["run"]: RunDir(r["run"]).metrics() for r in records}
+    return Section(str(path), records, None, curves) if records else None

@@ -42,12 +42,14 @@ class RunDir:
         self.checkpoint_path = self.path / "checkpoint.pt"
         self.summary_path = self.path / "summary.json"
 
-    def check(self, config: dict) -> None:
-        """Refuse, writing nothing, a directory that holds another run or other files."""
+    def check(self, config: dict, upgrade=None) -> None:
+        """Refuse, writing nothing, a directory that holds another run or other files. `upgrade` reads a
+        config.json written in an older shape in today's."""
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file: choose a directory")
         if self.config_path.exists():
             old = read_json(self.config_path)
+            old = upgrade(old) if upgrade else old
             if not same_config(old, json.loads(json.dumps(config))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"
@@ -55,8 +57,8 @@ class RunDir:
         elif self.path.exists() and any(self.path.iterdir()):
             raise ConfigError(f"--out {self.path} exists and is not a run directory: choose a new --out")
 
-    def open(self, config: dict) -> RunDir:
-        self.check(config)
+    def open(self, config: dict, upgrade=None) -> RunDir:
+        self.check(config, upgrade)
         write_json(self.config_path, config)
         return self
 

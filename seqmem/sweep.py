@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqmem.atomic import read_json, write_json
-from seqmem.config import Config, build, make_config, set_value
+from seqmem.config import Config, build, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
 
 INDEX = "sweep.json"
@@ -159,7 +159,7 @@ def plan(points: list[Point], out: Path) -> list[tuple[str, dict, str]]:
     for point in points:
         try:
             recorded = build(point.config).config.as_dict()
-            RunDir(out / point.name).check(recorded)
+            RunDir(out / point.name).check(recorded, upgrade)
         except ConfigError as e:
             raise ConfigError(f"point {point.name}: {e}") from None
         jobs.append((point.name, recorded, str(out / point.name)))
@@ -258,15 +258,19 @@ def read_index(out: Path) -> dict:
     return read_json(path) if path.exists() else {"points": []}
 
 
-def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool = True) -> list[dict]:
-    """Run every point not yet finished; return the index's entries (name, settings, status, summary or error)."""
+def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool = True,
+              keys: list[str] | None = None) -> list[dict]:
+    """Run every point not yet finished; return the index's entries (name, settings, status, summary or error).
+
+    `keys` are the axes the index records (default: the settings that tell the points apart); a list of
+    unrelated runs (a suite) passes `[]`, and is reported one run a row."""
     from tqdm.auto import tqdm
 
     from seqmem.runs import RunDir
 
     out = Path(out)
     jobs = plan(points, out)
-    keys = sweep_axes([p.config for p in points])
+    keys = sweep_axes([p.config for p in points]) if keys is None else keys
     entries = {}
     for point, (name, _, path) in zip(points, jobs, strict=True):
         flat = flat_settings(point.config)

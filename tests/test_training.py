@@ -104,3 +104,20 @@ def test_a_run_recorded_before_a_setting_existed_still_resumes(tmp_path):
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ConfigError, match="another config"):
         run_experiment(SMALL, tmp_path / "run", progress=False, say=lambda *_: None)
+
+
+def test_a_run_recorded_before_methods_owned_their_options_still_resumes(tmp_path):
+    """config.json in the older shape (`train.method`, `train.chunk_length`, `train.tp_noise`) is read in today's."""
+    cut = {**SMALL, "train": {**SMALL["train"], "steps": 20}}
+    run_experiment(cut, tmp_path / "run", progress=False, say=lambda *_: None)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    method = config.pop("method")
+    config["train"].update(method=method["name"], chunk_length=None, tp_noise=0.1, tp_warmup_steps=0)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    (tmp_path / "run" / "summary.json").unlink()
+    summary = run_experiment({**SMALL, "train": {**SMALL["train"], "steps": 20}}, tmp_path / "run", progress=False,
+                             say=lambda *_: None)
+    assert summary["steps"] == 20 and summary["method"] == "bptt"
+    with pytest.raises(ConfigError, match="another config"):  # a real difference is still refused
+        run_experiment({**SMALL, "method": {"name": "tbptt", "chunk_length": 4}}, tmp_path / "run", progress=False,
+                       say=lambda *_: None)

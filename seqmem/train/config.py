@@ -33,6 +33,7 @@ class TrainConfig:
     eval_every: int | None = setting(None, "updates between evaluations (default: an epoch, or a tenth of the run)")
     eval_batch_size: int = setting(500, "sequences a batch when scoring (default 500)")
     stop_at: float | None = setting(None, "stop once validation recall accuracy reaches this (never read on test)")
+    max_seconds: float | None = setting(None, "stop once training has taken this many seconds (evaluation excluded)")
 
     def __post_init__(self):
         for name, param in parameters(TrainConfig).items():
@@ -51,6 +52,8 @@ class TrainConfig:
             raise ConfigError(f"clip must be >= 0 (0 turns clipping off), got {self.clip!r}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ConfigError(f"max_seconds must be > 0, got {self.max_seconds!r}")
         if self.stop_at is not None and not 0 < self.stop_at <= 1:
             raise ConfigError(f"stop_at must be in (0, 1] (a validation recall accuracy), got {self.stop_at!r}")
         if self.seed >= 2**63:

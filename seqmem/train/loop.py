@@ -137,7 +137,8 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
                unit="step", dynamic_ncols=True, leave=False)
     try:
         step, running, count, tic = start, 0.0, 0, time.perf_counter()
-        stopped = bool(history) and config.stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= config.stop_at
+        stopped = bool(history) and ((config.stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= config.stop_at)
+                                     or (config.max_seconds is not None and elapsed >= config.max_seconds))
         chunks = training_chunks(task, config, method, start)
         while step < steps and not stopped:
             # one update
@@ -149,7 +150,8 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
             if step % 10 == 0 or step == steps:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
-            if step % eval_every != 0 and step != steps:
+            out_of_time = config.max_seconds is not None and elapsed + time.perf_counter() - tic >= config.max_seconds
+            if step % eval_every != 0 and step != steps and not out_of_time:
                 continue
             # evaluate on validation and test, record, checkpoint
             elapsed += time.perf_counter() - tic
@@ -160,7 +162,7 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
                 bar.write(f"step {step:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
                           f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
                           f"(memoryless recall {baseline['recall_accuracy']:.4f})")
-            stopped = config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at
+            stopped = out_of_time or (config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at)
             if run is not None:
                 run.log(record)
                 run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,

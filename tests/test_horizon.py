@@ -1,0 +1,85 @@
+"""The memory horizon: doubling then bisection finds the largest solved delay; a model that cannot see far
+enough has a horizon below its receptive field; the search is a resumable sweep; bad input exits 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seqmem.cli import main
+from seqmem.horizon import next_probe, search
+from seqmem.sweep import ProcessPool
+
+
+def searched(solves, start=1, limit=1024, tolerance=0.0):
+    """Run the search's decisions against an oracle; return (largest solved, smallest failed, probes)."""
+    lo, hi, probes = 0, None, []
+    while (probe := next_probe(lo, hi, start, limit, tolerance)) is not None:
+        probes.append(probe)
+        lo, hi = (probe, hi) if solves(probe) else (lo, probe)
+    return lo, hi, probes
+
+
+def test_doubling_then_bisection_finds_the_exact_horizon():
+    lo, hi, probes = searched(lambda d: d <= 37)
+    assert (lo, hi) == (37, 38)
+    assert probes[:7] == [1, 2, 4, 8, 16, 32, 64] and len(probes) <= 7 + 5
+
+
+def test_a_tolerance_stops_bisection_early_and_limits_bound_the_search():
+    lo, hi, _ = searched(lambda d: d <= 37, tolerance=0.25)
+    assert lo <= 37 < hi and hi - lo <= 0.25 * lo
+    assert searched(lambda d: True, limit=100)[:2] == (100, None)  # capped at the limit
+    assert searched(lambda d: False, start=4)[:2] == (0, 1)  # nothing solved: horizon 0
+
+
+BASE = {"task": {"name": "echo-letters", "seq_length": 24, "test_size": 100, "validation_size": 100},
+        "model": {"name": "gru"},
+        "train": {"steps": 600, "eval_every": 200, "lr": 1e-2, "clip": 1.0}}
+SHORT_TCN = {"name": "tcn", "levels": 1, "kernel_size": 2, "channels": 16, "label": "tcn-rf3"}
+SEARCH = {"start": 2, "limit": 8, "target": 0.9, "tolerance": 0.5, "progress": False, "say": lambda *_: None}
+
+
+@pytest.fixture(scope="module")
+def horizon(tmp_path_factory):
+    out = tmp_path_factory.mktemp("horizon") / "search"
+    result = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH)
+    return out, result
+
+
+def test_a_model_cannot_remember_past_what_it_sees(horizon):
+    """The TCN sees 3 steps (delay 2 at most): its horizon stays there, while the GRU's goes past it."""
+    out, result = horizon
+    assert result["models"]["tcn-rf3"]["max"] <= 2
+    assert result["models"]["gru-32"]["min"] > 2
+    assert json.loads((out / "horizon.json").read_text()) == json.loads(json.dumps(result))
+    index = json.loads((out / "sweep.json").read_text())
+    assert {p["settings"]["task.delay"] for p in index["points"]} >= {2, 4}
+
+
+def test_a_rerun_replays_the_finished_probes(horizon, capsys):
+    out, result = horizon
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    again = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH)
+    assert again == result
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    assert main(["report", str(out)]) == 0
+    assert "memory horizon" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--key", "frobs"], "has no setting 'frobs'"),
+    (["--key", "model.hidden"], "has no setting 'hidden'"),
+    (["--steps", "0"], "steps must be an integer >= 1, got 0"),
+    (["--steps", "5", "--max-seconds", "0"], "max_seconds must be > 0"),
+    (["--steps", "5", "--start", "0"], "--start must be an integer >= 1"),
+    (["--steps", "5", "--models", "gru,gru"], "two models share the label 'gru'"),
+])
+def test_bad_horizon_input_exits_2_before_anything_runs(tmp_path, args, expected):
+    argv = ["horizon", "copy-memory", "--models", "gru", *args, "--out", str(tmp_path / "out")]
+    if argv.count("--models") > 1:
+        argv[2:4] = []
+    done = subprocess.run([sys.executable, "-m", "seqmem.cli", *argv], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
