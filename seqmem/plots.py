@@ -57,7 +57,7 @@ def curves(section, x: str, title: str, xlabel: str) -> bytes | None:
     if not section.records:
         return None
     plt, fig, ax = figure()
-    by = [k for k in section.by if k != "train.seed"]
+    by = ["run"] if section.by is None else [k for k in section.by if k != "train.seed"]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (key, runs) in enumerate(group(section.records, by)[:MAX_GROUPS]):
         for j, run in enumerate(runs):
@@ -80,7 +80,7 @@ def recall_by_seconds(section) -> bytes | None:
 def recall_by_delay(section) -> bytes | None:
     """Test recall against the delay, mean over seeds with the spread (min..max) as error bars, a line for each
     setting of the other axes (each model, say)."""
-    delay = next((k for k in DELAY_KEYS if k in section.by), None)
+    delay = next((k for k in DELAY_KEYS if k in (section.by or [])), None)
     if delay is None or not section.records:
         return None
     plt, fig, ax = figure()

@@ -65,6 +65,17 @@ def test_the_page_embeds_every_figure(sweep, tmp_path):
     assert "http" not in page.replace("<!doctype html>", "")  # nothing to fetch: the page stands alone
 
 
+def test_a_list_of_unrelated_runs_is_reported_one_run_a_row(tmp_path):
+    """A suite: runs with nothing in common to group by; the page still draws their curves."""
+    points = name_points(grid(BASE, {"model.name": ["rnn", "gru"]}, None))
+    run_sweep(points, tmp_path / "suite", ProcessPool(2), progress=False, keys=[])
+    section = collect(tmp_path / "suite")
+    assert section.by is None and sorted(r["run"] for r in section.records) == ["model=gru", "model=rnn"]
+    page = write_page(tmp_path / "report.html", [section]).read_text()
+    assert re.findall(r'<img alt="([^"]+)"', page) == ["learning curves", "recall by seconds"]
+    assert page.count("<td class=label>model=") == 2
+
+
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
