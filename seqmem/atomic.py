@@ -8,11 +8,19 @@ import tempfile
 from pathlib import Path
 
 
+def umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 def atomic_write(path: Path, write) -> None:
-    """Write through `write(file)` to a temporary file beside `path`, then rename it over `path`."""
+    """Write through `write(file)` to a temporary file beside `path`, then rename it over `path`. The file
+    gets the permissions any new file would (the user's umask), not the temporary file's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~umask())
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with the tables and "
                                                          "plots (learning curves, recall by delay, recall by time)")
     report.add_argument("--csv", metavar="FILE", help="also write the (first) table as CSV, numbers unformatted")
+    report.add_argument("--figures", metavar="DIR", help="also write each figure as a PNG file into DIR")
     return parser
 
 
@@ -337,6 +338,8 @@ def run_report(args) -> None:
     for path in args.html, args.csv:
         if path and Path(path).is_dir():
             raise ConfigError(f"{path} is a folder: give a file name for the page or the CSV")
+    if args.figures and Path(args.figures).exists() and not Path(args.figures).is_dir():
+        raise ConfigError(f"--figures {args.figures} is a file: give a folder for the PNG files")
     missing = [p for p in args.runs if not Path(p).exists()]
     if missing:
         raise ConfigError(f"{missing[0]} does not exist: give run directories, sweep folders or folders of runs")
@@ -356,6 +359,11 @@ def run_report(args) -> None:
         from seqmem.page import write_page
 
         print(f"report written to {write_page(args.html, sections)}")
+    if args.figures:
+        from seqmem.page import write_figures
+
+        for path in write_figures(args.figures, sections):
+            print(f"figure written to {path}")
 
 
 def horizon_text(horizon: dict) -> str:
@@ -363,7 +371,7 @@ def horizon_text(horizon: dict) -> str:
              f"(searched {horizon['start']}..{horizon['limit']})"]
     for model, h in horizon["models"].items():
         spread = f" ({h['min']:g}..{h['max']:g})" if h["min"] != h["max"] else ""
-        lines.append(f"  {model:<10} {h['mean']:g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
+        lines.append(f"  {model:<10} {h['mean']:.4g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
     return "\n".join(lines)
 
 

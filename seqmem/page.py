@@ -33,7 +33,7 @@ def html_table(head: list[str], rows: list[list[str]], labels: int) -> str:
 
 def horizon_table(horizon: dict) -> str:
     head = ["model", "horizon mean", "min", "max", "per seed"]
-    rows = [[model, f"{h['mean']:g}", f"{h['min']:g}", f"{h['max']:g}",
+    rows = [[model, f"{h['mean']:.4g}", f"{h['min']:g}", f"{h['max']:g}",
              ", ".join(f"{s}: {v:g}" for s, v in h["seeds"].items())] for model, h in horizon["models"].items()]
     budget = ", ".join(f"{k} {v}" for k, v in horizon["budget"].items() if v is not None)
     note = (f"The largest {html.escape(horizon['key'])} at which each model reaches validation recall >= "
@@ -68,3 +68,17 @@ def write_page(path: str | Path, sections: list) -> Path:
     path = Path(path)
     atomic_write(path, lambda f: f.write(page.encode()))
     return path
+
+
+def write_figures(folder: str | Path, sections: list) -> list[Path]:
+    """Each section's figures as PNG files, `<section>-<figure>.png`, written atomically."""
+    written = []
+    for i, section in enumerate(sections):
+        prefix = Path(section.title).name or f"section{i}"
+        for draw in FIGURES:
+            image = draw(section)
+            if image is not None:
+                path = Path(folder) / f"{prefix}-{draw.__name__.replace('_', '-')}.png"
+                atomic_write(path, lambda f, image=image: f.write(image))
+                written.append(path)
+    return written

@@ -93,8 +93,8 @@ def recall_by_delay(section) -> bytes | None:
             mean = sum(values) / len(values)
             xs.append(d)
             means.append(mean)
-            lows.append(mean - min(values))
-            highs.append(max(values) - mean)
+            lows.append(max(0.0, mean - min(values)))  # rounding can put the mean a hair outside the range
+            highs.append(max(0.0, max(values) - mean))
         ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, label=label(others, key))
     baselines(ax, section.records)
     if max(field(r, delay) for r in section.records) > 20 * max(1, min(field(r, delay) for r in section.records)):

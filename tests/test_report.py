@@ -65,6 +65,13 @@ def test_the_page_embeds_every_figure(sweep, tmp_path):
     assert "http" not in page.replace("<!doctype html>", "")  # nothing to fetch: the page stands alone
 
 
+def test_figures_can_be_written_as_png_files(sweep, tmp_path, capsys):
+    assert main(["report", str(sweep), "--figures", str(tmp_path / "figs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names == ["sweep-learning-curves.png", "sweep-recall-by-delay.png", "sweep-recall-by-seconds.png"]
+    assert all((tmp_path / "figs" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+
+
 def test_a_list_of_unrelated_runs_is_reported_one_run_a_row(tmp_path):
     """A suite: runs with nothing in common to group by; the page still draws their curves."""
     points = name_points(grid(BASE, {"model.name": ["rnn", "gru"]}, None))

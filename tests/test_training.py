@@ -121,3 +121,16 @@ def test_a_run_recorded_before_methods_owned_their_options_still_resumes(tmp_pat
     with pytest.raises(ConfigError, match="another config"):  # a real difference is still refused
         run_experiment({**SMALL, "method": {"name": "tbptt", "chunk_length": 4}}, tmp_path / "run", progress=False,
                        say=lambda *_: None)
+
+
+def test_files_keep_the_users_umask(tmp_path):
+    import os
+
+    from seqmem.atomic import write_json
+
+    old = os.umask(0o027)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
