@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from seqmem.models import count_parameters, make_model
 from seqmem.runs import write_jsonl
 from seqmem.tasks import make_task
-from seqmem.train import TrainConfig, train
+from seqmem.training import TrainConfig, train
 
 NAME = "smnist_tcn"
 TCN = {"levels": 8, "kernel_size": 7, "channels": 30, "dropout": 0.05}

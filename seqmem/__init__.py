@@ -1,13 +1,26 @@
-"""seqmem: measure how well sequence models remember."""
+"""seqmem: measure how well sequence models remember.
 
-from seqmem.config import Config, build, make_config
+The names below load on first use, so `import seqmem` (and the command line's --help) does not wait for
+PyTorch.
+"""
+
+import importlib
+
 from seqmem.errors import ConfigError
-from seqmem.experiment import load, run_experiment
-from seqmem.models import make_model
-from seqmem.tasks import make_task
-from seqmem.train import Result, TrainConfig, make_method, train
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "ConfigError", "Result", "TrainConfig", "build", "load", "make_config", "make_method", "make_model",
-           "make_task", "run_experiment", "train"]
+EXPORTS = {
+    "Config": "seqmem.config", "build": "seqmem.config", "make_config": "seqmem.config",
+    "load": "seqmem.experiment", "run_experiment": "seqmem.experiment",
+    "make_model": "seqmem.models", "make_task": "seqmem.tasks",
+    "Result": "seqmem.training", "TrainConfig": "seqmem.training", "make_method": "seqmem.training", "train": "seqmem.training",
+}
+
+__all__ = ["ConfigError", *EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'seqmem' has no attribute {name!r}")
+    return getattr(importlib.import_module(EXPORTS[name]), name)

@@ -10,6 +10,7 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def component_settings() -> set[str]:
     from seqmem.config import section_params
     from seqmem.models import MODELS
     from seqmem.tasks import TASKS
-    from seqmem.train.methods import METHODS
+    from seqmem.training.methods import METHODS
 
     names = set()
     for section, registry in (("task", TASKS), ("model", MODELS), ("method", METHODS)):
@@ -51,7 +52,8 @@ def component_settings() -> set[str]:
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that make a config: a recipe, the method, training settings, component settings, --set."""
-    parser.add_argument("--recipe", help="start from a recipe's settings (`seqmem recipes`); flags override them")
+    parser.add_argument("--recipe", help="start from a recipe's settings (a name from `seqmem recipes`, or a .toml "
+                                         "file of your own); flags override them")
     parser.add_argument("--method", help="bptt (default), tbptt (with --chunk-length) or target-prop")
     group = parser.add_argument_group("training")
     for name, param in train_settings().items():
@@ -195,21 +197,30 @@ def listing(registry: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Mistakes: one line, exit 2. Divergence: one line, exit 1. Ctrl-C or SIGTERM: checkpoint, one line, 130/143."""
+    from seqmem import interrupt
+
+    interrupt.install()  # SIGTERM as Ctrl-C, from the first moment (torch is not imported yet)
     try:
         return dispatch(argv)
     except ConfigError as e:
         print(f"seqmem: error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:
+        print(f"seqmem: diverged: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return 130
+        return interrupt.exit_code()
 
 
 def dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.threads < 0:
-        raise ConfigError(f"--threads must be >= 0 (0 keeps PyTorch's default), got {args.threads}")
+    cores = os.cpu_count() or 1
+    if not 0 <= args.threads <= cores:
+        raise ConfigError(f"--threads must be in 0..{cores} (this machine's cores; 0 keeps PyTorch's default), "
+                          f"got {args.threads}")
     if args.threads:
         import torch
 
@@ -223,7 +234,7 @@ def dispatch(argv: list[str] | None) -> int:
 
         print(listing(MODELS))
     elif args.verb == "methods":
-        from seqmem.train.methods import METHODS
+        from seqmem.training.methods import METHODS
 
         print(listing(METHODS))
     elif args.verb == "recipes":

@@ -56,10 +56,10 @@ def section_params(section: str, name: str | None = None) -> dict[str, Param]:
 
         return parameters(model_class(name), skip=1)
     if section == "method":
-        from seqmem.train.methods import method_class
+        from seqmem.training.methods import method_class
 
         return parameters(method_class(name).Options)
-    from seqmem.train.config import TrainConfig
+    from seqmem.training.config import TrainConfig
 
     return parameters(TrainConfig)
 
@@ -100,8 +100,8 @@ def make_config(data) -> Config:
         if not isinstance(given, dict):
             raise ConfigError(f"{section} must be a table of settings, got {given!r}")
         parts[section] = fill(section, dict(given))
-    from seqmem.train.config import TrainConfig
-    from seqmem.train.methods import method_options
+    from seqmem.training.config import TrainConfig
+    from seqmem.training.methods import method_options
 
     train = TrainConfig(**parts["train"]).as_dict()
     method = {"name": parts["method"]["name"],
@@ -180,6 +180,9 @@ def recipe_config(name: str) -> dict:
     from seqmem.recipes import load_recipe
 
     recipe = load_recipe(name)
+    for part in SECTIONS:
+        if part in recipe and not isinstance(recipe[part], dict):
+            raise ConfigError(f"recipe {name}: [{part}] must be a table of settings, got {recipe[part]!r}")
     return upgrade({k: copy.deepcopy(v) for k, v in recipe.items() if k not in ("description", "suites", "notes")})
 
 
@@ -197,17 +200,29 @@ class Experiment:
 
 def build(config) -> Experiment:
     """Turn a config into task, model and method, refusing before anything is written what cannot run."""
-    from seqmem.models import make_model
-    from seqmem.tasks import make_task
-    from seqmem.train.config import TrainConfig
-    from seqmem.train.loop import total_steps
-    from seqmem.train.methods import make_method
+    from seqmem.memory import batch_bytes, check_fits, model_bytes
+    from seqmem.models import make_model, model_class
+    from seqmem.tasks import make_task, task_class
+    from seqmem.training.config import TrainConfig
+    from seqmem.training.loop import total_steps
+    from seqmem.training.methods import make_method
 
     config = make_config(config)
-    task = make_task(config.task["name"], **without_name(config.task))
+    task_params, model_params = without_name(config.task), without_name(config.model)
+    task_cls, model_cls = task_class(config.task["name"]), model_class(config.model["name"])
+    check_fits(task_cls.data_bytes(task_params), f"task {task_cls.name}'s fixed data",
+               "make its sizes (sequence length, set sizes) smaller")
+    task = make_task(config.task["name"], **task_params)
     train = TrainConfig(**config.train)
+    try:
+        weights = model_bytes(model_cls, task, model_params)
+    except ConfigError:
+        weights = 0  # the model's own check refuses it below, with its own message
+    check_fits(task_cls.data_bytes(task_params) + weights + batch_bytes(task, max(train.batch_size, train.eval_batch_size)),
+               f"this run ({model_cls.name} on {task.name}, span {task.span})",
+               "make the model, the sequences or the batches smaller")
     model = make_model(config.model["name"], task, seed=train.seed,
-                       allow_short_receptive_field=config.allow_short_receptive_field, **without_name(config.model))
+                       allow_short_receptive_field=config.allow_short_receptive_field, **model_params)
     method = make_method(model, task, train, **config.method)
     total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
     return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)

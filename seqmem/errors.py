@@ -3,3 +3,11 @@
 
 class ConfigError(ValueError):
     """A bad parameter or value: the message names the parameter and the fix."""
+
+
+class Diverged(FloatingPointError):
+    """Training produced a non-finite loss or weights; the run stopped and kept its last finite checkpoint."""
+
+    def __init__(self, message: str, step: int, checkpoint_step: int | None):
+        super().__init__(message)
+        self.step, self.checkpoint_step = step, checkpoint_step

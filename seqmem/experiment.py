@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from seqmem.config import Config, build, make_config, upgrade
-from seqmem.errors import ConfigError
+from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters
-from seqmem.runs import RunDir
+from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
-from seqmem.train import train
+from seqmem.training import train
 
 
 def default_out(config: Config) -> Path:
@@ -35,15 +35,24 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
     run = RunDir(out or default_out(experiment.config))
     run.check(recorded, upgrade)
     if run.finished():
-        say(f"{run.path}: already finished")
-        return run.summary()
-    run.open(recorded, upgrade)
+        summary = run.summary()
+        say(f"{run.path}: already finished" + (f" (diverged at step {summary['diverged_at']})"
+                                               if summary.get("diverged") else ""))
+        return summary
     task, model, method = experiment.task, experiment.model, experiment.method
-    say(f"{run.path}: {task.name} with {model.name} ({count_parameters(model) / 1000:.2f} K parameters, "
-        f"receptive field {model.receptive_field}, span {task.span}), method {method.name}")
-    result = train(model, task, experiment.train, method=method, run=run, progress=progress)
-    summary = {**result.summary(), "run": str(run.path)}
-    run.write_summary(summary)
+    with run.lock():
+        run.open(recorded, upgrade)
+        say(f"{run.path}: {task.name} with {model.name} ({count_parameters(model) / 1000:.2f} K parameters, "
+            f"receptive field {model.receptive_field}, span {task.span}), method {method.name}")
+        try:
+            result = train(model, task, experiment.train, method=method, run=run, progress=progress)
+        except Diverged as e:
+            run.write_summary({"task": task.name, "model": model.name, "method": method.name, "diverged": True,
+                               "diverged_at": e.step, "checkpoint_step": e.checkpoint_step, "error": str(e),
+                               "run": str(run.path), "baseline": task.baseline().as_dict()})
+            raise
+        summary = {**result.summary(), "diverged": False, "run": str(run.path)}
+        run.write_summary(summary)
     return summary
 
 
@@ -75,6 +84,6 @@ def load(path: str | Path) -> LoadedRun:
     experiment = build(run.config)
     if not run.checkpoint_path.exists():
         raise ConfigError(f"{path} has no checkpoint.pt yet: train it first")
-    experiment.model.load_state_dict(torch.load(run.checkpoint_path, weights_only=False)["model"])
+    restore(experiment.model, run.read_checkpoint()["model"], run.checkpoint_path)
     experiment.model.eval()
     return LoadedRun(Path(path), experiment.config.as_dict(), experiment.task, experiment.model)

@@ -40,6 +40,10 @@ def parameters(target, skip: int = 0) -> dict[str, Param]:
     return {name: Param(name, p.annotation, p.default) for name, p in list(signature.parameters.items())[skip + 1:]}
 
 
+def parameter_defaults(target, skip: int = 0) -> dict:
+    return {name: p.default for name, p in parameters(target, skip).items()}
+
+
 def allowed(kind) -> tuple:
     """The plain types a setting accepts, None included where the annotation allows it."""
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:

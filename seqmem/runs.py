@@ -2,12 +2,18 @@
 
 config.json holds everything needed to rerun (seeds included); an interrupted run resumes from its
 last checkpoint, and metrics written after that checkpoint are dropped so no step is logged twice.
+A damaged file is refused in one line that names it and says what to do; a checkpoint is loaded with
+`weights_only=True`, so a planted one cannot run code; `.lock` keeps a second writer out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
+import socket
+import time
 from pathlib import Path
 
 import torch
@@ -48,14 +54,15 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file: choose a directory")
         if self.config_path.exists():
-            old = read_json(self.config_path)
+            old = self.config
             old = upgrade(old) if upgrade else old
             if not same_config(old, json.loads(json.dumps(config))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"
                 )
-        elif self.path.exists() and any(self.path.iterdir()):
+        elif self.path.exists() and any(not leftover(p) for p in self.path.iterdir()):
             raise ConfigError(f"--out {self.path} exists and is not a run directory: choose a new --out")
+        writable(self.path)
 
     def open(self, config: dict, upgrade=None) -> RunDir:
         self.check(config, upgrade)
@@ -64,7 +71,41 @@ class RunDir:
 
     @property
     def config(self) -> dict:
-        return read_json(self.config_path)
+        return read_record(self.config_path, "delete the run directory to start over")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold `.lock` (host and process) while writing; a second writer is refused naming the first, and a
+        lock left by a process that has died is taken over."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        path, mine = self.path / ".lock", f"{socket.gethostname()} {os.getpid()}"
+        for attempt in range(100):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                try:
+                    holder = path.read_text().strip()
+                except FileNotFoundError:
+                    continue
+                host, _, pid = holder.partition(" ")
+                stale = host == socket.gethostname() and pid.isdigit() and not alive(int(pid))
+                if stale or (not holder and attempt >= 20):  # its writer died (or never wrote): take it over
+                    path.unlink(missing_ok=True)
+                    continue
+                if not holder:
+                    time.sleep(0.01)  # being written this instant
+                    continue
+                raise ConfigError(f"--out {self.path} is in use by process {pid or '?'} on {host or '?'} (lock "
+                                  f"{path}): wait for it to finish, or stop it; delete the lock only if it is gone") from None
+        else:
+            raise ConfigError(f"--out {self.path}: could not take {path}; delete it if no run is writing there")
+        try:
+            os.write(fd, mine.encode())
+            os.close(fd)
+            yield self
+        finally:
+            path.unlink(missing_ok=True)
 
     def finished(self) -> bool:
         return self.summary_path.exists()
@@ -73,14 +114,20 @@ class RunDir:
         """The logged evaluations; a last line cut short by a kill is left out (it is after the checkpoint)."""
         if not self.metrics_path.exists():
             return []
-        lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        try:
+            lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.metrics_path} is damaged (not text): delete the run directory to start over") from None
         records = []
         for i, line in enumerate(lines):
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                if i < len(lines) - 1:
-                    raise ConfigError(f"{self.metrics_path}: line {i + 1} is not JSON; delete the run to start over") from None
+                record = None
+            if isinstance(record, dict) and isinstance(record.get("step"), int):
+                records.append(record)
+            elif i < len(lines) - 1:
+                raise ConfigError(f"{self.metrics_path}: line {i + 1} is damaged; delete the run directory to start over")
         return records
 
     def log(self, record: dict) -> None:
@@ -92,13 +139,28 @@ class RunDir:
     def save_checkpoint(self, checkpoint: dict) -> None:
         atomic_write(self.checkpoint_path, lambda f: torch.save(checkpoint, f))
 
+    def read_checkpoint(self) -> dict:
+        """checkpoint.pt, loaded with weights_only=True: tensors and plain data only, never code."""
+        try:
+            checkpoint = torch.load(self.checkpoint_path, weights_only=True)
+        except pickle.UnpicklingError as e:
+            reason = str(e).splitlines()[0] if str(e) else "it holds more than weights"
+            raise ConfigError(f"{self.checkpoint_path} cannot be loaded safely ({reason[:120]}): it holds more "
+                              "than tensors and plain data; delete it to restart the run from scratch") from None
+        except Exception as e:  # truncated, empty or not a checkpoint at all
+            raise ConfigError(f"{self.checkpoint_path} is damaged ({type(e).__name__}): delete it to restart the run "
+                              "from scratch") from None
+        if not isinstance(checkpoint, dict) or not {"model", "step"} <= checkpoint.keys():
+            raise ConfigError(f"{self.checkpoint_path} is not a seqmem checkpoint: delete it to restart the run")
+        return checkpoint
+
     def load_checkpoint(self) -> dict | None:
         """The last checkpoint, with metrics logged after it dropped; None for a fresh run."""
         if not self.checkpoint_path.exists():
             if self.metrics_path.exists():
                 self.metrics_path.unlink()
             return None
-        checkpoint = torch.load(self.checkpoint_path, weights_only=False)
+        checkpoint = self.read_checkpoint()
         kept = [m for m in self.metrics() if m["step"] <= checkpoint["step"]]
         write_jsonl(self.metrics_path, kept)
         return checkpoint
@@ -107,4 +169,53 @@ class RunDir:
         write_json(self.summary_path, summary)
 
     def summary(self) -> dict:
-        return read_json(self.summary_path)
+        return read_record(self.summary_path, "delete it and run the same command again to rewrite it")
+
+
+def restore(module, state: dict, path: Path) -> None:
+    """Load a state dict saved in `path`, refusing in one line one of another architecture."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"{path} holds the state of another model or method ({first[:160]}): delete it to "
+                          "restart the run, or use the config it was trained with") from None
+
+
+def read_record(path: Path, fix: str) -> dict:
+    """A JSON file of the run, or one line naming it and the fix."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing: {fix}") from None
+    except (ValueError, OSError) as e:  # empty, truncated or garbage
+        raise ConfigError(f"{path} is damaged ({type(e).__name__}): {fix}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a JSON object: {fix}")
+    return data
+
+
+def leftover(path: Path) -> bool:
+    """A temporary file of an interrupted atomic write, or a lock: not a sign of another run."""
+    return path.name == ".lock" or (path.name.startswith(".") and path.name.endswith(".tmp"))
+
+
+def writable(path: Path) -> None:
+    """Refuse a folder that cannot be written (or whose nearest existing parent cannot), before any work."""
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"--out {path}: {existing} is a file, so the folder cannot be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {path}: {existing} is not writable: choose another --out")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -181,6 +181,8 @@ def run_point(job: tuple[str, dict, str]) -> dict:
         summary = run_experiment(config, path, progress=False, say=lambda *_: None)
     except Exception as e:  # recorded in the index; the other points go on
         return {"name": name, "status": "failed", "error": one_line(e)}
+    if summary.get("diverged"):  # finished, but without scores to report
+        return {"name": name, "status": "failed", "error": f"Diverged: {summary['error']}"}
     return {"name": name, "status": "done", "summary": summary}
 
 
@@ -277,10 +279,14 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
         run = RunDir(path)
         entry = {"name": name, "settings": {k: flat.get(k) for k in keys}, "tags": point.tags, "status": "pending"}
         if run.finished():
-            entry.update(status="done", summary=run.summary())
+            summary = run.summary()
+            if summary.get("diverged"):
+                entry.update(status="failed", error=f"Diverged: {summary['error']}")
+            else:
+                entry.update(status="done", summary=summary)
         entries[name] = entry
     write_index(out, keys, entries)
-    todo = [job for job in jobs if entries[job[0]]["status"] != "done"]
+    todo = [job for job in jobs if entries[job[0]]["status"] == "pending"]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
                disable=None if progress else True, dynamic_ncols=True)
     try:

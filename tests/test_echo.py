@@ -11,8 +11,8 @@ import seqmem
 from seqmem.errors import ConfigError
 from seqmem.metrics import Tally
 from seqmem.tasks.base import generator_for
-from seqmem.train import TrainConfig, train
-from seqmem.train.loop import training_chunks
+from seqmem.training import TrainConfig, train
+from seqmem.training.loop import training_chunks
 
 
 def notebook_stream_target(x: np.ndarray, echo_step: int) -> np.ndarray:

@@ -75,7 +75,7 @@ def test_linear_encoder_is_an_input_layer():
 
 @pytest.mark.parametrize("params,words", [
     ({"encoder": "linear"}, "embedding-dim"),
-    ({"encoder": "conv", "embedding_dim": 3}, "onehot, embedding or linear"),
+    ({"encoder": "conv", "embedding_dim": 3}, "encoder must be one of onehot, embedding, linear"),
     ({"condition": "state"}, "condition must be one of"),
     ({"hidden": 0}, "hidden"),
 ])

@@ -110,7 +110,7 @@ def test_a_failed_point_is_recorded_and_the_others_go_on(tmp_path):
         "                    train=dict(base['train'], optimizer='sgd', lr=1e30)))\n")
     done = cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--quiet")
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "2 of 3 points done" in done.stdout and "exploding: FloatingPointError: loss became nan" in done.stdout
+    assert "2 of 3 points done" in done.stdout and "exploding: Diverged: loss became nan at step 2" in done.stdout
     index = {p["name"]: p for p in json.loads((tmp_path / "out" / "sweep.json").read_text())["points"]}
     assert index["exploding"]["status"] == "failed" and "loss became nan" in index["exploding"]["error"]
     assert [index[n]["status"] for n in ("seed0", "seed1")] == ["done", "done"]

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment
-from seqmem.train.methods import make_method
-from seqmem.train.target_prop import propagate_targets
+from seqmem.training.methods import make_method
+from seqmem.training.target_prop import propagate_targets
 
 SMALL = {
     "task": {"name": "copy-memory", "blank": 3, "recall_length": 3, "convention": "symbols", "test_size": 100},

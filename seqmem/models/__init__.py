@@ -14,6 +14,7 @@ import pkgutil
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 from seqmem.tasks import check_params
 
 MODELS: dict[str, type] = {}
@@ -45,7 +46,10 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     the smallest fix, unless `allow_short_receptive_field` asks for it anyway.
     """
     cls = model_class(name)
-    check_params(f"model {name}", cls, params, skip=2)
+    params = check_params(f"model {name}", cls, params, skip=2)
+    if not hasattr(task, "span") or not hasattr(task, "num_classes"):
+        raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
+    check_int("seed", seed, 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = cls(task, **params)

@@ -8,6 +8,8 @@ from torch import nn
 
 from seqmem.errors import ConfigError
 
+ENCODERS = ("onehot", "embedding", "linear")
+
 
 class InputEncoder(nn.Module):
     """Tokens -> one-hot or embedding; floats pass through. Output `(B, L, features)`.
@@ -19,6 +21,8 @@ class InputEncoder(nn.Module):
 
     def __init__(self, task, kind: str = "onehot", dim: int = 0, use_cond: bool = True):
         super().__init__()
+        if kind not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {kind!r}")
         self.vocab_size, self.cond_size = task.vocab_size, task.cond_size if use_cond else None
         if task.vocab_size is None:
             self.embedding, features = None, task.input_channels
@@ -28,8 +32,6 @@ class InputEncoder(nn.Module):
             if dim < 1:
                 raise ConfigError("encoder embedding needs --embedding-dim >= 1")
             self.embedding, features = nn.Embedding(task.vocab_size, dim), dim
-        elif kind != "linear":
-            raise ConfigError(f"encoder must be onehot, embedding or linear, got {kind!r}")
         else:
             self.embedding, features = None, task.vocab_size or task.input_channels
         self.features = features + (self.cond_size or 0)

@@ -16,6 +16,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from seqmem.errors import ConfigError
 from seqmem.models import register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.params import check_int
 
 
 def receptive_field(levels: int, kernel_size: int) -> int:
@@ -73,11 +74,13 @@ class TCN(nn.Module):
         embedding_dim: int = 0,
     ):
         super().__init__()
-        for name, value in (("levels", levels), ("kernel_size", kernel_size), ("channels", channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int("levels", levels)
+        check_int("kernel_size", kernel_size, 2)  # a kernel of 1 sees one step, however deep the network
+        check_int("channels", channels)
         if not 0 <= dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0 <= init_std < 1:
+            raise ConfigError(f"init_std must be in [0, 1) (0: PyTorch's default init), got {init_std!r}")
         self.levels, self.kernel_size = levels, kernel_size
         self.encoder = InputEncoder(task, encoder, embedding_dim)
         sizes = [self.encoder.features] + [channels] * levels

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
 
 from seqmem.errors import ConfigError
 
@@ -17,12 +18,19 @@ def recipe_names() -> list[str]:
 
 
 def load_recipe(name: str) -> dict:
-    path = resources.files(__name__) / f"{name}.toml"
+    """A recipe by name, or a TOML file of the user's own (a path ending in .toml)."""
+    if name.endswith(".toml"):
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"recipe file {name} does not exist")
+    else:
+        path = resources.files(__name__) / f"{name}.toml"
     if not path.is_file():
-        raise ConfigError(f"unknown recipe {name!r}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`)")
+        raise ConfigError(f"unknown recipe {name!r}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`), "
+                          "or give a .toml file")
     try:
         return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"recipe {name}: invalid TOML ({e}); fix {path}") from None
 
 

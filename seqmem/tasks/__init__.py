@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import pkgutil
 
 from seqmem.errors import ConfigError
@@ -23,8 +22,7 @@ def register_task(name: str):
 def make_task(name: str, **params):
     """Build a registered task; unknown names and parameters are refused with the list of valid ones."""
     cls = task_class(name)
-    check_params(f"task {name}", cls, params)
-    return cls(**params)
+    return cls(**check_params(f"task {name}", cls, params))
 
 
 def task_class(name: str) -> type:
@@ -33,11 +31,15 @@ def task_class(name: str) -> type:
     return TASKS[name]
 
 
-def check_params(what: str, cls: type, params: dict, skip: int = 1) -> None:
-    names = list(inspect.signature(cls.__init__).parameters)[skip:]
+def check_params(what: str, cls: type, params: dict, skip: int = 1) -> dict:
+    """The parameters, each known to the class and of its declared type, or a ConfigError naming it."""
+    from seqmem.params import coerce, parameters
+
+    declared = parameters(cls, skip=skip - 1)
     for key in params:
-        if key not in names:
-            raise ConfigError(f"{what} has no parameter {key!r}; its parameters: {', '.join(names)}")
+        if key not in declared:
+            raise ConfigError(f"{what} has no parameter {key!r}; its parameters: {', '.join(declared)}")
+    return {k: coerce(f"{what.split()[0]}.{k}", v, declared[k].kind) for k, v in params.items()}
 
 
 for _module in pkgutil.iter_modules(__path__):

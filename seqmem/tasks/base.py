@@ -74,6 +74,11 @@ class Task:
         """The constructor arguments that rebuild this task (recorded in config.json)."""
         raise NotImplementedError
 
+    @classmethod
+    def data_bytes(cls, params: dict) -> int:
+        """Memory the task's fixed data will take with these parameters, before it is made (0: read from disk)."""
+        return 0
+
     def size(self, split: str) -> int | None:
         raise NotImplementedError
 

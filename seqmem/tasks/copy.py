@@ -14,7 +14,7 @@ import math
 import torch
 
 from seqmem.errors import ConfigError
-from seqmem.params import check_int
+from seqmem.params import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, Task, check_choice, generator_for
 
@@ -58,6 +58,12 @@ class CopyMemory(Task):
                       "validation": self._draw(validation_size, generator_for(data_seed, 2))}
         if data == "fixed":
             self.fixed["train"] = self._draw(train_size, generator_for(data_seed, 1))
+
+    @classmethod
+    def data_bytes(cls, params: dict) -> int:
+        p = {**parameter_defaults(cls), **params}
+        rows = p["test_size"] + p["validation_size"] + (p["train_size"] if p["data"] == "fixed" else 0)
+        return 8 * rows * p["recall_length"]
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in

@@ -17,7 +17,7 @@ import math
 import torch
 
 from seqmem.errors import ConfigError
-from seqmem.params import check_int
+from seqmem.params import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, Task, generator_for
 
@@ -54,6 +54,11 @@ class EchoStream(Task):
         self.fixed = {"train": self._draw(streams, generator_for(data_seed, 1)),
                       "test": self._draw(test_streams, generator_for(data_seed, 0)),
                       "validation": self._draw(validation_streams, generator_for(data_seed, 2))}
+
+    @classmethod
+    def data_bytes(cls, params: dict) -> int:
+        p = {**parameter_defaults(cls), **params}
+        return 8 * (p["streams"] + p["test_streams"] + p["validation_streams"]) * p["series_length"]
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in
@@ -111,6 +116,11 @@ class EchoLetters(Task):
         self.span = longest + 1
         self.fixed = {"test": self._draw(test_size, generator_for(data_seed, 0)),
                       "validation": self._draw(validation_size, generator_for(data_seed, 2))}
+
+    @classmethod
+    def data_bytes(cls, params: dict) -> int:
+        p = {**parameter_defaults(cls), **params}
+        return 8 * (p["test_size"] + p["validation_size"]) * (p["seq_length"] + 1)
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in

@@ -32,8 +32,8 @@ from seqmem.errors import ConfigError
 from seqmem.models.recurrent import RNN
 from seqmem.params import check_int
 from seqmem.tasks.base import Batch
-from seqmem.train.config import TrainConfig
-from seqmem.train.methods import make_optimizer, register_method, task_loss
+from seqmem.training.config import TrainConfig
+from seqmem.training.methods import make_optimizer, register_method, task_loss
 
 
 class Inverse(nn.Module):

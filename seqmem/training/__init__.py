@@ -3,9 +3,9 @@
 import importlib
 import pkgutil
 
-from seqmem.train.config import TrainConfig
-from seqmem.train.loop import Result, train
-from seqmem.train.methods import make_method
+from seqmem.training.config import TrainConfig
+from seqmem.training.loop import Result, train
+from seqmem.training.methods import make_method
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

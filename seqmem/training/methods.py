@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from seqmem.errors import ConfigError
 from seqmem.params import REQUIRED, check_int, coerce, parameters
 from seqmem.tasks.base import Batch
-from seqmem.train.config import TrainConfig
+from seqmem.training.config import TrainConfig
 
 METHODS: dict[str, type] = {}
 

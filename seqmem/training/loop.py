@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from seqmem.errors import ConfigError
+from seqmem import interrupt
+from seqmem.errors import ConfigError, Diverged
 from seqmem.metrics import evaluate
 from seqmem.models import count_parameters
-from seqmem.runs import RunDir
-from seqmem.train.config import TrainConfig
-from seqmem.train.methods import make_method
+from seqmem.runs import RunDir, restore
+from seqmem.training.config import TrainConfig
+from seqmem.training.methods import make_method
 
 SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
 
@@ -93,6 +94,10 @@ def default_eval_every(task, config: TrainConfig, method, steps: int) -> int:
     return max(1, steps // 10)
 
 
+def finite(model) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
 def score(model, task, batch_size: int) -> dict:
     """Test scores under their own names, validation scores prefixed `valid_`."""
     test = evaluate(model, task, "test", batch_size).as_dict()
@@ -114,7 +119,12 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
 
     `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`.
     """
-    config = config or TrainConfig(steps=1000)
+    config = TrainConfig(steps=1000) if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"train's config must be a TrainConfig, got {type(config).__name__}: "
+                          "use seqmem.TrainConfig(steps=...)")
+    if not isinstance(model, torch.nn.Module) or not hasattr(task, "batches"):
+        raise ConfigError("train needs a model from make_model and a task from make_task")
     if isinstance(method, str):
         method = make_method(model, task, config, method)
     elif isinstance(method, dict):
@@ -127,47 +137,66 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
     rng = torch.get_rng_state()
     torch.manual_seed(config.seed)  # dropout and other in-model draws; restored on exit
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        method.load_state_dict(checkpoint["method"])
+        restore(model, checkpoint["model"], run.checkpoint_path)
+        restore(method, checkpoint["method"], run.checkpoint_path)
         start, elapsed, state = checkpoint["step"], checkpoint["train_seconds"], checkpoint["state"]
         torch.set_rng_state(checkpoint["rng"])
         history = run.metrics()
     model.train()
     bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{task.name} {model.name}",
                unit="step", dynamic_ncols=True, leave=False)
+    saved = start if checkpoint is not None else None
+
+    def save(step: int, seconds: float) -> None:
+        run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
+                             "train_seconds": seconds, "state": state, "rng": torch.get_rng_state()})
+
+    def diverged(step: int, what: str) -> Diverged:
+        kept = f"checkpoint.pt keeps step {saved}, the last with a finite loss and weights" if saved else \
+            "no checkpoint was kept"
+        return Diverged(f"{what} at step {step}: the run stopped; {kept}. To go on, train again into a new --out "
+                        "with a lower --lr or with --clip", step, saved)
+
     try:
         step, running, count, tic = start, 0.0, 0, time.perf_counter()
         stopped = bool(history) and ((config.stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= config.stop_at)
                                      or (config.max_seconds is not None and elapsed >= config.max_seconds))
         chunks = training_chunks(task, config, method, start)
-        while step < steps and not stopped:
-            # one update
-            chunk, new_sequence = next(chunks)
-            loss, state = method.update(chunk, None if new_sequence else state)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} at step {step + 1}: lower --lr or set --clip")
-            step, running, count = step + 1, running + loss, count + 1
-            if step % 10 == 0 or step == steps:
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.update(1)
-            out_of_time = config.max_seconds is not None and elapsed + time.perf_counter() - tic >= config.max_seconds
-            if step % eval_every != 0 and step != steps and not out_of_time:
-                continue
-            # evaluate on validation and test, record, checkpoint
-            elapsed += time.perf_counter() - tic
-            record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
-                      **score(model, task, config.eval_batch_size), "baseline": baseline}
-            history.append(record)
-            if progress:
-                bar.write(f"step {step:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
-                          f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
-                          f"(memoryless recall {baseline['recall_accuracy']:.4f})")
-            stopped = out_of_time or (config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at)
-            if run is not None:
-                run.log(record)
-                run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
-                                     "train_seconds": elapsed, "state": state, "rng": torch.get_rng_state()})
-            running, count, tic = 0.0, 0, time.perf_counter()
+        with interrupt.deferred():
+            while step < steps and not stopped:
+                if interrupt.requested():  # Ctrl-C or SIGTERM: keep this step's weights, then stop
+                    if run is not None:
+                        save(step, elapsed + time.perf_counter() - tic)
+                    raise KeyboardInterrupt
+                # one update
+                chunk, new_sequence = next(chunks)
+                loss, state = method.update(chunk, None if new_sequence else state)
+                if not math.isfinite(loss):
+                    raise diverged(step + 1, f"loss became {loss}")
+                step, running, count = step + 1, running + loss, count + 1
+                if step % 10 == 0 or step == steps:
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                bar.update(1)
+                out_of_time = config.max_seconds is not None and elapsed + time.perf_counter() - tic >= config.max_seconds
+                if step % eval_every != 0 and step != steps and not out_of_time:
+                    continue
+                # evaluate on validation and test, record, checkpoint (finite weights and scores only)
+                elapsed += time.perf_counter() - tic
+                record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
+                          **score(model, task, config.eval_batch_size), "baseline": baseline}
+                if not all(math.isfinite(record[k]) for k in ("loss", "valid_loss")) or not finite(model):
+                    raise diverged(step, "the weights or the evaluation loss became non-finite")
+                history.append(record)
+                if progress:
+                    bar.write(f"step {step:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+                              f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
+                              f"(memoryless recall {baseline['recall_accuracy']:.4f})")
+                stopped = out_of_time or (config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at)
+                if run is not None:
+                    run.log(record)
+                    save(step, elapsed)
+                    saved = step
+                running, count, tic = 0.0, 0, time.perf_counter()
     finally:
         bar.close()
         torch.set_rng_state(rng)

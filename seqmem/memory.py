@@ -1,0 +1,50 @@
+"""Refuse a run too large for this machine before allocating it, saying how much it would need.
+
+The estimate is a floor, not a forecast: the task's fixed data, the model's weights with their gradient
+and two optimizer moments, and one batch of inputs, one-hot features and logits, forward and backward.
+Activations inside the model come on top, so a run refused here could never have fitted.
+"""
+
+from __future__ import annotations
+
+import os
+
+from seqmem.errors import ConfigError
+
+
+def available_bytes() -> int:
+    """Memory the system could give this process now (MemAvailable), or all of it where that is unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def check_fits(needed: int, what: str, fix: str) -> None:
+    have = available_bytes()
+    if needed > have:
+        raise ConfigError(f"{what} would need at least {gib(needed)} of memory and {gib(have)} is available: {fix}")
+
+
+def model_bytes(cls, task, params: dict) -> int:
+    """The weights, their gradients and two optimizer moments, counted on the meta device (nothing allocated)."""
+    import torch
+
+    with torch.device("meta"):
+        model = cls(task, **params)
+    return 16 * sum(p.numel() for p in model.parameters())
+
+
+def batch_bytes(task, batch_size: int) -> int:
+    """One batch of inputs, features and logits (float32), forward and backward."""
+    features = (task.vocab_size or task.input_channels or 1) + (task.cond_size or 0)
+    outputs = task.num_classes if task.per_step else 0
+    return 2 * 4 * batch_size * task.span * (features + outputs + 3)
