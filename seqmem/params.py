@@ -102,6 +102,8 @@ def coerce(label: str, value, kind):
         raise ConfigError(f"{label}: expected {describe(kinds)}, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{label}: expected a finite number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) < value < 2**63:
+        raise ConfigError(f"{label}: {value} is out of range (a 64-bit integer)")
     return value
 
 

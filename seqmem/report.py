@@ -6,7 +6,6 @@ the seed), and each cell shows the mean and, over more than one run, the spread 
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -154,14 +153,18 @@ def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) ->
 
 
 def find_summaries(paths: list[str | Path]) -> list[dict]:
-    """Every summary.json under the given run directories or folders of runs, oldest first."""
+    """Every summary.json under the given run directories or folders of runs, oldest first (a diverged run's
+    summary holds no scores and is left out)."""
+    from seqmem.runs import read_record
+
     found = []
     for root in map(Path, paths):
         files = [root / "summary.json"] if (root / "summary.json").exists() else sorted(root.rglob("summary.json"))
         for f in files:
-            s = json.loads(f.read_text())
+            s = read_record(f, "delete it and rerun that run's command to rewrite it")
             s["run"] = str(f.parent)
-            found.append(s)
+            if not s.get("diverged"):
+                found.append(s)
     return found
 
 
@@ -184,15 +187,15 @@ class Section:
 def collect(path: str | Path) -> Section | None:
     """A sweep folder (sweep.json), a run directory, or a folder of runs, read for the report; None if it
     holds no finished run."""
-    from seqmem.atomic import read_json
-    from seqmem.runs import RunDir
+    from seqmem.runs import RunDir, read_record
 
     path = Path(path)
     if (path / "sweep.json").exists():
-        index = read_json(path / "sweep.json")
+        index = read_record(path / "sweep.json", "delete it and rerun the sweep's command to rewrite it")
         records = sweep_records(index["points"])
         curves = {r["run"]: RunDir(path / r["run"]).metrics() for r in records}
-        horizon = read_json(path / "horizon.json") if (path / "horizon.json").exists() else None
+        horizon = read_record(path / "horizon.json", "delete it and rerun the horizon's command to rewrite it") \
+            if (path / "horizon.json").exists() else None
         by = index["axes"] or None  # a sweep without axes is a list of runs (a suite)
         return Section(str(path), records, by, curves, horizon) if records else None
     records = find_summaries([path])

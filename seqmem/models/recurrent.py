@@ -17,6 +17,7 @@ from torch import nn
 from seqmem.errors import ConfigError
 from seqmem.models import register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.params import check_int
 
 CONDITIONS = ("input", "head", "both")
 INITS = ("default", "orthogonal")
@@ -31,9 +32,10 @@ class Recurrent(nn.Module):
     def __init__(self, task, hidden: int, layers: int, encoder: str, embedding_dim: int, condition: str,
                  init: str, **cell_args):
         super().__init__()
-        for name, value in (("hidden", hidden), ("layers", layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int("hidden", hidden)
+        check_int("layers", layers)
+        if layers > 256:
+            raise ConfigError(f"layers must be at most 256, got {layers}")
         if condition not in CONDITIONS:
             raise ConfigError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
         self.encoder = InputEncoder(task, encoder, embedding_dim, use_cond=condition != "head")

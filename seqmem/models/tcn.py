@@ -75,6 +75,8 @@ class TCN(nn.Module):
     ):
         super().__init__()
         check_int("levels", levels)
+        if levels > 32:
+            raise ConfigError(f"levels must be at most 32 (a receptive field of billions of steps), got {levels}")
         check_int("kernel_size", kernel_size, 2)  # a kernel of 1 sees one step, however deep the network
         check_int("channels", channels)
         if not 0 <= dropout < 1:

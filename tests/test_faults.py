@@ -1,0 +1,236 @@
+"""Faults a long run meets, each survived or refused in one line: refused commands write nothing, damaged
+files name themselves, a second writer is kept out, divergence keeps the last finite checkpoint, SIGTERM
+checkpoints and resumes exactly, and a planted checkpoint runs no code."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from seqmem import interrupt
+from seqmem.cli import main
+from seqmem.experiment import run_experiment
+from seqmem.runs import RunDir
+
+TINY = ["copy-memory", "--model", "rnn", "--hidden", "8", "--blank", "3", "--recall-length", "2", "--set",
+        "test_size=20", "--set", "validation_size=20"]
+SMALL = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "test_size": 20, "validation_size": 20},
+         "model": {"name": "rnn", "hidden": 8},
+         "train": {"steps": 30, "eval_every": 10, "lr": 1e-2, "seed": 1}}
+QUIET = {"progress": False, "say": lambda *_: None}
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True, **kwargs)
+
+
+def in_process(capsys, *args):
+    """The command run by `main` in this process (fast: torch is already imported); an exception that escapes
+    main fails the test, as a traceback would."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
+def one_line(done, code=2):
+    return done.returncode == code and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["--steps", "5", "--method", "tbpt"],
+    ["--method", "tbptt", "--steps", "5"],
+    [],  # no --steps
+    ["--steps", "5", "--lr", "inf"],
+    ["--steps", "5", "--weight-decay", "nan"],
+    ["--steps", "5", "--stop-at", "1.5"],
+    ["--steps", "5", "--seed", "-1"],
+    ["--steps", "5", "--clip", "nan"],
+])
+def test_a_refused_command_writes_nothing(tmp_path, capsys, args):
+    done = in_process(capsys, "train", *TINY, *args, "--out", str(tmp_path / "run"))
+    assert one_line(done), done.stderr
+    assert not (tmp_path / "run").exists()
+    fixed = in_process(capsys, "train", *TINY, "--steps", "2", "--quiet", "--out", str(tmp_path / "run"))
+    assert fixed.returncode == 0, fixed.stderr
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    path = tmp_path_factory.mktemp("finished") / "run"
+    run_experiment(SMALL, path, **QUIET)
+    return path
+
+
+DAMAGE = {
+    "truncated": lambda data: data[: len(data) // 2],
+    "empty": lambda data: b"",
+    "garbage": lambda data: bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("name", ["config.json", "summary.json", "checkpoint.pt"])
+@pytest.mark.parametrize("command", ["train", "demo", "report"])
+def test_a_damaged_file_is_named_in_one_line(finished, tmp_path, capsys, name, damage, command):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / name).write_bytes(DAMAGE[damage]((run / name).read_bytes()))
+    if command == "train" and name != "summary.json":
+        (run / "summary.json").unlink()  # an unfinished run: train reads its config and checkpoint to resume
+    args = {"train": ["train", *TINY, "--steps", "30", "--eval-every", "10", "--lr", "0.01", "--seed", "1"],
+            "demo": ["demo"], "report": ["report"]}[command]
+    done = in_process(capsys, *args, str(run)) if command != "train" else in_process(capsys, *args, "--out", str(run))
+    if command == "report" and name != "summary.json" or command == "demo" and name == "summary.json":
+        assert done.returncode == 0, done.stderr  # that command does not read that file
+        return
+    assert one_line(done), done.stderr
+    assert name in done.stderr and ("delete" in done.stderr)
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(finished, tmp_path, capsys):
+    other = tmp_path / "other"
+    run_experiment({**SMALL, "model": {"name": "gru", "hidden": 8}, "train": {**SMALL["train"], "steps": 10}}, other,
+                   **QUIET)
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    shutil.copy(other / "checkpoint.pt", run / "checkpoint.pt")
+    (run / "summary.json").unlink()
+    for args in (["demo", str(run)], ["train", *TINY, "--steps", "30", "--eval-every", "10", "--lr", "0.01", "--seed",
+                                       "1", "--out", str(run)]):
+        done = in_process(capsys, *args)
+        assert one_line(done) and "holds the state of another model" in done.stderr, done.stderr
+
+
+def test_a_kill_during_the_first_write_leaves_a_folder_that_still_runs(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".config.json.x1y2.tmp").write_text('{"task": ')  # what a kill during the first write leaves
+    summary = run_experiment(SMALL, run, **QUIET)
+    assert summary["steps"] == 30
+
+
+def test_a_partial_last_metrics_line_is_dropped_on_resume(tmp_path):
+    whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
+    run_experiment({**SMALL, "train": {**SMALL["train"], "steps": 20}}, tmp_path / "cut", **QUIET)
+    (tmp_path / "cut" / "config.json").write_text((tmp_path / "whole" / "config.json").read_text())
+    (tmp_path / "cut" / "summary.json").unlink()
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 30, "loss": 0.1')  # a kill mid-line
+    assert run_experiment(SMALL, tmp_path / "cut", **QUIET)["recall_accuracy"] == whole["recall_accuracy"]
+    assert [m["step"] for m in RunDir(tmp_path / "cut").metrics()] == [10, 20, 30]
+
+
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    import socket
+
+    run = tmp_path / "run"
+    run.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid}")
+        done = cli("train", *TINY, "--steps", "2", "--out", str(run))
+        assert one_line(done) and f"in use by process {sleeper.pid}" in done.stderr
+        assert not (run / "config.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    done = cli("train", *TINY, "--steps", "2", "--out", str(run))  # its holder is dead now
+    assert done.returncode == 0, done.stderr
+    assert not (run / ".lock").exists()
+
+
+def test_divergence_stops_keeps_the_last_finite_checkpoint_and_says_so(tmp_path):
+    run = tmp_path / "run"
+    done = cli("train", "copy-memory", "--model", "tcn", "--levels", "2", "--kernel-size", "3", "--channels", "4",
+               "--blank", "3", "--recall-length", "2", "--set", "test_size=20", "--set", "validation_size=20",
+               "--optimizer", "sgd", "--lr", "1e4", "--steps", "50", "--eval-every", "1", "--out", str(run))
+    assert one_line(done, code=1) and "diverged" in done.stderr and "lower --lr" in done.stderr, done.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["diverged"] is True and summary["checkpoint_step"] < summary["diverged_at"]
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == summary["checkpoint_step"]
+    assert all(torch.isfinite(v).all() for v in checkpoint["model"].values())
+    assert all(json.loads(line)["loss"] == json.loads(line)["loss"] for line in (run / "metrics.jsonl").open())
+
+
+def test_sigterm_checkpoints_and_the_resumed_run_is_the_uninterrupted_one(tmp_path):
+    args = ["train", "copy-memory", "--model", "rnn", "--hidden", "32", "--blank", "20", "--recall-length", "4",
+            "--set", "test_size=20", "--set", "validation_size=20", "--steps", "3000", "--eval-every", "1000",
+            "--quiet"]
+    process = subprocess.Popen([sys.executable, "-m", "seqmem.cli", *args, "--out", str(tmp_path / "cut")],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "cut" / "config.json").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)  # some updates, before the first evaluation
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and stderr.count("\n") == 1 and "resume" in stderr
+    step = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"]
+    assert 0 < step < 3000
+    assert cli(*args, "--out", str(tmp_path / "cut")).returncode == 0
+    assert cli(*args, "--out", str(tmp_path / "whole")).returncode == 0
+    a, b = (torch.load(tmp_path / d / "checkpoint.pt", weights_only=True)["model"] for d in ("cut", "whole"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupt_between_evaluations_resumes_bit_for_bit(tmp_path, monkeypatch):
+    whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
+    calls = []
+    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 15)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(SMALL, tmp_path / "cut", **QUIET)
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"] == 14
+    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    resumed = run_experiment(SMALL, tmp_path / "cut", **QUIET)
+    assert resumed["recall_accuracy"] == whole["recall_accuracy"] and resumed["loss"] == whole["loss"]
+
+
+class Planted:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['SEQMEM_PLANTED']}",))
+
+
+def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("SEQMEM_PLANTED", str(marker))
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    checkpoint["extra"] = Planted()
+    torch.save(checkpoint, run / "checkpoint.pt")
+    done = cli("demo", str(run), env={**os.environ, "SEQMEM_PLANTED": str(marker)})
+    assert one_line(done) and "cannot be loaded safely" in done.stderr, done.stderr
+    assert not marker.exists()
+
+
+def test_importing_seqmem_does_not_import_torch():
+    done = subprocess.run([sys.executable, "-c", "import sys, seqmem.cli; print('torch' in sys.modules)"],
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args, what", [
+    (["copy-memory", "--model", "tcn", "--blank", "10000000000", "--steps", "1"], "this run (tcn on copy-memory"),
+    (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"], "this run (gru on copy-memory"),
+    (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"], "fixed data"),
+    (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"], "fixed data"),
+])
+def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, args, what):
+    done = in_process(capsys, "train", *args, "--out", str(tmp_path / "run"))
+    assert one_line(done) and what in done.stderr and "GiB of memory" in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text("[task\nname = 1\n")
+    (tmp_path / "typed.toml").write_text('[task]\nname = "copy-memory"\nblank = "long"\n[model]\nname = "rnn"\n')
+    for name, expected in (("bad.toml", "invalid TOML"), ("typed.toml", "blank: expected an integer, got 'long'")):
+        done = in_process(capsys, "train", "--recipe", str(tmp_path / name), "--steps", "1", "--out", str(tmp_path / "r"))
+        assert one_line(done) and expected in done.stderr, done.stderr
