@@ -92,14 +92,19 @@ def coerce(label: str, value, kind):
         ok = bool in kinds
     elif isinstance(value, int):
         ok = int in kinds or float in kinds
-        value = value if int in kinds else float(value)
     elif isinstance(value, float):
         ok = float in kinds or (int in kinds and value.is_integer())
-        value = value if float in kinds else int(value)
     else:
         ok = isinstance(value, str) and str in kinds
     if not ok:
         raise ConfigError(f"{label}: expected {describe(kinds)}, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and int not in kinds:
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{label}: {value} is out of range") from None
+    elif isinstance(value, float) and float not in kinds:
+        value = int(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{label}: expected a finite number, got {value!r}")
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) < value < 2**63:

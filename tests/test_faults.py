@@ -234,3 +234,34 @@ def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path, capsys)
     for name, expected in (("bad.toml", "invalid TOML"), ("typed.toml", "blank: expected an integer, got 'long'")):
         done = in_process(capsys, "train", "--recipe", str(tmp_path / name), "--steps", "1", "--out", str(tmp_path / "r"))
         assert one_line(done) and expected in done.stderr, done.stderr
+
+
+def test_the_python_api_raises_config_errors_naming_the_parameter():
+    import seqmem
+
+    task = seqmem.make_task("copy-memory", blank=3, recall_length=2, test_size=10, validation_size=10)
+    cases = [
+        (lambda: seqmem.make_task("copy-memory", blank="long"), "blank: expected an integer"),
+        (lambda: seqmem.make_task("copy-memory", blank=float("inf")), "blank: expected an integer"),
+        (lambda: seqmem.make_model("tcn", task, dropout="x"), "dropout: expected a number"),
+        (lambda: seqmem.make_model("tcn", task, kernel_size=1), "kernel_size must be an integer >= 2"),
+        (lambda: seqmem.make_model("tcn", task, init_std=-0.1), "init_std must be in [0, 1)"),
+        (lambda: seqmem.make_model("rnn", task, seed=-3), "seed must be an integer >= 0"),
+        (lambda: seqmem.make_model("rnn", "copy-memory"), "needs a task made by make_task"),
+        (lambda: seqmem.TrainConfig(lr="fast"), "lr: expected a number"),
+        (lambda: seqmem.TrainConfig(weight_decay=float("nan")), "weight_decay: expected a finite number"),
+        (lambda: seqmem.train(seqmem.make_model("rnn", task), task, {"steps": 3}), "must be a TrainConfig"),
+        (lambda: seqmem.make_config({"task": {"name": "copy-memory"}, "model": {"name": "rnn"}, "trian": {}}),
+         "no part 'trian'"),
+    ]
+    for call, expected in cases:
+        with pytest.raises(seqmem.ConfigError) as error:
+            call()
+        assert expected in str(error.value)
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    done = in_process(capsys, "train", *TINY, "--steps", "1", "--out", str(tmp_path / "file"))
+    assert one_line(done) and "is a file" in done.stderr
+    assert (tmp_path / "file").read_text() == "mine"
