@@ -1,5 +1,6 @@
 # The two commands: `make run` (the quick suite) and `make test` (lint + tests). Each sets up .venv first,
-# with the ray extra: the sweep tests run a local Ray for real.
+# with the ray extra (the sweep tests run a local Ray for real) and the compare extra (peers the tests
+# check against: mambapy's selective scan).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ TORCH := torch==2.13.0
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray,compare]'
 	touch $@
 
 run: $(BIN)/.installed

@@ -26,18 +26,25 @@ class Scores:
 
 
 class Tally:
-    """Sums over batches, so a score over many batches weighs every prediction once."""
+    """Sums over batches, so a score over many batches weighs every prediction once. For a regression target
+    (a float `y`) the loss is the squared error and a prediction is right within `tolerance`."""
 
-    def __init__(self):
+    def __init__(self, tolerance: float | None = None):
+        self.tolerance = tolerance
         self.loss = 0.0
         self.targets = self.correct = self.recalls = self.recall_correct = 0
         self.sequences = self.sequence_correct = 0
 
     def add(self, logits: torch.Tensor, batch: Batch) -> None:
         y, recall = batch.y, batch.recall
-        flat = logits.reshape(-1, logits.shape[-1])
-        self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()
-        right = logits.argmax(-1) == y
+        if y.is_floating_point():
+            prediction = logits.reshape(y.shape)
+            self.loss += F.mse_loss(prediction, y, reduction="sum").item()
+            right = (prediction - y).abs() < self.tolerance
+        else:
+            flat = logits.reshape(-1, logits.shape[-1])
+            self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()
+            right = logits.argmax(-1) == y
         self.targets += y.numel()
         self.correct += right.sum().item()
         self.recalls += recall.sum().item()
@@ -60,7 +67,7 @@ def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int 
     """Score `model` on every sequence of a fixed split."""
     was_training = model.training
     model.eval()
-    tally = Tally()
+    tally = Tally(getattr(task, "tolerance", None))
     for batch in task.batches(split, batch_size):
         logits, _ = model(batch.x, cond=batch.cond)
         tally.add(logits, batch)

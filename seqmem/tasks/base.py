@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 
 
 @dataclass
@@ -132,3 +133,31 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+class SampledTask(Task):
+    """A task of fresh samples only: `draw(n, generator)` makes a batch; validation and test are fixed draws
+    from their own seeds, kept as batches (these tasks are small), so every model meets the same sequences."""
+
+    def __init__(self, test_size: int, validation_size: int, data_seed: int):
+        self.test_size = check_int("test_size", test_size)
+        self.validation_size = check_int("validation_size", validation_size)
+        self.data_seed = check_int("data_seed", data_seed, 0)
+        self.fixed = {"test": self.draw(test_size, generator_for(data_seed, 0)),
+                      "validation": self.draw(validation_size, generator_for(data_seed, 2))}
+
+    def draw(self, n: int, generator: torch.Generator) -> Batch:
+        raise NotImplementedError
+
+    def size(self, split: str) -> int | None:
+        if split not in ("train", "validation", "test"):
+            raise ConfigError(f"split must be train, validation or test, got {split!r}")
+        return len(self.fixed[split]) if split in self.fixed else None
+
+    def get(self, split: str, index: torch.Tensor) -> Batch:
+        if split not in self.fixed:
+            raise ConfigError(f"task {self.name} trains on fresh samples; only validation and test are fixed sets")
+        return self.fixed[split].select(index)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        return self.draw(batch_size, generator)

@@ -70,7 +70,10 @@ def detach_state(state):
 
 
 def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Mean cross-entropy over every target (per step, or per sequence)."""
+    """Mean cross-entropy over every target (per step, or per sequence); mean squared error for a regression
+    target (a float `y`, one output)."""
+    if batch.y.is_floating_point():
+        return F.mse_loss(logits.reshape(batch.y.shape), batch.y)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
 
 

@@ -1,0 +1,126 @@
+"""Mamba (Gu and Dao 2023), the minimal block in plain PyTorch: no CUDA kernel, no fused ops.
+
+Each block projects the input to two streams; one passes a short causal depthwise convolution and SiLU,
+then the selective scan, whose step size, B and C depend on the input (what lets it choose what to keep);
+the other gates the result through SiLU. The scan runs in parallel over time by doubling (log2 L steps).
+The state a block carries to the next chunk is its convolution's last inputs and the scan's last state,
+so a stream fed in chunks gives the whole stream's outputs. Omitted: the fused kernels, RMSNorm (LayerNorm
+here, for torch>=2.2), weight tying and the language-model head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqmem.errors import ConfigError
+from seqmem.models import register_model
+from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.params import check_int
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Every h_t = a_t * h_{t-1} + b_t along dim 1 (h_{-1} = h0, or 0), by doubling: after the step with
+    offset k, each position holds the recurrence over its last 2k inputs. a, b: `(B, L, ...)`."""
+    if h0 is not None:
+        b = torch.cat([b[:, :1] + a[:, :1] * h0.unsqueeze(1), b[:, 1:]], dim=1)
+    offset = 1
+    while offset < b.shape[1]:
+        b = torch.cat([b[:, :offset], b[:, offset:] + a[:, offset:] * b[:, :-offset]], dim=1)
+        a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], dim=1)
+        offset *= 2
+    return b
+
+
+def selective_scan(x, delta, A, B, C, D, h0=None):
+    """y_t = C_t h_t + D x_t with h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t; returns y and the last h.
+
+    x, delta: `(B, L, E)`; A: `(E, N)`; B, C: `(B, L, N)`; D: `(E,)`; h0: `(B, E, N)` or None.
+    """
+    decay = torch.exp(delta.unsqueeze(-1) * A)  # (B, L, E, N)
+    drive = delta.unsqueeze(-1) * B.unsqueeze(2) * x.unsqueeze(-1)  # (B, L, E, N)
+    h = linear_scan(decay, drive, h0)  # (B, L, E, N)
+    y = (h @ C.unsqueeze(-1)).squeeze(-1) + D * x  # (B, L, E)
+    return y, h[:, -1]
+
+
+def selective_scan_loop(x, delta, A, B, C, D, h0=None):
+    """The same, one step at a time: the reference the parallel scan must equal."""
+    h = torch.zeros(x.shape[0], x.shape[2], A.shape[1]) if h0 is None else h0  # (B, E, N)
+    ys = []
+    for t in range(x.shape[1]):
+        h = torch.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * B[:, t, None] * x[:, t, :, None]
+        ys.append((h * C[:, t, None]).sum(-1) + D * x[:, t])
+    return torch.stack(ys, dim=1), h
+
+
+class MambaBlock(nn.Module):
+    def __init__(self, d_model: int, state_size: int, expand: int, conv_size: int, dt_rank: int, dt_min: float,
+                 dt_max: float):
+        super().__init__()
+        inner = expand * d_model
+        self.state_size, self.dt_rank, self.conv_size = state_size, dt_rank, conv_size
+        self.in_proj = nn.Linear(d_model, 2 * inner, bias=False)
+        self.conv = nn.Conv1d(inner, inner, conv_size, groups=inner)  # depthwise, made causal by left context
+        self.x_proj = nn.Linear(inner, dt_rank + 2 * state_size, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, inner)
+        dt = torch.exp(torch.rand(inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus(bias) = dt at the start
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, state_size + 1, dtype=torch.float)).repeat(inner, 1))
+        self.D = nn.Parameter(torch.ones(inner))
+        self.out_proj = nn.Linear(inner, d_model, bias=False)
+
+    def forward(self, u: torch.Tensor, state=None):
+        conv_state, h0 = state if state is not None else (None, None)
+        x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, L, E) each
+        x = x.transpose(1, 2)  # (B, E, L)
+        past = conv_state if conv_state is not None else x.new_zeros(x.shape[0], x.shape[1], self.conv_size - 1)
+        padded = torch.cat([past, x], dim=2)  # (B, E, K-1+L)
+        x = F.silu(self.conv(padded)).transpose(1, 2)  # (B, L, E)
+        dt, B, C = self.x_proj(x).split([self.dt_rank, self.state_size, self.state_size], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))  # (B, L, E)
+        y, h = selective_scan(x, delta, -torch.exp(self.A_log), B, C, self.D, h0)
+        return self.out_proj(y * F.silu(z)), (padded[:, :, padded.shape[2] - (self.conv_size - 1):], h)
+
+
+@register_model("mamba")
+class Mamba(nn.Module):
+    summary = "Mamba: selective state-space blocks (input-dependent scan, short convolution, gating)"
+    receptive_field = math.inf
+
+    def __init__(self, task, d_model: int = 64, layers: int = 2, state_size: int = 16, expand: int = 2,
+                 conv_size: int = 4, dt_rank: int = 0, dt_min: float = 1e-3, dt_max: float = 0.1,
+                 dropout: float = 0.0, encoder: str = "onehot", embedding_dim: int = 0):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size),
+                            ("expand", expand), ("conv_size", conv_size)):
+            check_int(name, value)
+        check_int("dt_rank", dt_rank, 0)
+        if layers > 256:
+            raise ConfigError(f"layers must be at most 256, got {layers}")
+        if not 0 < dt_min <= dt_max:
+            raise ConfigError(f"need 0 < dt_min <= dt_max, got dt_min {dt_min!r} and dt_max {dt_max!r}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        dt_rank = dt_rank or math.ceil(d_model / 16)  # 0: the paper's default
+        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        self.input = nn.Linear(self.encoder.features, d_model)
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.blocks = nn.ModuleList(MambaBlock(d_model, state_size, expand, conv_size, dt_rank, dt_min, dt_max)
+                                    for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = OutputHead(d_model, task)
+
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+        h = self.input(self.encoder(x, cond))  # (B, L, D)
+        states = []
+        for i, (norm, block) in enumerate(zip(self.norms, self.blocks, strict=True)):
+            out, block_state = block(norm(h), None if state is None else state[i])
+            h = h + self.dropout(out)
+            states.append(block_state)
+        return self.head(self.norm(h)), tuple(states)

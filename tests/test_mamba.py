@@ -1,0 +1,115 @@
+"""Mamba: the parallel selective scan equals the step-by-step loop and mambapy's reference scan, a whole
+block equals mambapy's on the same weights, a chunked stream equals the whole stream, and it learns."""
+
+import pytest
+import torch
+
+import seqmem
+from seqmem.cli import main
+from seqmem.errors import ConfigError
+from seqmem.models.mamba import MambaBlock, linear_scan, selective_scan, selective_scan_loop
+
+mambapy = pytest.importorskip("mambapy.mamba", reason="the compare extra (pip install 'seqmem[compare]') has mambapy")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def scan_inputs(length: int, seed: int = 0, batch: int = 3, inner: int = 6, state: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, length, inner, generator=g)
+    delta = torch.nn.functional.softplus(torch.randn(batch, length, inner, generator=g))
+    A = -torch.rand(inner, state, generator=g) * 2
+    B, C = torch.randn(batch, length, state, generator=g), torch.randn(batch, length, state, generator=g)
+    D = torch.randn(inner, generator=g)
+    return x, delta, A, B, C, D
+
+
+@pytest.mark.parametrize("length", [1, 5, 64, 300])
+def test_the_parallel_scan_equals_the_loop_from_any_state(length):
+    x, delta, A, B, C, D = scan_inputs(length)
+    h0 = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(9))
+    y, h = selective_scan(x, delta, A, B, C, D, h0)
+    y_loop, h_loop = selective_scan_loop(x, delta, A, B, C, D, h0)
+    assert torch.allclose(y, y_loop, atol=1e-5) and torch.allclose(h, h_loop, atol=1e-5)
+
+
+def test_linear_scan_is_the_recurrence():
+    a, b = torch.rand(2, 37, 3), torch.randn(2, 37, 3)
+    h, expected = linear_scan(a, b), []
+    state = torch.zeros(2, 3)
+    for t in range(37):
+        state = a[:, t] * state + b[:, t]
+        expected.append(state)
+    assert torch.allclose(h, torch.stack(expected, 1), atol=1e-5)
+
+
+def reference_block(d_model=8, state=4, expand=2, conv=4, rank=2):
+    config = mambapy.MambaConfig(d_model=d_model, n_layers=1, d_state=state, expand_factor=expand, d_conv=conv,
+                                 dt_rank=rank)
+    return mambapy.MambaBlock(config)
+
+
+@pytest.mark.parametrize("length", [16, 64])
+def test_the_scan_equals_mambapys_reference_scan(length):
+    x, delta, A, B, C, D = scan_inputs(length, inner=16)
+    theirs = reference_block().selective_scan(x, delta, A, B, C, D)
+    assert torch.allclose(selective_scan(x, delta, A, B, C, D)[0], theirs, atol=1e-4)
+
+
+def test_a_block_equals_mambapys_block_on_the_same_weights():
+    torch.manual_seed(0)
+    ours = MambaBlock(8, 4, 2, 4, 2, 1e-3, 0.1)
+    theirs = reference_block()
+    weights = {k.replace("conv.", "conv1d."): v for k, v in ours.state_dict().items()}
+    theirs.load_state_dict(weights)
+    u = torch.randn(2, 32, 8)
+    with torch.no_grad():
+        assert torch.allclose(ours(u)[0], theirs(u), atol=1e-5)
+
+
+def test_a_stream_in_chunks_equals_the_whole_stream():
+    task = seqmem.make_task("copy-memory", blank=20, recall_length=3, test_size=10, validation_size=10)
+    model = seqmem.make_model("mamba", task, d_model=16, layers=2, state_size=8, seed=0).eval()
+    x = task.get("test", torch.arange(4)).x
+    with torch.no_grad():
+        whole, _ = model(x)
+        parts, state = [], None
+        for piece in x.split([7, 1, 18], dim=1):  # uneven chunks, one shorter than the convolution
+            out, state = model(piece, state)
+            parts.append(out)
+    assert torch.allclose(torch.cat(parts, dim=1), whole, atol=1e-5)
+
+
+def test_it_learns_to_recall_beyond_the_baseline():
+    task = seqmem.make_task("copy-memory", blank=5, recall_length=3, convention="symbols", test_size=200,
+                            validation_size=200)
+    model = seqmem.make_model("mamba", task, d_model=32, layers=2, state_size=16, seed=0)
+    result = seqmem.train(model, task, seqmem.TrainConfig(steps=200, lr=1e-2, clip=1.0, eval_every=200),
+                          progress=False)
+    assert result.recall_accuracy > 0.9 > task.baseline().recall_accuracy
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"d_model": 0}, "d_model must be an integer >= 1"),
+    ({"dt_min": 0.5, "dt_max": 0.1}, "need 0 < dt_min <= dt_max"),
+    ({"conv_size": 0}, "conv_size must be an integer >= 1"),
+    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+])
+def test_bad_parameters_name_themselves(params, expected):
+    task = seqmem.make_task("copy-memory", blank=3, test_size=10, validation_size=10)
+    with pytest.raises(ConfigError) as error:
+        seqmem.make_model("mamba", task, **params)
+    assert expected in str(error.value)
+
+
+def test_it_trains_from_the_command_line_by_bptt_and_truncated_bptt(tmp_path):
+    base = ["train", "copy-memory", "--model", "mamba", "--blank", "5", "--recall-length", "3", "--d-model", "16",
+            "--layers", "1", "--steps", "4", "--set", "test_size=20", "--set", "validation_size=20", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "bptt")]) == 0
+    assert main([*base, "--method", "tbptt", "--chunk-length", "4", "--out", str(tmp_path / "tbptt")]) == 0
