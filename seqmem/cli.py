@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     horizon.add_argument("--seeds", type=int, default=1, help="search with seeds 0..N-1 (default 1)")
     horizon.add_argument("--target", type=float, default=0.99,
                          help="the validation recall that counts as solved (default 0.99); a probe stops there")
-    horizon.add_argument("--tolerance", type=float, default=0.25,
+    horizon.add_argument("--resolution", type=float, default=0.25,
                          help="stop bisecting once the failing delay is within this fraction of the solved one")
     horizon.add_argument("--model", help=argparse.SUPPRESS)
     add_config_flags(horizon)
@@ -400,7 +400,7 @@ def run_horizon(args) -> int:
     models = split_values("--models", args.models)
     out = Path(args.out) if args.out else Path("runs") / "horizons" / data["task"]["name"]
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
-                    limit=args.limit, target=args.target, tolerance=args.tolerance, settings=settings,
+                    limit=args.limit, target=args.target, tolerance=args.resolution, settings=settings,
                     progress=not args.quiet)
     print(horizon_text(result))
     print(f"probes and horizon.json in {out}; `seqmem report {out} --html report.html` draws them")

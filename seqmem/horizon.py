@@ -67,6 +67,8 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     if not 0 < target <= 1:
         raise ConfigError(f"--target must be in (0, 1], got {target!r}")
+    if not 0 <= tolerance < 1:
+        raise ConfigError(f"--resolution must be in [0, 1) (a fraction of the solved delay), got {tolerance!r}")
     if not models:
         raise ConfigError("--models: name one or more models")
     short = key.split(".")[-1]
