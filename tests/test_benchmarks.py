@@ -16,3 +16,13 @@ def test_copy_tcn_quick_prints_json_lines(tmp_path):
     by_metric = {r["metric"] for r in records}
     assert {"recall_accuracy", "baseline.recall_accuracy", "accuracy", "valid_recall_accuracy", "steps"} <= by_metric
     assert {r["init"] for r in records} == {"default", "paper"}
+
+
+def test_ssm_speed_quick_prints_both_scans_and_their_ratio():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ssm_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    variants = {r["variant"] for r in records if r["metric"] == "seconds_per_step"}
+    assert {"mamba-loop", "mamba-parallel"} <= variants
+    assert all(r["value"] > 0 for r in records)
+    assert any(r["metric"] == "mamba_parallel_over_loop_step_time" for r in records)

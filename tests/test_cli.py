@@ -67,3 +67,12 @@ def test_recipe_flags_take_values_and_steps_replace_epochs(tmp_path):
     config = apply(*config_from_args(args, args.task))
     assert config["task"]["name"] == "copy-memory" and config["task"]["blank"] == 30
     assert config["train"]["steps"] == 7 and "epochs" not in config["train"]
+
+
+def test_every_recipe_is_a_valid_config():
+    from seqmem.config import make_config, recipe_config
+    from seqmem.recipes import recipe_names
+
+    for name in recipe_names():
+        config = make_config(recipe_config(name))
+        assert config.task["name"] and config.model["name"] and config.method["name"]

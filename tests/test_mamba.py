@@ -62,9 +62,10 @@ def test_the_scan_equals_mambapys_reference_scan(length):
     assert torch.allclose(selective_scan(x, delta, A, B, C, D)[0], theirs, atol=1e-4)
 
 
-def test_a_block_equals_mambapys_block_on_the_same_weights():
+@pytest.mark.parametrize("scan", ["loop", "parallel"])
+def test_a_block_equals_mambapys_block_on_the_same_weights(scan):
     torch.manual_seed(0)
-    ours = MambaBlock(8, 4, 2, 4, 2, 1e-3, 0.1)
+    ours = MambaBlock(8, 4, 2, 4, 2, 1e-3, 0.1, scan)
     theirs = reference_block()
     weights = {k.replace("conv.", "conv1d."): v for k, v in ours.state_dict().items()}
     theirs.load_state_dict(weights)
@@ -73,9 +74,10 @@ def test_a_block_equals_mambapys_block_on_the_same_weights():
         assert torch.allclose(ours(u)[0], theirs(u), atol=1e-5)
 
 
-def test_a_stream_in_chunks_equals_the_whole_stream():
+@pytest.mark.parametrize("scan", ["loop", "parallel"])
+def test_a_stream_in_chunks_equals_the_whole_stream(scan):
     task = seqmem.make_task("copy-memory", blank=20, recall_length=3, test_size=10, validation_size=10)
-    model = seqmem.make_model("mamba", task, d_model=16, layers=2, state_size=8, seed=0).eval()
+    model = seqmem.make_model("mamba", task, d_model=16, layers=2, state_size=8, scan=scan, seed=0).eval()
     x = task.get("test", torch.arange(4)).x
     with torch.no_grad():
         whole, _ = model(x)
