@@ -98,6 +98,7 @@ def test_every_flag_takes_a_value_cleanly(case, value, run_folder, finished_run,
     if not affordable(flag, value):
         return
     monkeypatch.setattr(sweep_module, "make_backend", lambda *args: InProcess())
+    monkeypatch.chdir(run_folder)  # a value taken as a file name (--html, --csv, --figures) lands here
     out = run_folder / f"out{abs(hash((verb, flag, value)))}"
     args = [*BASES[verb], flag, value]
     if verb in ("train", "sweep", "horizon"):
