@@ -2,11 +2,12 @@
 
 Each measurement runs in a fresh process (one thread), so its peak resident memory is its own: copy memory
 in the symbol layout (recall 10, blank L-20), batch 8, the model's default size, Adam; one warm-up step,
-then the median of `--repeats` steps (forward, backward, optimizer step). Mamba runs twice, with its
-step-by-step scan and its parallel (doubling) scan; the ratio of the two is printed from the same run.
+then the median of `--repeats` steps (forward, backward, optimizer step). Every model runs twice, with its
+whole-sequence form (S4D's FFT convolution, LRU's and Mamba's parallel scans) and with a plain step-by-step
+loop of the same recurrence; the ratio loop/whole of each is printed from the same run.
 
     python benchmarks/ssm_speed.py            # L = 1000 and 10000, every state-space model registered
-    python benchmarks/ssm_speed.py --quick    # seconds: L = 50, one repeat, for tests
+    python benchmarks/ssm_speed.py --quick    # seconds: L = 50, one repeat, in this process, for tests
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"s4d": {}, "lru": {}, "mamba-loop": {"scan": "loop"}, "mamba-parallel": {"scan": "parallel"}}
+VARIANTS = {"s4d-fft": {"kernel": "fft"}, "s4d-loop": {"kernel": "loop"},
+            "lru-parallel": {"scan": "parallel"}, "lru-loop": {"scan": "loop"},
+            "mamba-parallel": {"scan": "parallel"}, "mamba-loop": {"scan": "loop"}}
+WHOLE = {"s4d": "s4d-fft", "lru": "lru-parallel", "mamba": "mamba-parallel"}  # against `<model>-loop`
 
 
 def measure(variant: str, length: int, repeats: int, batch: int) -> dict:
@@ -70,22 +74,28 @@ def main(argv=None) -> int:
         for variant in VARIANTS:
             if variant.split("-")[0] not in MODELS:
                 continue
-            done = subprocess.run([sys.executable, __file__, "--child", variant, str(length), "--repeats",
-                                   str(repeats), "--batch", str(args.batch)], capture_output=True, text=True)
-            if done.returncode:
-                raise SystemExit(f"{variant} at L={length} failed: {done.stderr.strip().splitlines()[-1]}")
-            row = json.loads(done.stdout)
-            for metric, unit in (("seconds_per_step", "s"), ("peak_bytes", "bytes")):
+            if args.quick:  # seconds, not memory: no fresh process
+                row = measure(variant, length, repeats, args.batch)
+            else:
+                done = subprocess.run([sys.executable, __file__, "--child", variant, str(length), "--repeats",
+                                       str(repeats), "--batch", str(args.batch)], capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{variant} at L={length} failed: {done.stderr.strip().splitlines()[-1]}")
+                row = json.loads(done.stdout)
+            metrics = (("seconds_per_step", "s"),) if args.quick else (("seconds_per_step", "s"), ("peak_bytes", "bytes"))
+            for metric, unit in metrics:
                 records.append({"benchmark": "ssm_speed", "metric": metric, "value": row[metric], "unit": unit,
                                 "variant": variant, "length": length, "batch": args.batch,
                                 "parameters": row["parameters"], "quick": args.quick})
                 print(json.dumps(records[-1]), flush=True)
         step = {r["variant"]: r["value"] for r in records if r["length"] == length and r["metric"] == "seconds_per_step"}
-        if "mamba-loop" in step and "mamba-parallel" in step:
-            records.append({"benchmark": "ssm_speed", "metric": "mamba_parallel_over_loop_step_time", "unit": "ratio",
-                            "value": step["mamba-parallel"] / step["mamba-loop"], "numerator": "parallel scan",
-                            "denominator": "step-by-step loop", "length": length, "quick": args.quick})
-            print(json.dumps(records[-1]), flush=True)
+        for model, whole in WHOLE.items():
+            if whole in step and f"{model}-loop" in step:
+                records.append({"benchmark": "ssm_speed", "metric": f"{model}_loop_over_whole_step_time",
+                                "unit": "ratio", "value": step[f"{model}-loop"] / step[whole],
+                                "numerator": f"{model}-loop (step by step)", "denominator": whole, "length": length,
+                                "batch": args.batch, "quick": args.quick})
+                print(json.dumps(records[-1]), flush=True)
     if not args.quick:
         write_jsonl(Path(args.out), records)
     return 0

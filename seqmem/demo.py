@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.params import check_int
 from seqmem.tasks.base import generator_for
 from seqmem.text import check_echo_letters, decode_text, predict_text, text_delay
 
@@ -21,6 +22,7 @@ def row(label: str, values, width: int) -> str:
 def sample(task, index: int, seed: int | None):
     """Test sample `index`, or a fresh sample drawn from `seed` for tasks that have fresh samples."""
     if seed is not None:
+        check_int("--seed", seed, 0)
         return task.sample(1, generator_for(seed))
     n = task.size("test")
     if not 0 <= index < n:

@@ -18,11 +18,13 @@ def test_copy_tcn_quick_prints_json_lines(tmp_path):
     assert {r["init"] for r in records} == {"default", "paper"}
 
 
-def test_ssm_speed_quick_prints_both_scans_and_their_ratio():
+def test_ssm_speed_quick_prints_both_forms_of_every_model_and_their_ratios():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ssm_speed.py"), "--quick"],
                           capture_output=True, text=True, check=True)
     records = [json.loads(line) for line in done.stdout.splitlines()]
     variants = {r["variant"] for r in records if r["metric"] == "seconds_per_step"}
-    assert {"mamba-loop", "mamba-parallel"} <= variants
+    assert variants == {"s4d-fft", "s4d-loop", "lru-parallel", "lru-loop", "mamba-parallel", "mamba-loop"}
     assert all(r["value"] > 0 for r in records)
-    assert any(r["metric"] == "mamba_parallel_over_loop_step_time" for r in records)
+    ratios = {r["metric"] for r in records if r["unit"] == "ratio"}
+    assert ratios == {"s4d_loop_over_whole_step_time", "lru_loop_over_whole_step_time",
+                      "mamba_loop_over_whole_step_time"}

@@ -95,3 +95,9 @@ def test_cli_demo_refuses_runs_of_different_tasks(tmp_path, fixed_run, capsys):
     other = make_run(tmp_path / "other", {"name": "echo-letters", "delay": 2, "test_size": 20}, {"name": "gru", "hidden": 8})
     assert main(["demo", str(fixed_run), str(other)]) == 2
     assert "different tasks" in capsys.readouterr().err
+
+
+def test_cli_demo_refuses_a_negative_seed(fixed_run, capsys):
+    assert main(["demo", str(fixed_run), "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqmem: error: --seed must be an integer >= 0") and err.count("\n") == 1

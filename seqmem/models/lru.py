@@ -1,0 +1,140 @@
+"""Linear Recurrent Unit (Orvieto et al. 2023, "Resurrecting Recurrent Neural Networks for Long Sequences").
+
+Each layer runs a complex diagonal linear recurrence h_t = lambda * h_{t-1} + gamma * (B x_t) and reads out
+y_t = Re(C h_t) + D x_t. lambda = exp(-exp(nu_log) + i exp(theta_log)) lies inside the unit circle whatever the
+weights. At the start lambda is drawn uniformly over the area of the ring r_min <= |lambda| <= r_max (as in the
+paper: |lambda|^2 uniform) with phase uniform in [0, max_phase]; gamma = sqrt(1 - |lambda|^2) (then trained,
+as in the paper) keeps the state's scale independent of how slowly it forgets. B and C are complex, scaled as
+in the paper. The recurrence runs as a doubling scan over time (log2 L steps, nothing divided, so no blow-up
+when |lambda|^L underflows); `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
+pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
+is each layer's last h, so a stream fed in chunks gives the whole stream's outputs.
+
+Defaults r_min 0.4, r_max 0.99 (the paper's general ring); its longest tasks used 0.9/0.999 and a smaller
+max_phase. Omitted: the JAX parallel-scan primitive, BatchNorm, bidirectional layers, the paper's per-task
+learning-rate factors for the recurrence parameters, and the pooling/classifier heads (seqmem's head is used).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqmem.errors import ConfigError
+from seqmem.models import register_model
+from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.params import check_int
+
+
+def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Every h_t = lam * h_{t-1} + b_t along dim 1 (h_{-1} = h0, or 0), by doubling: after the step with
+    offset k each position sums its last 2k inputs weighted by powers of lam. lam is the same at every step,
+    so only its powers lam^k are needed, never a tensor over time. lam: `(N,)`; b: `(B, L, N)`; h0: `(B, N)`."""
+    if h0 is not None:
+        b = torch.cat([b[:, :1] + lam * h0.unsqueeze(1), b[:, 1:]], dim=1)  # (B, L, N)
+    power, offset = lam, 1
+    while offset < b.shape[1]:
+        b = torch.cat([b[:, :offset], b[:, offset:] + power * b[:, :-offset]], dim=1)  # (B, L, N)
+        power, offset = power * power, offset * 2
+    return b
+
+
+def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The same, one step at a time: the reference the doubling scan must equal."""
+    h = b.new_zeros(b.shape[0], b.shape[2]) if h0 is None else h0  # (B, N)
+    hs = []
+    for t in range(b.shape[1]):
+        h = lam * h + b[:, t]
+        hs.append(h)
+    return torch.stack(hs, dim=1)  # (B, L, N)
+
+
+class LRULayer(nn.Module):
+    """d_model -> state_size complex -> d_model. Complex weights are kept as real pairs, so optimizers,
+    clipping and parameter counts see ordinary real tensors."""
+
+    def __init__(self, d_model: int, state_size: int, r_min: float, r_max: float, max_phase: float):
+        super().__init__()
+        u1, u2 = torch.rand(state_size, dtype=torch.float64), torch.rand(state_size, dtype=torch.float64)
+        radius2 = r_min**2 + u1 * (r_max**2 - r_min**2)  # |lambda|^2, uniform
+        nu = (-0.5 * torch.log(radius2.clamp_min(1e-8))).clamp_min(1e-12)  # -log|lambda|, finite at 0 and 1
+        self.nu_log = nn.Parameter(torch.log(nu).float())
+        self.theta_log = nn.Parameter(torch.log((max_phase * u2).clamp_min(1e-8)).float())
+        self.gamma_log = nn.Parameter((0.5 * torch.log(-torch.expm1(-2 * nu))).float())  # log sqrt(1 - |lambda|^2)
+        self.B_re = nn.Parameter(torch.randn(state_size, d_model) / math.sqrt(2 * d_model))
+        self.B_im = nn.Parameter(torch.randn(state_size, d_model) / math.sqrt(2 * d_model))
+        self.C_re = nn.Parameter(torch.randn(d_model, state_size) / math.sqrt(state_size))
+        self.C_im = nn.Parameter(torch.randn(d_model, state_size) / math.sqrt(state_size))
+        self.D = nn.Parameter(torch.randn(d_model))
+
+    def lam(self) -> torch.Tensor:
+        return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))  # (N,)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+        gamma = torch.exp(self.gamma_log)  # (N,)
+        bx = torch.complex(x @ self.B_re.T * gamma, x @ self.B_im.T * gamma)  # (B, L, N)
+        h = scan(self.lam(), bx, h0)  # (B, L, N)
+        y = h.real @ self.C_re.T - h.imag @ self.C_im.T + self.D * x  # (B, L, H)
+        return y, h[:, -1]
+
+
+SCANS = {"parallel": lru_scan, "loop": lru_scan_loop}
+
+
+class LRUBlock(nn.Module):
+    def __init__(self, d_model: int, state_size: int, dropout: float, r_min: float, r_max: float, max_phase: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.lru = LRULayer(d_model, state_size, r_min, r_max, max_phase)
+        self.mix = nn.Linear(d_model, 2 * d_model)  # GLU: half the outputs gate the other half
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+        y, h = self.lru(self.norm(x), h0, scan)  # (B, L, H), (B, N)
+        y = self.dropout(F.gelu(y))
+        return x + self.dropout(F.glu(self.mix(y), dim=-1)), h
+
+
+@register_model("lru")
+class LRU(nn.Module):
+    summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, parallel scan (Orvieto 2023)"
+    receptive_field = math.inf
+
+    def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
+                 r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "parallel",
+                 encoder: str = "onehot", embedding_dim: int = 0):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size)):
+            check_int(name, value)
+        if layers > 256:
+            raise ConfigError(f"layers must be at most 256, got {layers}")
+        for name, value in (("dropout", dropout), ("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0 <= r_min < r_max < 1:
+            raise ConfigError(f"need 0 <= r_min < r_max < 1, got r_min {r_min!r} and r_max {r_max!r}")
+        if not 0 < max_phase <= 2 * math.pi:
+            raise ConfigError(f"max_phase must be in (0, 2*pi], got {max_phase!r}")
+        if scan not in SCANS:
+            raise ConfigError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
+        self.scan = SCANS[scan]
+        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        self.input = nn.Linear(self.encoder.features, d_model)
+        self.blocks = nn.ModuleList(LRUBlock(d_model, state_size, dropout, r_min, r_max, max_phase)
+                                    for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = OutputHead(d_model, task)
+
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+        """`state`: each layer's last complex h `(B, N)` (None: zeros)."""
+        h = self.input(self.encoder(x, cond))  # (B, L, H)
+        states = []
+        for i, block in enumerate(self.blocks):
+            h, last = block(h, None if state is None else state[i], self.scan)
+            states.append(last)
+        return self.head(self.norm(h)), tuple(states)

@@ -1,0 +1,121 @@
+"""S4D (Gu, Gupta, Goel & Re 2022, "On the Parameterization and Initialization of Diagonal State Space Models"),
+the minimal model in plain PyTorch. Omitted: the Cauchy and Vandermonde kernels (the kernel is a plain
+Vandermonde product here), S4D-Inv and the other initialisations, bidirectional layers, the separate learning
+rate and weight decay the paper gives A and the step size, BatchNorm and the pooling/decoder heads (seqmem's
+head is used).
+
+Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x_{t-1} + dB u_t, y_t =
+2 Re(C x_t) + D u_t (the factor 2 stands for the conjugate modes left out), with A_n = -1/2 + i pi n
+(S4D-Lin) discretised by zero-order hold with a learned step size. A whole chunk is one causal FFT
+convolution with the kernel K_l = 2 Re(C dA^l dB), plus what the state carried in from the last chunk
+contributes; the state at the chunk's end is returned, so a stream fed in chunks gives the whole stream's
+outputs. `S4DLayer.step` runs the same system one step at a time (the reference the tests compare with;
+`kernel="loop"` trains that way, for the speed benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqmem.errors import ConfigError
+from seqmem.models import register_model
+from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.params import check_int
+
+
+class S4DLayer(nn.Module):
+    """H independent diagonal state-space systems, one per channel, each with N/2 complex modes."""
+
+    def __init__(self, channels: int, state_size: int, dt_min: float, dt_max: float):
+        super().__init__()
+        modes = state_size // 2
+        log_dt = torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        self.log_dt = nn.Parameter(log_dt)  # (H,)
+        self.log_neg_A_real = nn.Parameter(torch.full((channels, modes), math.log(0.5)))  # Re A = -exp(.) < 0
+        self.A_imag = nn.Parameter(math.pi * torch.arange(modes, dtype=torch.float).repeat(channels, 1))  # (H, N/2)
+        self.C = nn.Parameter(torch.randn(channels, modes, 2) * math.sqrt(0.5))  # real and imaginary parts
+        self.D = nn.Parameter(torch.randn(channels))  # (H,)
+
+    def discrete(self):
+        """dA = exp(dt A) and dB = (dA - 1) / A: zero-order hold, exact for an input held over each step."""
+        A = torch.complex(-torch.exp(self.log_neg_A_real), self.A_imag)  # (H, N/2)
+        dtA = A * torch.exp(self.log_dt).unsqueeze(-1)  # (H, N/2)
+        dA = torch.exp(dtA)
+        return dtA, dA, (dA - 1) / A, torch.view_as_complex(self.C)
+
+    def forward(self, u: torch.Tensor, state: torch.Tensor | None = None):
+        """u: `(B, L, H)`; state: the modes before the first step `(B, H, N/2)` complex, or None for zeros."""
+        L = u.shape[1]
+        u = u.transpose(1, 2)  # (B, H, L)
+        dtA, dA, dB, C = self.discrete()
+        powers = torch.exp(dtA.unsqueeze(-1) * torch.arange(L, device=u.device))  # dA^l: (H, N/2, L)
+        K = 2 * torch.einsum("hn,hnl->hl", C * dB, powers).real  # (H, L)
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]  # (B, H, L)
+        y = y + self.D.unsqueeze(-1) * u  # (B, H, L)
+        end = dB * torch.einsum("bhl,hnl->bhn", u.to(powers.dtype), powers.flip(-1))  # (B, H, N/2)
+        if state is not None:  # the carried modes decay as dA^(t+1) and are read out through C
+            y = y + 2 * torch.einsum("bhn,hnl->bhl", C * dA * state, powers).real  # (B, H, L)
+            end = end + state * dA * powers[..., -1]  # dA^L x_{-1}: (B, H, N/2)
+        return y.transpose(1, 2), end  # (B, L, H), (B, H, N/2)
+
+    def loop(self, u: torch.Tensor, state: torch.Tensor | None = None):
+        """The same as `forward`, one step at a time (`kernel="loop"`): the recurrence without the FFT."""
+        outputs = []
+        for t in range(u.shape[1]):
+            y, state = self.step(u[:, t], state)
+            outputs.append(y)
+        return torch.stack(outputs, dim=1), state
+
+    def step(self, u: torch.Tensor, state: torch.Tensor | None = None):
+        """One step of the recurrence: u `(B, H)`; returns y `(B, H)` and the next state."""
+        _, dA, dB, C = self.discrete()
+        x = dB * u.unsqueeze(-1) if state is None else dA * state + dB * u.unsqueeze(-1)  # (B, H, N/2)
+        return 2 * (C * x).sum(-1).real + self.D * u, x
+
+
+@register_model("s4d")
+class S4D(nn.Module):
+    summary = "S4D: diagonal state-space layers (S4D-Lin init, ZOH, FFT convolution) with GLU mixing"
+    receptive_field = math.inf
+
+    def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, kernel: str = "fft", encoder: str = "onehot",
+                 embedding_dim: int = 0):
+        super().__init__()
+        check_int("d_model", d_model)
+        check_int("layers", layers)
+        check_int("state_size", state_size, 2)
+        if layers > 256:
+            raise ConfigError(f"layers must be at most 256, got {layers}")
+        if state_size % 2:
+            raise ConfigError(f"state_size must be even (N/2 complex modes), got {state_size}")
+        if not (0 < dt_min <= dt_max and math.isfinite(dt_max)):
+            raise ConfigError(f"need 0 < dt_min <= dt_max (finite), got dt_min {dt_min!r} and dt_max {dt_max!r}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        if kernel not in ("fft", "loop"):
+            raise ConfigError(f"kernel must be fft (a causal FFT convolution) or loop (step by step), got {kernel!r}")
+        self.kernel = kernel
+        self.encoder = InputEncoder(task, encoder, embedding_dim)
+        self.input = nn.Linear(self.encoder.features, d_model)
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.ssms = nn.ModuleList(S4DLayer(d_model, state_size, dt_min, dt_max) for _ in range(layers))
+        self.mixes = nn.ModuleList(nn.Linear(d_model, 2 * d_model) for _ in range(layers))  # halves of a GLU
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = OutputHead(d_model, task)
+
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+        """The state is each layer's modes after the last step, so chunks continue one another exactly."""
+        h = self.input(self.encoder(x, cond))  # (B, L, D)
+        states = []
+        for i, (norm, ssm, mix) in enumerate(zip(self.norms, self.ssms, self.mixes, strict=True)):
+            run = ssm if self.kernel == "fft" else ssm.loop
+            y, layer_state = run(norm(h), None if state is None else state[i])  # (B, L, D)
+            h = h + self.dropout(F.glu(mix(self.dropout(F.gelu(y))), dim=-1))  # (B, L, D)
+            states.append(layer_state)
+        return self.head(self.norm(h)), tuple(states)
