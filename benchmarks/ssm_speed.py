@@ -58,10 +58,12 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", default="1000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--memory-gib", type=int, default=16, help="address space a measurement may use")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ssm_speed.jsonl"))
     args = parser.parse_args(argv)
-    if args.child:
+    if args.child:  # capped, so a form that needs more memory than the machine has fails alone, in one line
+        resource.setrlimit(resource.RLIMIT_AS, (args.memory_gib * 2**30, resource.RLIM_INFINITY))
         print(json.dumps(measure(args.child[0], int(args.child[1]), args.repeats, args.batch)))
         return 0
     from seqmem.models import MODELS
@@ -78,9 +80,14 @@ def main(argv=None) -> int:
                 row = measure(variant, length, repeats, args.batch)
             else:
                 done = subprocess.run([sys.executable, __file__, "--child", variant, str(length), "--repeats",
-                                       str(repeats), "--batch", str(args.batch)], capture_output=True, text=True)
-                if done.returncode:
-                    raise SystemExit(f"{variant} at L={length} failed: {done.stderr.strip().splitlines()[-1]}")
+                                       str(repeats), "--batch", str(args.batch), "--memory-gib", str(args.memory_gib)],
+                                      capture_output=True, text=True)
+                if done.returncode:  # recorded, not fatal: a form too large for the machine is a result too
+                    lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+                    records.append({"benchmark": "ssm_speed", "metric": "failed", "value": None, "unit": None,
+                                    "variant": variant, "length": length, "batch": args.batch, "error": lines[-1]})
+                    print(json.dumps(records[-1]), flush=True)
+                    continue
                 row = json.loads(done.stdout)
             metrics = (("seconds_per_step", "s"),) if args.quick else (("seconds_per_step", "s"), ("peak_bytes", "bytes"))
             for metric, unit in metrics:

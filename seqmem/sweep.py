@@ -205,13 +205,32 @@ class ProcessPool:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=one_thread) as pool:
+        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=one_thread)
+        try:
             futures = {pool.submit(fn, job): job for job in jobs}
             for future in as_completed(futures):
                 try:
                     yield future.result()
                 except Exception as e:  # a worker that died: that point failed, the others go on
                     yield {"name": futures[future][0], "status": "failed", "error": one_line(e)}
+        except BaseException:  # Ctrl-C or SIGTERM: each worker checkpoints the update it is on and stops
+            stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stop_workers(pool) -> None:
+    """After a SIGTERM to the sweep, SIGTERM to every worker (the executor offers no public way to reach
+    them), so the sweep stops within an update, not once every running point has finished. Ctrl-C at a
+    terminal reaches the workers already, with the rest of the process group."""
+    from seqmem import interrupt
+
+    if not interrupt.terminated():
+        return
+    for process in list(getattr(pool, "_processes", {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 class RayBackend:
