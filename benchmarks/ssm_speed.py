@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"s4d-fft": {"kernel": "fft"}, "s4d-loop": {"kernel": "loop"},
+VARIANTS = {"s4d-fft": {"scan": "fft"}, "s4d-loop": {"scan": "loop"},
             "lru-parallel": {"scan": "parallel"}, "lru-loop": {"scan": "loop"},
             "mamba-parallel": {"scan": "parallel"}, "mamba-loop": {"scan": "loop"}}
 WHOLE = {"s4d": "s4d-fft", "lru": "lru-parallel", "mamba": "mamba-parallel"}  # against `<model>-loop`

@@ -28,3 +28,15 @@ def test_ssm_speed_quick_prints_both_forms_of_every_model_and_their_ratios():
     ratios = {r["metric"] for r in records if r["unit"] == "ratio"}
     assert ratios == {"s4d_loop_over_whole_step_time", "lru_loop_over_whole_step_time",
                       "mamba_loop_over_whole_step_time"}
+
+
+def test_content_recall_quick_prints_each_task_and_model_with_its_baseline(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "content_recall.py"), "--quick", "--workers", "1",
+                           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out.jsonl")],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    recall = {(r["task"], r["model"]): r for r in records if r["metric"] == "recall_accuracy"}
+    assert set(recall) == {(t, m) for t in ("selective-copy", "associative-recall") for m in ("tcn", "gru")}
+    baseline = {(r["task"], r["model"]): r["value"] for r in records if r["metric"] == "baseline.recall_accuracy"}
+    assert baseline[("selective-copy", "gru")] == 0.25 and baseline[("associative-recall", "gru")] == 0.25
+    assert all(0 <= r["value"] <= 1 for r in recall.values())

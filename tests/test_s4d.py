@@ -62,7 +62,7 @@ def test_a_stream_in_three_chunks_equals_the_whole_stream():
             out, state = model(piece, state)
             parts.append(out)
         loop, loop_state = seqmem.make_model("s4d", task, d_model=16, layers=2, state_size=8, seed=0,
-                                             kernel="loop").eval()(x)
+                                             scan="loop").eval()(x)
     assert len(state) == 2
     assert torch.allclose(torch.cat(parts, dim=1), whole, atol=1e-4)
     assert torch.allclose(loop, whole, atol=1e-4)
@@ -96,7 +96,7 @@ def test_it_learns_to_recall_beyond_the_baseline():
     ({"dt_max": float("inf")}, "dt_max"),
     ({"dropout": 1.0}, "dropout must be in [0, 1)"),
     ({"encoder": "nope"}, "encoder must be one of"),
-    ({"kernel": "cuda"}, "kernel must be fft"),
+    ({"scan": "cuda"}, "scan must be fft"),
 ])
 def test_bad_parameters_name_themselves(params, expected):
     with pytest.raises(ConfigError) as error:

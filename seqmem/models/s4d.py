@@ -10,7 +10,7 @@ Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x
 convolution with the kernel K_l = 2 Re(C dA^l dB), plus what the state carried in from the last chunk
 contributes; the state at the chunk's end is returned, so a stream fed in chunks gives the whole stream's
 outputs. `S4DLayer.step` runs the same system one step at a time (the reference the tests compare with;
-`kernel="loop"` trains that way, for the speed benchmark).
+`scan="loop"` trains that way, for the speed benchmark).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class S4DLayer(nn.Module):
         return y.transpose(1, 2), end  # (B, L, H), (B, H, N/2)
 
     def loop(self, u: torch.Tensor, state: torch.Tensor | None = None):
-        """The same as `forward`, one step at a time (`kernel="loop"`): the recurrence without the FFT."""
+        """The same as `forward`, one step at a time (`scan="loop"`): the recurrence without the FFT."""
         outputs = []
         for t in range(u.shape[1]):
             y, state = self.step(u[:, t], state)
@@ -83,7 +83,7 @@ class S4D(nn.Module):
     receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1, kernel: str = "fft", encoder: str = "onehot",
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, scan: str = "fft", encoder: str = "onehot",
                  embedding_dim: int = 0):
         super().__init__()
         check_int("d_model", d_model)
@@ -97,9 +97,9 @@ class S4D(nn.Module):
             raise ConfigError(f"need 0 < dt_min <= dt_max (finite), got dt_min {dt_min!r} and dt_max {dt_max!r}")
         if not 0 <= dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
-        if kernel not in ("fft", "loop"):
-            raise ConfigError(f"kernel must be fft (a causal FFT convolution) or loop (step by step), got {kernel!r}")
-        self.kernel = kernel
+        if scan not in ("fft", "loop"):
+            raise ConfigError(f"scan must be fft (a causal FFT convolution) or loop (step by step), got {scan!r}")
+        self.scan = scan
         self.encoder = InputEncoder(task, encoder, embedding_dim)
         self.input = nn.Linear(self.encoder.features, d_model)
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
@@ -114,7 +114,7 @@ class S4D(nn.Module):
         h = self.input(self.encoder(x, cond))  # (B, L, D)
         states = []
         for i, (norm, ssm, mix) in enumerate(zip(self.norms, self.ssms, self.mixes, strict=True)):
-            run = ssm if self.kernel == "fft" else ssm.loop
+            run = ssm if self.scan == "fft" else ssm.loop
             y, layer_state = run(norm(h), None if state is None else state[i])  # (B, L, D)
             h = h + self.dropout(F.glu(mix(self.dropout(F.gelu(y))), dim=-1))  # (B, L, D)
             states.append(layer_state)
