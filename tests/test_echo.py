@@ -127,16 +127,7 @@ def test_tbptt_chunks_are_consecutive_pieces_of_each_stream():
     assert sorted(first[:, :, 0].tolist()) == sorted(r[:, 0].tolist() for r in rows)
 
 
-@pytest.fixture
-def one_thread():
-    """Small models train several times faster on one thread than on two competing with other work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_tbptt_learns_a_short_echo(one_thread):
+def test_tbptt_learns_a_short_echo():
     """A notebook-002 model (ReLU RNN, 4 units) with truncated BPTT learns echo_step 2 past the memoryless 0.5."""
     torch.manual_seed(0)
     task = seqmem.make_task("echo-stream", echo_step=2, series_length=1000, streams=5)

@@ -11,14 +11,6 @@ from seqmem.metrics import Tally
 from seqmem.tasks.base import generator_for
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def memoryless_logits(batch, classes: int, blank: int) -> torch.Tensor:
     """Certain of the blank off the answers, uniform over the classes on them."""
     logits = torch.full((*batch.y.shape, classes), -1e9)

@@ -12,14 +12,6 @@ from seqmem.errors import ConfigError
 from seqmem.models.lru import LRU, LRULayer, lru_scan, lru_scan_loop
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_task():
     return seqmem.make_task("copy-memory", blank=5, recall_length=3, test_size=20, validation_size=20)
 

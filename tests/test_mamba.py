@@ -12,14 +12,6 @@ from seqmem.models.mamba import MambaBlock, linear_scan, selective_scan, selecti
 mambapy = pytest.importorskip("mambapy.mamba", reason="the compare extra (pip install 'seqmem[compare]') has mambapy")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def scan_inputs(length: int, seed: int = 0, batch: int = 3, inner: int = 6, state: int = 4):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, length, inner, generator=g)

@@ -10,14 +10,6 @@ from seqmem.errors import ConfigError
 from seqmem.models.s4d import S4D, S4DLayer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_task(**params):
     return seqmem.make_task("copy-memory", **{"blank": 5, "recall_length": 3, "test_size": 10,
                                               "validation_size": 10, **params})
