@@ -191,9 +191,8 @@ def apply(data: dict, settings: list) -> dict:
     return data
 
 
-def listing(registry: dict) -> str:
-    return "\n".join(f"{name:<28} {getattr(cls, 'summary', '') or (cls.__doc__ or '').splitlines()[0]}"
-                     for name, cls in sorted(registry.items()))
+def listing(registry) -> str:
+    return "\n".join(f"{name:<28} {registry.summary(name)}" for name in sorted(registry))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,10 +220,6 @@ def dispatch(argv: list[str] | None) -> int:
     if not 0 <= args.threads <= cores:
         raise ConfigError(f"--threads must be in 0..{cores} (this machine's cores; 0 keeps PyTorch's default), "
                           f"got {args.threads}")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     if args.verb == "tasks":
         from seqmem.tasks import TASKS
 
@@ -242,10 +237,14 @@ def dispatch(argv: list[str] | None) -> int:
 
         print("\n".join(f"{n:<28} {load_recipe(n).get('description', '')}" for n in recipe_names()))
     elif args.verb == "train":
+        from seqmem.config import make_config
+
+        config = make_config(apply(*config_from_args(args, args.task)))  # a mistake is refused before PyTorch loads
+        use_threads(args.threads)
         from seqmem.experiment import run_experiment
         from seqmem.report import table
 
-        summary = run_experiment(apply(*config_from_args(args, args.task)), args.out, progress=not args.quiet)
+        summary = run_experiment(config, args.out, progress=not args.quiet)
         print(table([summary]))
     elif args.verb == "sweep":
         return run_sweep_command(args)
@@ -258,6 +257,15 @@ def dispatch(argv: list[str] | None) -> int:
     elif args.verb == "report":
         run_report(args)
     return 0
+
+
+def use_threads(threads: int) -> None:
+    """PyTorch's CPU threads (0 keeps its default), set by the commands that compute, once their arguments are
+    checked: setting them imports PyTorch, which listings, help and refused commands do without."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def sweep_points(args) -> tuple[list, str]:
@@ -305,6 +313,7 @@ def run_sweep_command(args) -> int:
 
     backend = make_backend(args.backend, args.workers, args.address)
     points, name = sweep_points(args)
+    use_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / name
     return finish_sweep(points, out, backend, args.quiet)
 
@@ -335,6 +344,7 @@ def run_suite(args) -> int:
 
     backend = make_backend(args.backend, args.workers, args.address)
     points = [Point(recipe, make_config(recipe_config(recipe))) for recipe in suite_recipes(args.name)]
+    use_threads(args.threads)
     out = Path(args.out or "runs") / args.name
     code = finish_sweep(points, out, backend, args.quiet, by_run=True)
     section = collect(out)
@@ -398,6 +408,7 @@ def run_horizon(args) -> int:
     data, settings = config_from_args(args, args.task, need_model=False)
     settings = [("train.stop_at", args.target, "--target"), *settings]
     models = split_values("--models", args.models)
+    use_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / "horizons" / data["task"]["name"]
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
                     limit=args.limit, target=args.target, tolerance=args.resolution, settings=settings,
@@ -418,6 +429,7 @@ def run_demo(args) -> None:
         raise ConfigError(f"{paths[0]} is not a run directory: give seqmem demo RUN [RUN ...] [TEXT]")
     if args.seed is not None and text is not None:
         raise ConfigError("--seed picks a sample; with TEXT the input is the text: drop one of them")
+    use_threads(args.threads)
     print("\n".join(demo_lines([load(p) for p in paths], text, args.delay, args.index, args.seed)))
 
 

@@ -46,19 +46,20 @@ class Config:
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:
-    """The settings of one part of a config: of the named task, model or method, or TrainConfig's."""
+    """The settings of one part of a config: of the named task, model or method, or TrainConfig's (read
+    without importing the task's or model's module, so checking a config needs no PyTorch)."""
     if section == "task":
-        from seqmem.tasks import task_class
+        from seqmem.tasks import task_params
 
-        return parameters(task_class(name))
+        return task_params(name)
     if section == "model":
-        from seqmem.models import model_class
+        from seqmem.models import model_params
 
-        return parameters(model_class(name), skip=1)
+        return model_params(name)
     if section == "method":
-        from seqmem.training.methods import method_class
+        from seqmem.training.methods import method_params
 
-        return parameters(method_class(name).Options)
+        return method_params(name)
     from seqmem.training.config import TrainConfig
 
     return parameters(TrainConfig)

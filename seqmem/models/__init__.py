@@ -3,21 +3,18 @@
 Every model is an `nn.Module` built as `cls(task, **hyperparameters)` whose `forward(x, state=None)`
 returns `(logits, state)`: logits `(B, L, classes)` for per-step tasks or `(B, classes)` for sequence
 classification, and a state to carry into the next chunk (None where the model keeps none). It has a
-`receptive_field` (math.inf for recurrent models).
+`receptive_field` (math.inf for recurrent models). As for tasks, the names and settings are read from the
+modules' source, so only `make_model` imports a model's module, and PyTorch.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-import torch
-
 from seqmem.errors import ConfigError
 from seqmem.params import check_int
+from seqmem.registry import Registry
 from seqmem.tasks import check_params
 
-MODELS: dict[str, type] = {}
+MODELS = Registry(__name__, "register_model", skip=1)  # after `task`
 
 
 class ReceptiveFieldError(ConfigError):
@@ -25,18 +22,22 @@ class ReceptiveFieldError(ConfigError):
 
 
 def register_model(name: str):
-    def add(cls):
-        cls.name = name
-        MODELS[name] = cls
-        return cls
-
-    return add
+    return MODELS.register(name)
 
 
 def model_class(name: str) -> type:
+    return MODELS[known_model(name)]
+
+
+def model_params(name: str) -> dict:
+    """The named model's settings (after `task`), without importing its module."""
+    return MODELS.params(known_model(name))
+
+
+def known_model(name: str) -> str:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(sorted(MODELS))} (see `seqmem models`)")
-    return MODELS[name]
+    return name
 
 
 def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool = False, **params):
@@ -45,6 +46,8 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     A model whose receptive field is shorter than the task's span cannot answer it; that is refused with
     the smallest fix, unless `allow_short_receptive_field` asks for it anyway.
     """
+    import torch
+
     cls = model_class(name)
     params = check_params(f"model {name}", cls, params, skip=2)
     if not hasattr(task, "span") or not hasattr(task, "num_classes"):
@@ -62,9 +65,5 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     return model
 
 
-def count_parameters(model: torch.nn.Module) -> int:
+def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

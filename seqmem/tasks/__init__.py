@@ -1,22 +1,19 @@
-"""Task registry: each module in this package registers its tasks by short name."""
+"""Task registry: each module in this package registers its tasks by short name.
+
+The names, summaries and settings are read from the modules' source (seqmem.registry), so listing tasks or
+checking a config imports no task module, nor PyTorch; `make_task` imports the one it builds.
+"""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from seqmem.errors import ConfigError
+from seqmem.registry import Registry
 
-TASKS: dict[str, type] = {}
+TASKS = Registry(__name__, "register_task")
 
 
 def register_task(name: str):
-    def add(cls):
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return add
+    return TASKS.register(name)
 
 
 def make_task(name: str, **params):
@@ -26,9 +23,18 @@ def make_task(name: str, **params):
 
 
 def task_class(name: str) -> type:
+    return TASKS[known_task(name)]
+
+
+def task_params(name: str) -> dict:
+    """The named task's settings, without importing its module."""
+    return TASKS.params(known_task(name))
+
+
+def known_task(name: str) -> str:
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))} (see `seqmem tasks`)")
-    return TASKS[name]
+    return name
 
 
 def check_params(what: str, cls: type, params: dict, skip: int = 1) -> dict:
@@ -40,8 +46,3 @@ def check_params(what: str, cls: type, params: dict, skip: int = 1) -> dict:
         if key not in declared:
             raise ConfigError(f"{what} has no parameter {key!r}; its parameters: {', '.join(declared)}")
     return {k: coerce(f"{what.split()[0]}.{k}", v, declared[k].kind) for k, v in params.items()}
-
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")

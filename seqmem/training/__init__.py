@@ -1,13 +1,18 @@
-"""Training: the loop, its settings, and the update methods (each module may register one)."""
+"""Training: the loop, its settings, and the update methods (each module may register one).
+
+The names load on first use, so reading `seqmem.training.config` or the method registry does not load the
+loop, nor PyTorch.
+"""
 
 import importlib
-import pkgutil
 
-from seqmem.training.config import TrainConfig
-from seqmem.training.loop import Result, train
-from seqmem.training.methods import make_method
+EXPORTS = {"Result": "seqmem.training.loop", "train": "seqmem.training.loop",
+           "TrainConfig": "seqmem.training.config", "make_method": "seqmem.training.methods"}
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+__all__ = list(EXPORTS)
 
-__all__ = ["Result", "TrainConfig", "make_method", "train"]
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'seqmem.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(EXPORTS[name]), name)

@@ -2,36 +2,46 @@
 
 BPTT and truncated BPTT share one update; truncated BPTT only adds `chunk_length`, which the loop reads
 to cut each batch into chunks, carrying the state detached between them.
+
+This module imports PyTorch only inside the functions that compute, so a config is checked (its method's
+options included) without it; the methods are listed from their modules' source, as tasks and models are.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from seqmem.errors import ConfigError
 from seqmem.params import REQUIRED, check_int, coerce, parameters
-from seqmem.tasks.base import Batch
+from seqmem.registry import Registry
 from seqmem.training.config import TrainConfig
 
-METHODS: dict[str, type] = {}
+if TYPE_CHECKING:
+    import torch
+
+    from seqmem.tasks.base import Batch
+
+METHODS = Registry("seqmem.training", "register_method", options=True)
 
 
 def register_method(name: str):
-    def add(cls):
-        cls.name = name
-        METHODS[name] = cls
-        return cls
-
-    return add
+    return METHODS.register(name)
 
 
 def method_class(name: str) -> type:
+    return METHODS[known_method(name)]
+
+
+def method_params(name: str) -> dict:
+    """The named method's options, without importing its module."""
+    return METHODS.params(known_method(name))
+
+
+def known_method(name: str) -> str:
     if name not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(sorted(METHODS))}, got {name!r}")
-    return METHODS[name]
+    return name
 
 
 def method_options(name: str, options: dict):
@@ -49,6 +59,8 @@ def method_options(name: str, options: dict):
 
 
 def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    import torch
+
     lr = config.lr if lr is None else lr
     name, wd = config.optimizer, config.weight_decay
     if name == "adam":
@@ -62,6 +74,8 @@ def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torc
 
 def detach_state(state):
     """Cut the graph behind a carried state (a tensor, a tuple of them, or None)."""
+    import torch
+
     if state is None:
         return None
     if isinstance(state, torch.Tensor):
@@ -72,6 +86,8 @@ def detach_state(state):
 def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     """Mean cross-entropy over every target (per step, or per sequence); mean squared error for a regression
     target (a float `y`, one output)."""
+    import torch.nn.functional as F
+
     if batch.y.is_floating_point():
         return F.mse_loss(logits.reshape(batch.y.shape), batch.y)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
@@ -96,6 +112,8 @@ class Backprop:
         return getattr(self.options, "chunk_length", None)
 
     def update(self, batch: Batch, state=None):
+        import torch
+
         self.optimizer.zero_grad(set_to_none=True)
         logits, state = self.model(batch.x, state, cond=batch.cond)
         loss = task_loss(logits, batch)

@@ -1,0 +1,215 @@
+"""Classes registered by name with a decorator (`@register_task("copy-memory")`) in a package's modules,
+known without importing those modules.
+
+The modules import PyTorch, which takes seconds to load; the command line lists the names, makes its
+flags from the settings and refuses most mistakes without it. So the names, summaries and settings are
+read from each module's source, and a module is imported only when one of its classes is used. What the
+source does not say plainly (a default that is not a literal, a type other than int, float, str, bool or
+None, a constructor inherited from another module) is read from the imported class instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from seqmem.params import REQUIRED, Param, parameters
+
+TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": None}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered class as its source declares it: `params` is None where only the class can tell."""
+
+    module: str
+    summary: str
+    params: dict[str, Param] | None
+
+
+class Registry(Mapping):
+    """Name -> class, importing the class's module on first use; `summary` and `params` need no import.
+
+    A class declares its settings as keyword arguments of `__init__` after `skip` leading ones, or, with
+    `options=True`, as the fields of its nested dataclass `Options`.
+    """
+
+    def __init__(self, package: str, decorator: str, skip: int = 0, options: bool = False):
+        self.package, self.decorator, self.skip, self.options = package, decorator, skip, options
+        self.classes: dict[str, type] = {}
+
+    def register(self, name: str):
+        """The class decorator that names a class and records it (run when its module is imported)."""
+
+        def add(cls):
+            cls.name = name
+            self.classes[name] = cls
+            return cls
+
+        return add
+
+    @cached_property
+    def entries(self) -> dict[str, Entry]:
+        entries = {}
+        for info in pkgutil.iter_modules(importlib.import_module(self.package).__path__):
+            module = f"{self.package}.{info.name}"
+            found = read_module(module, self.decorator, self.skip, self.options)
+            if found is None:  # no source, or a registration the reader cannot follow
+                importlib.import_module(module)
+                found = {n: Entry(module, class_summary(c), None)
+                         for n, c in self.classes.items() if c.__module__ == module}
+            entries.update(found)
+        return entries
+
+    def __getitem__(self, name: str) -> type:
+        if name not in self.classes:
+            importlib.import_module(self.entries[name].module)
+        return self.classes[name]
+
+    def __iter__(self):
+        return iter({**self.entries, **self.classes})
+
+    def __len__(self) -> int:
+        return len(self.entries.keys() | self.classes.keys())
+
+    def __contains__(self, name) -> bool:
+        return name in self.classes or name in self.entries
+
+    def summary(self, name: str) -> str:
+        entry = self.entries.get(name)
+        return entry.summary if entry is not None else class_summary(self[name])
+
+    def params(self, name: str) -> dict[str, Param]:
+        """The settings `name` declares, typed, as `params.parameters` reads them from the class."""
+        entry = self.entries.get(name)
+        if entry is not None and entry.params is not None:
+            return entry.params
+        cls = self[name]
+        return parameters(cls.Options) if self.options else parameters(cls, skip=self.skip)
+
+
+def class_summary(cls: type) -> str:
+    return getattr(cls, "summary", "") or (cls.__doc__ or "").split("\n")[0]
+
+
+def read_module(module: str, decorator: str, skip: int, options: bool) -> dict[str, Entry] | None:
+    """The classes a module registers with `decorator`, read from its source; None if it cannot be read."""
+    spec = importlib.util.find_spec(module)
+    source = spec.loader.get_source(module) if spec and spec.loader else None
+    if source is None:
+        return None
+    tree = ast.parse(source)
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == decorator]
+    entries = {}
+    for node in classes.values():
+        for call in node.decorator_list:
+            if call in calls and len(call.args) == 1 and isinstance(call.args[0], ast.Constant):
+                reader = read_options if options else read_init
+                entries[call.args[0].value] = Entry(module, read_summary(node, classes),
+                                                    reader(node, classes, skip))
+    return entries if len(entries) == len(calls) else None
+
+
+def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
+    """The class and its bases in method resolution order as far as this module defines them; None marks a
+    base from elsewhere, past which the source cannot say."""
+    out = [node]
+    for base in node.bases:
+        name = getattr(base, "id", None)
+        out += lineage(classes[name], classes) if name in classes else [None]
+    return out
+
+
+def read_summary(node: ast.ClassDef, classes: dict) -> str:
+    for cls in lineage(node, classes):
+        if cls is None:
+            break
+        for stmt in cls.body:
+            if (isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["summary"]
+                    and isinstance(stmt.value, ast.Constant) and stmt.value.value):
+                return stmt.value.value
+    return (ast.get_docstring(node, clean=False) or "").split("\n")[0]
+
+
+def member(node: ast.ClassDef, classes: dict, name: str, kind: type):
+    """The first definition of `name` along the class's lineage, or None where it may come from elsewhere."""
+    for cls in lineage(node, classes):
+        if cls is None:
+            return None
+        for stmt in cls.body:
+            if isinstance(stmt, kind) and stmt.name == name:
+                return stmt
+    return None
+
+
+def read_init(node: ast.ClassDef, classes: dict, skip: int) -> dict[str, Param] | None:
+    init = member(node, classes, "__init__", ast.FunctionDef)
+    if init is None:
+        return None
+    args = init.args
+    if args.posonlyargs or args.vararg or args.kwarg or args.kwonlyargs:
+        return None
+    defaults = [REQUIRED] * (len(args.args) - len(args.defaults)) + args.defaults
+    params = {}
+    try:
+        for arg, default in list(zip(args.args, defaults, strict=True))[skip + 1:]:
+            value = REQUIRED if default is REQUIRED else ast.literal_eval(default)
+            params[arg.arg] = Param(arg.arg, kind_of(arg.annotation), value)
+    except (ValueError, TypeError):
+        return None
+    return params
+
+
+def read_options(node: ast.ClassDef, classes: dict, skip: int = 0) -> dict[str, Param] | None:
+    """The fields of the nested `@dataclass class Options` (`x: int = 1` or `x: int = field(default=...,
+    metadata={"help": ...})`)."""
+    opts = member(node, classes, "Options", ast.ClassDef)
+    if opts is None or opts.bases or [getattr(d, "id", None) for d in opts.decorator_list] != ["dataclass"]:
+        return None
+    params = {}
+    try:
+        for stmt in opts.body:
+            if isinstance(stmt, ast.AnnAssign):
+                name, (default, help) = stmt.target.id, field_default(stmt.value)
+                params[name] = Param(name, kind_of(stmt.annotation), default, help)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return params
+
+
+def field_default(value: ast.expr | None) -> tuple[object, str]:
+    """A dataclass field's default and help text; ValueError for anything but a literal or `field(default=
+    literal or REQUIRED, metadata={"help": text})`."""
+    if value is None:
+        return REQUIRED, ""
+    if not (isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field"):
+        return ast.literal_eval(value), ""
+    keywords = {k.arg: k.value for k in value.keywords}
+    if value.args or not keywords.keys() <= {"default", "metadata"}:
+        raise ValueError
+    default = keywords.get("default")
+    if default is None or getattr(default, "id", None) == "REQUIRED":
+        default = REQUIRED
+    else:
+        default = ast.literal_eval(default)
+    metadata = ast.literal_eval(keywords["metadata"]) if "metadata" in keywords else {}
+    return default, metadata.get("help", "")
+
+
+def kind_of(node: ast.expr | None):
+    """An annotation of plain types (`int`, `float | None`) as the object it evaluates to; ValueError otherwise."""
+    if isinstance(node, ast.Name) and node.id in TYPES:
+        return TYPES[node.id]
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
+        return kind_of(ast.parse(node.value, mode="eval").body)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return kind_of(node.left) | kind_of(node.right)
+    raise ValueError("not a plain type")
