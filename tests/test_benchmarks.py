@@ -40,3 +40,13 @@ def test_content_recall_quick_prints_each_task_and_model_with_its_baseline(tmp_p
     baseline = {(r["task"], r["model"]): r["value"] for r in records if r["metric"] == "baseline.recall_accuracy"}
     assert baseline[("selective-copy", "gru")] == 0.25 and baseline[("associative-recall", "gru")] == 0.25
     assert all(0 <= r["value"] <= 1 for r in recall.values())
+
+
+def test_startup_quick_prints_each_command_and_its_ratio_to_python():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    commands = {r["command"] for r in records if r["metric"] == "median_seconds"}
+    assert {"python -c pass", "python -c 'import torch'", "seqmem --help", "seqmem tasks"} <= commands
+    ratios = {r["numerator"]: r["value"] for r in records if r["metric"] == "ratio_to_python"}
+    assert set(ratios) == commands - {"python -c pass"} and all(v > 0 for v in ratios.values())

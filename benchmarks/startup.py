@@ -1,0 +1,83 @@
+"""Start-up: how long the command line takes to answer, against an empty Python and against importing PyTorch.
+
+Each command runs `--repeats` times as a fresh process, the commands interleaved (their order rotated
+each round, after one round not counted), so a busy core slows every side alike; the median of each and
+its ratio to `python -c pass` are printed from the same run. The refused commands must exit 2.
+
+    python benchmarks/startup.py            # 15 rounds, the figures the README quotes
+    python benchmarks/startup.py --quick    # 2 rounds, for tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from seqmem.atomic import write_jsonl
+
+
+def commands() -> dict[str, tuple[list[str], int]]:
+    """Name -> (argv, the exit status it must give). `seqmem` is the installed script beside this Python."""
+    script = Path(sys.executable).parent / "seqmem"
+    seqmem = [str(script)] if script.exists() else [shutil.which("seqmem") or "seqmem"]
+    return {
+        "python -c pass": ([sys.executable, "-c", "pass"], 0),
+        "python -c 'import torch'": ([sys.executable, "-c", "import torch"], 0),
+        "seqmem --help": ([*seqmem, "--help"], 0),
+        "seqmem tasks": ([*seqmem, "tasks"], 0),
+        "seqmem train --task nope": ([*seqmem, "train", "--task", "nope"], 2),
+        "seqmem train copy-memory --model tcn --steps -1": ([*seqmem, "train", "copy-memory", "--model", "tcn",
+                                                              "--steps", "-1"], 2),
+    }
+
+
+def run_once(argv: list[str], code: int, cwd: str) -> float:
+    tic = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+    seconds = time.perf_counter() - tic
+    if done.returncode != code:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}, not {code}: {done.stderr.strip()}")
+    return seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds, for tests")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "startup.jsonl"))
+    args = parser.parse_args(argv)
+    repeats = 2 if args.quick else args.repeats
+    todo = commands()
+    names = list(todo)
+    times = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as cwd:  # where a command would write, and must not
+        for round_ in range(repeats + 1):
+            for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+                seconds = run_once(*todo[name], cwd)
+                if round_:
+                    times[name].append(seconds)
+        if any(Path(cwd).iterdir()):
+            raise SystemExit(f"a command wrote into its folder: {sorted(p.name for p in Path(cwd).iterdir())}")
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    base = "python -c pass"
+    settings = {"repeats": repeats, "quick": args.quick}
+    lines = [{"benchmark": "startup", "metric": "median_seconds", "value": round(medians[n], 4), "unit": "s",
+              "command": n, **settings} for n in names]
+    lines += [{"benchmark": "startup", "metric": "ratio_to_python", "value": round(medians[n] / medians[base], 2),
+               "unit": "ratio", "numerator": n, "denominator": base, **settings} for n in names if n != base]
+    for line in lines:
+        print(json.dumps(line), flush=True)
+    if not args.quick:
+        write_jsonl(Path(args.out), lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
