@@ -65,6 +65,8 @@ def test_variable_delay_layout_matches_notebook():
     for seq, delay, target in zip(batch.x, batch.cond.tolist(), batch.y, strict=True):
         assert torch.equal(target, notebook_letters_target(seq, delay))
     assert not batch.recall[batch.cond == 0].any()
+    steps = torch.arange(20).expand(400, 20)
+    assert torch.equal(batch.recall, (steps >= batch.cond[:, None]) & (batch.cond[:, None] > 0))
 
 
 def test_letter_params_rebuild_the_task():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from seqmem.errors import ConfigError
 from seqmem.params import check_int, parameter_defaults
@@ -136,10 +137,19 @@ class EchoLetters(Task):
 
     def layout(self, letters: torch.Tensor, delays: torch.Tensor) -> Batch:
         """Targets are the letters `delay` steps later; recall marks the echoed letters (none when delay is 0,
-        where the answer is the current input and needs no memory)."""
-        y = shift(letters, delays, BLANK)
-        steps = torch.arange(letters.shape[1]).expand_as(letters)
-        recall = (steps >= delays[:, None]) & (delays[:, None] > 0)
+        where the answer is the current input and needs no memory).
+
+        A training batch is laid out every update, and a small model's update takes a few milliseconds, so
+        this takes few tensor operations: the letters padded with `longest` blanks on the left and read back
+        `delay` steps earlier, and recall wherever that read a letter (letters are never blank)."""
+        longest = self.span - 1
+        n, length = letters.shape
+        if self.max_delay is None:
+            y = F.pad(letters[:, : length - longest], (longest, 0), value=BLANK)
+        else:
+            source = torch.arange(longest, longest + length) - delays[:, None]
+            y = F.pad(letters, (longest, 0), value=BLANK).gather(1, source)
+        recall = (y != BLANK) & (delays[:, None] > 0)
         return Batch(letters, y, recall, None if self.max_delay is None else delays)
 
     def size(self, split: str) -> int | None:
