@@ -50,3 +50,13 @@ def test_startup_quick_prints_each_command_and_its_ratio_to_python():
     assert {"python -c pass", "python -c 'import torch'", "seqmem --help", "seqmem tasks"} <= commands
     ratios = {r["numerator"]: r["value"] for r in records if r["metric"] == "ratio_to_python"}
     assert set(ratios) == commands - {"python -c pass"} and all(v > 0 for v in ratios.values())
+
+
+def test_data_speed_quick_prints_each_recipes_data_fraction():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "data_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    fractions = {r["recipe"]: r for r in records if r["metric"] == "data_fraction"}
+    assert set(fractions) == {"copy-tcn-1000", "seed-echo-letters", "seed-echo-variable", "seed-echo-stream"}
+    assert all(r["value"] > 0 and r["unit"] == "ratio" and r["updates"] >= 1 for r in fractions.values())
+    assert fractions["seed-echo-stream"]["updates"] >= fractions["seed-echo-stream"]["chunks_per_batch"] == 1000

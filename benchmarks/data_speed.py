@@ -1,0 +1,96 @@
+"""Data generation against training: the time to make each update's batch, as a fraction of the update.
+
+For each recipe, built as `seqmem train --recipe` builds it (one thread), the updates run as the training
+loop runs them: the next chunk from `training_chunks` (for BPTT a whole batch from `task.batches("train",
+...)`; for truncated BPTT a chunk of one, the batch made once for all its chunks), then `method.update`
+(forward, backward, optimizer step). Both are timed, interleaved, in the same process, after `--warmup`
+updates not counted; `data_fraction` is the data's total time over the updates'.
+
+    python benchmarks/data_speed.py            # every recipe below, the figures the README quotes
+    python benchmarks/data_speed.py --quick    # a few updates of each but the images, for tests
+
+A recipe that cannot be built here (the Fashion-MNIST files missing) is a `skipped` line with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from seqmem.atomic import write_jsonl
+from seqmem.config import build, make_config, recipe_config
+from seqmem.errors import ConfigError
+from seqmem.training.loop import chunks_per_batch, training_chunks
+
+RECIPES = ("copy-tcn-1000", "seed-echo-letters", "seed-echo-variable", "seed-echo-stream", "seed-sfmnist-tcn")
+QUICK = RECIPES[:4]  # sequential Fashion-MNIST reads 47 MB and takes seconds an update
+
+
+def measure(recipe: str, updates: int, warmup: int, max_seconds: float) -> dict:
+    """Mean seconds of data and of update per update, over `updates` (at least one whole batch of chunks)."""
+    experiment = build(make_config(recipe_config(recipe)))
+    task, model, method, train = experiment.task, experiment.model, experiment.method, experiment.train
+    per_batch = chunks_per_batch(task, method)
+    wanted = max(updates, per_batch)
+    torch.manual_seed(train.seed)
+    model.train()
+    chunks, state = training_chunks(task, train, method, 0), None
+    data = update = 0.0
+    done = 0
+    for i in range(warmup + wanted):
+        tic = time.perf_counter()
+        chunk, new_sequence = next(chunks)
+        made = time.perf_counter()
+        _, state = method.update(chunk, None if new_sequence else state)
+        if i >= warmup:
+            data, update, done = data + made - tic, update + time.perf_counter() - made, done + 1
+            if update > max_seconds and done >= per_batch:
+                break
+    return {"recipe": recipe, "task": task.name, "model": model.name, "method": method.name,
+            "optimizer": train.optimizer, "batch_size": train.batch_size, "chunks_per_batch": per_batch,
+            "span": task.span, "updates": done, "data_seconds": data / done, "update_seconds": update / done}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few updates of each, for tests")
+    parser.add_argument("--recipes", help=f"comma-separated (default {','.join(RECIPES)}; with --quick the first four)")
+    parser.add_argument("--updates", type=int, default=200, help="updates timed a recipe (at least one batch's chunks)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="stop a recipe after this much update time")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "data_speed.jsonl"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    updates, warmup = (3, 1) if args.quick else (args.updates, 5)
+    max_seconds = 2.0 if args.quick else args.max_seconds
+    lines = []
+    recipes = args.recipes.split(",") if args.recipes else QUICK if args.quick else RECIPES
+    for recipe in recipes:
+        try:
+            m = measure(recipe, updates, warmup, max_seconds)
+        except ConfigError as e:  # e.g. the Fashion-MNIST files are not on this machine
+            lines.append({"benchmark": "data_speed", "metric": "skipped", "value": None, "unit": None,
+                          "recipe": recipe, "reason": str(e)})
+            print(json.dumps(lines[-1]), flush=True)
+            continue
+        settings = {k: v for k, v in m.items() if k not in ("data_seconds", "update_seconds")}
+        settings["quick"] = args.quick
+        for metric in ("data_seconds", "update_seconds"):
+            lines.append({"benchmark": "data_speed", "metric": metric, "value": round(m[metric], 7), "unit": "s",
+                          **settings})
+        lines.append({"benchmark": "data_speed", "metric": "data_fraction",
+                      "value": round(m["data_seconds"] / m["update_seconds"], 5), "unit": "ratio",
+                      "numerator": "data seconds an update", "denominator": "update seconds", **settings})
+        for line in lines[-3:]:
+            print(json.dumps(line), flush=True)
+    if not args.quick:
+        write_jsonl(Path(args.out), lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
