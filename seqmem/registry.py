@@ -25,10 +25,10 @@ TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": None}
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered class as its source declares it: `params` is None where only the class can tell."""
+    """A registered class as its source declares it: None where only the class can tell."""
 
     module: str
-    summary: str
+    summary: str | None
     params: dict[str, Param] | None
 
 
@@ -82,13 +82,13 @@ class Registry(Mapping):
 
     def summary(self, name: str) -> str:
         entry = self.entries.get(name)
-        return entry.summary if entry is not None else class_summary(self[name])
+        return entry.summary if entry is not None and entry.summary is not None else class_summary(self[name])
 
     def params(self, name: str) -> dict[str, Param]:
         """The settings `name` declares, typed, as `params.parameters` reads them from the class."""
         entry = self.entries.get(name)
         if entry is not None and entry.params is not None:
-            return entry.params
+            return dict(entry.params)
         cls = self[name]
         return parameters(cls.Options) if self.options else parameters(cls, skip=self.skip)
 
@@ -126,14 +126,18 @@ def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
     return out
 
 
-def read_summary(node: ast.ClassDef, classes: dict) -> str:
+def read_summary(node: ast.ClassDef, classes: dict) -> str | None:
+    """Its `summary` (a string, maybe a base's), else its docstring's first line; None where a base from
+    another module may set it, or it is not a plain string."""
     for cls in lineage(node, classes):
         if cls is None:
-            break
+            return None
         for stmt in cls.body:
-            if (isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["summary"]
-                    and isinstance(stmt.value, ast.Constant) and stmt.value.value):
-                return stmt.value.value
+            if isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["summary"]:
+                if not (isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+                    return None
+                if stmt.value.value:
+                    return stmt.value.value
     return (ast.get_docstring(node, clean=False) or "").split("\n")[0]
 
 
@@ -208,8 +212,6 @@ def kind_of(node: ast.expr | None):
         return TYPES[node.id]
     if isinstance(node, ast.Constant) and node.value is None:
         return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
-        return kind_of(ast.parse(node.value, mode="eval").body)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return kind_of(node.left) | kind_of(node.right)
     raise ValueError("not a plain type")

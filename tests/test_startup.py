@@ -81,7 +81,7 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
     for name, cls in registry.classes.items():
         assert declared[name].params is not None, f"{name}: its settings are not plain literals and types"
         assert declared[name].params == (parameters(cls.Options) if registry.options else parameters(cls, skip=registry.skip))
-        assert declared[name].summary == class_summary(cls)
+        assert declared[name].summary is not None and declared[name].summary == class_summary(cls)
 
 
 def test_what_the_source_does_not_say_plainly_is_read_from_the_class(tmp_path, monkeypatch):
@@ -100,8 +100,8 @@ def test_what_the_source_does_not_say_plainly_is_read_from_the_class(tmp_path, m
                 pass
 
         @register("computed")
-        class Computed:
-            summary = "a default computed at import"
+        class Computed(dict):
+            summary = "a default " + "computed at import"
             def __init__(self, angle: float = math.pi / 2):
                 pass
     '''))
@@ -112,5 +112,6 @@ def test_what_the_source_does_not_say_plainly_is_read_from_the_class(tmp_path, m
     assert things.params("plain")["rate"].kind == float | None
     assert "plugins.things" not in sys.modules
     assert things.params("computed")["angle"].default == pytest.approx(1.5707963)  # imported to read it
+    assert things.summary("computed") == "a default computed at import"
     assert "plugins.things" in sys.modules and things["plain"].name == "plain"
     assert isinstance(things, Registry)
