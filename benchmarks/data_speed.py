@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few updates of each, for tests")
     parser.add_argument("--recipes", help=f"comma-separated (default {','.join(RECIPES)}; with --quick the first four)")
-    parser.add_argument("--updates", type=int, default=200, help="updates timed a recipe (at least one batch's chunks)")
+    parser.add_argument("--updates", type=int, default=1000, help="updates timed a recipe (at least one batch's chunks)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="stop a recipe after this much update time")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "data_speed.jsonl"))
     args = parser.parse_args(argv)
