@@ -5,7 +5,7 @@ each round, after one round not counted), so a busy core slows every side alike;
 its ratio to `python -c pass` are printed from the same run. The refused commands must exit 2.
 
     python benchmarks/startup.py            # 15 rounds, the figures the README quotes
-    python benchmarks/startup.py --quick    # 2 rounds, for tests
+    python benchmarks/startup.py --quick    # 1 round, for tests
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def run_once(argv: list[str], code: int, cwd: str) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds, for tests")
+    parser.add_argument("--quick", action="store_true", help="1 round, for tests")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "startup.jsonl"))
     args = parser.parse_args(argv)
-    repeats = 2 if args.quick else args.repeats
+    repeats = 1 if args.quick else args.repeats
     todo = commands()
     names = list(todo)
     times = {name: [] for name in names}
