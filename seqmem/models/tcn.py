@@ -120,8 +120,8 @@ class TCN(nn.Module):
         streaming inference) gives the same outputs as the whole stream at once.
 
         A sequence classifier reads only the last step, L - 1, which at level i depends only on the steps
-        L - 1 - m 2**i: level i then runs on every 2**i-th step with dilation 1, the eight levels costing
-        under twice the first one. That whole-sequence form has no stream to continue: its state is None."""
+        L - 1 - m 2**i: level i then runs on every 2**i-th step with dilation 1, all the levels together
+        costing under twice the first one. That whole-sequence form has no stream to continue: its state is None."""
         h = self.encoder(x, cond).transpose(1, 2)
         if state is None and not self.head.per_step:
             for block in self.blocks:
