@@ -219,9 +219,10 @@ def conv_seconds(length, batch, kernel, channels, dilation, repeats) -> dict[str
         F.conv1d(F.pad(ncw, (left, 0)), w, b, dilation=dilation).backward(g)
 
     def conv1d_native():
-        with warnings.catch_warnings(), torch.backends.mkldnn.flags(enabled=False):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a note on TF32 for Intel GPUs, whenever the flags change
-            conv1d()
+            with torch.backends.mkldnn.flags(enabled=False):
+                conv1d()
 
     def ours():
         causal_conv1d(nwc, w, b, dilation).backward(g)
