@@ -3,8 +3,9 @@
 On CPU, `F.conv1d` hands oneDNN the (B, C, L) layout, whose dilated backward costs three to four times
 its forward. Seen as a (B, C, 1, L) image stored channels-last, i.e. as (B, L, C) in memory, the same
 convolution gets oneDNN's channels-last kernels: the forward is faster still and the backward two to
-three times the forward, near the twice that is its work (benchmarks/tcn_speed.py measures both). A sequence kept
-as (B, L, C) in memory (the transpose of what an encoder gives) goes in and comes out without a copy.
+three times the forward, near the twice that is its work (benchmarks/tcn_speed.py measures both).
+A (B, C, L) view of a (B, L, C) tensor, such as the encoder's output transposed, goes in without a copy,
+and the output is such a view too.
 """
 
 from __future__ import annotations
