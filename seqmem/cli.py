@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "bisection. Every probe is a point of one sweep in --out: a rerun skips finished probes.")
     horizon.add_argument("task", metavar="TASK", nargs="?", help="task name (or take it from --recipe)")
     horizon.add_argument("--models", help="models to compare, comma-separated (e.g. gru,lstm,tcn)")
+    horizon.add_argument("--methods", help="training methods to compare on each model, comma-separated "
+                                          "(e.g. bptt,target-prop; default: the recipe's or bptt)")
     horizon.add_argument("--key", help="the delay setting to search (default: the task's delay)")
     horizon.add_argument("--start", type=int, default=1, help="the first delay tried (default 1)")
     horizon.add_argument("--limit", type=int, default=1024, help="the largest delay tried (default 1024)")
@@ -143,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "plots (learning curves, recall by delay, recall by time)")
     report.add_argument("--csv", metavar="FILE", help="also write the (first) table as CSV, numbers unformatted")
     report.add_argument("--figures", metavar="DIR", help="also write each figure as a PNG file into DIR")
+    report.add_argument("--choose", metavar="KEY", help="a tuning axis (e.g. train.lr): also show, for each group of "
+                        "the other axes, only its value with the best mean validation recall")
     return parser
 
 
@@ -367,6 +371,8 @@ def run_report(args) -> None:
     sections = [s for s in map(collect, args.runs) if s is not None]
     if not sections:
         raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}: train or sweep first")
+    if args.choose:
+        sections += [chosen_section(s, args.choose) for s in sections]
     for section in sections:
         if len(sections) > 1 or section.by is not None:
             print(f"{section.title}:")
@@ -385,6 +391,18 @@ def run_report(args) -> None:
 
         for path in write_figures(args.figures, sections):
             print(f"figure written to {path}")
+
+
+def chosen_section(section, key: str):
+    """The section with only the runs of the `key` value chosen on validation, in each group of the others."""
+    from seqmem.report import Section, choose_on_validation
+
+    if section.by is None:
+        raise ConfigError(f"--choose {key}: {section.title} is not a sweep; give a sweep's folder")
+    key = key if key in section.by or "." in key else next((a for a in section.by if a.endswith(f".{key}")), key)
+    records = choose_on_validation(section.records, section.by, key)
+    return Section(f"{section.title}, {key} chosen on validation recall", records, section.by,
+                   {r["run"]: section.curves[r["run"]] for r in records if r["run"] in section.curves})
 
 
 def horizon_text(horizon: dict) -> str:
@@ -408,6 +426,8 @@ def run_horizon(args) -> int:
     data, settings = config_from_args(args, args.task, need_model=False)
     settings = [("train.stop_at", args.target, "--target"), *settings]
     models = split_values("--models", args.models)
+    if args.methods:
+        models = [{"name": m, "method": method} for m in models for method in split_values("--methods", args.methods)]
     use_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / "horizons" / data["task"]["name"]
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,

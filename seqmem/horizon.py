@@ -46,10 +46,15 @@ def delay_key(base: dict, key: str | None) -> str:
 
 
 def model_label(model) -> str:
-    """A model given by name (`gru`) or as settings (`{"name": "tcn", "levels": 2}`, optionally with a `label`)."""
+    """A model given by name (`gru`) or as settings (`{"name": "tcn", "levels": 2}`, optionally with a `label`,
+    and a `method` to train it by: a name, or its settings)."""
     if isinstance(model, str):
         return model
-    return model.get("label") or "-".join(f"{v}" for k, v in model.items() if k != "label")
+    if model.get("label"):
+        return model["label"]
+    method = model.get("method")
+    method = [method if isinstance(method, str) else model_label(method)] if method else []
+    return "-".join([*(f"{v}" for k, v in model.items() if k not in ("label", "method")), *method])
 
 
 def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=None, key: str | None = None,
@@ -114,10 +119,17 @@ def probe_config(base: dict, model, key: str, delay: int, seed: int, settings):
     """One probe's config: the model (a name, or settings), the delay and the seed put into the base."""
     data = copy.deepcopy(base)
     model = {"name": model} if isinstance(model, str) else {k: v for k, v in model.items() if k != "label"}
+    method = model.pop("method", None)
     set_value(data, "model.name", model["name"], label="--models")
     for name, value in model.items():
         if name != "name":
             set_value(data, f"model.{name}", value, label=f"model {name}")
+    if method is not None:  # a new method's name starts its options afresh; the base's own method keeps them
+        method = {"name": method} if isinstance(method, str) else method
+        set_value(data, "method.name", method["name"], label="--methods")
+        for name, value in method.items():
+            if name != "name":
+                set_value(data, f"method.{name}", value, label=f"method {name}")
     return grid(data, {key: [delay]}, [seed], settings)[0]
 
 

@@ -6,10 +6,13 @@ the seed), and each cell shows the mean and, over more than one run, the spread 
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
+
+from seqmem.errors import ConfigError
 
 COLUMNS = [
     ("steps", "steps", "{:.0f}"),
@@ -106,6 +109,25 @@ def write_csv(path: Path, records: list[dict], by: list[str] | None, columns=COL
             row += [statistics.fmean(values), min(values), max(values)] if values else ["", "", ""]
         writer.writerow(row)
     atomic_write(Path(path), lambda f: f.write(out.getvalue().encode()))
+
+
+def choose_on_validation(records: list[dict], by: list[str], key: str,
+                         metric: str = "valid_recall_accuracy") -> list[dict]:
+    """A tuning grid reported as its tuned result: in each group of the other axes (`by` less `key` and the
+    seed), only the runs of the `key` value whose mean validation score is highest (the first of equals).
+    Test scores are never read to choose."""
+    if key not in by:
+        raise ConfigError(f"--choose {key}: it is not an axis of this sweep; its axes: {', '.join(by) or 'none'}")
+    others = [k for k in by if k not in (key, "train.seed")]
+
+    def mean_validation(item) -> float:
+        values = [v for v in (field(r, metric) for r in item[1]) if v is not None]
+        return statistics.fmean(values) if values else -math.inf
+
+    chosen = []
+    for _, runs in group(records, others):
+        chosen += max(group(runs, [key]), key=mean_validation)[1]
+    return chosen
 
 
 def sweep_records(entries: list[dict]) -> list[dict]:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,3 +62,24 @@ def test_data_speed_quick_prints_each_recipes_data_fraction():
     assert set(fractions) == {"copy-tcn-1000", "seed-echo-letters", "seed-echo-variable", "seed-echo-stream"}
     assert all(r["value"] > 0 and r["unit"] == "ratio" and r["updates"] >= 1 for r in fractions.values())
     assert fractions["seed-echo-stream"]["updates"] >= fractions["seed-echo-stream"]["chunks_per_batch"] == 1000
+
+
+def test_tcn_speed_quick_compares_equal_nets_and_prints_every_ratio():
+    pytest.importorskip("pytorch_tcn")
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tcn_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
+    same = [r for r in records if r["metric"] == "max_abs_output_difference"]
+    assert {r["setting"] for r in same} == {"copy T=1000", "sMNIST"}
+    for r in same:  # the peer, given our weights, computes the same function
+        assert r["value"] < 1e-4 and len(set(r["parameters"].values())) == 1
+        assert len({tuple(s) for s in r["output_shapes"].values()}) == 1
+    ratios = {(r["setting"], r["metric"], r["denominator"]) for r in records if r["unit"] == "ratio"}
+    for part in ("step", "forward", "backward", "adam"):
+        assert ("copy T=1000", f"{part}_time_ratio", f"seqmem {part}") in ratios
+        assert ("sMNIST", f"{part}_time_ratio", f"seqmem all steps {part}") in ratios
+    metrics = {r["metric"] for r in records}
+    assert {"matmul_gflop_per_second", "effective_gflop_per_second", "conv_forward_backward_time_ratio",
+            "train_images_per_second", "score_images_per_second"} <= metrics
+    assert all(r["value"] > 0 for r in records if r["metric"] != "max_abs_output_difference")

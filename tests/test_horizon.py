@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from seqmem.cli import main
-from seqmem.horizon import next_probe, search
+from seqmem.config import recipe_config
+from seqmem.horizon import model_label, next_probe, probe_config, search
 from seqmem.sweep import ProcessPool
 
 
@@ -68,6 +69,17 @@ def test_a_rerun_replays_the_finished_probes(horizon, capsys):
     assert "memory horizon" in capsys.readouterr().out
 
 
+def test_each_method_trains_its_own_probes_and_keeps_the_recipes_options():
+    """`--methods bptt,target-prop` on the target-prop recipe: the BPTT probes start its options afresh, the
+    target-prop probes keep the recipe's."""
+    base = recipe_config("seed-copy-tp")
+    tp, bp = ({"name": "rnn", "method": m} for m in ("target-prop", "bptt"))
+    assert (model_label(tp), model_label(bp)) == ("rnn-target-prop", "rnn-bptt")
+    tp_config, bp_config = (probe_config(base, spec, "task.blank", 7, 1, []) for spec in (tp, bp))
+    assert tp_config.method == {**base["method"], "name": "target-prop"} and bp_config.method == {"name": "bptt"}
+    assert tp_config.task["blank"] == bp_config.task["blank"] == 7 and tp_config.train == bp_config.train
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--key", "frobs"], "has no setting 'frobs'"),
     (["--key", "model.hidden"], "has no setting 'hidden'"),
@@ -75,6 +87,7 @@ def test_a_rerun_replays_the_finished_probes(horizon, capsys):
     (["--steps", "5", "--max-seconds", "0"], "max_seconds must be > 0"),
     (["--steps", "5", "--start", "0"], "--start must be an integer >= 1"),
     (["--steps", "5", "--models", "gru,gru"], "two models share the label 'gru'"),
+    (["--steps", "5", "--methods", "bptt,nope"], "method must be one of"),
 ])
 def test_bad_horizon_input_exits_2_before_anything_runs(tmp_path, args, expected):
     argv = ["horizon", "copy-memory", "--models", "gru", *args, "--out", str(tmp_path / "out")]

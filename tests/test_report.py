@@ -121,3 +121,26 @@ def test_bad_report_input_exits_2_in_one_line(sweep, tmp_path, args, expected):
     args = [a.format(**names) for a in args]
     done = subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr
+
+
+def test_choose_keeps_the_value_with_the_best_mean_validation_recall(sweep, capsys):
+    """A tuning axis reported as its tuned result: per model, the delay whose runs' mean validation recall is
+    highest (test scores never read), beside the full grid."""
+    assert main(["report", str(sweep), "--choose", "delay"]) == 0
+    out = capsys.readouterr().out
+    chosen = out.split("chosen on validation recall:")[1].splitlines()
+    rows = [line.split() for line in chosen[3:] if line.strip()]
+    index = json.loads((sweep / "sweep.json").read_text())
+    for model in ("rnn", "gru"):
+        def valid(delay, model=model):
+            runs = [p["summary"]["valid_recall_accuracy"] for p in index["points"]
+                    if p["settings"]["model.name"] == model and p["settings"]["task.delay"] == delay]
+            return sum(runs) / len(runs)
+        best = max([1, 3], key=valid)
+        assert [r[:3] for r in rows if r[1] == model] == [[str(best), model, "2"]]
+
+
+def test_choose_refuses_a_key_that_is_not_an_axis(sweep, capsys):
+    assert main(["report", str(sweep), "--choose", "train.lr"]) == 2
+    err = capsys.readouterr().err
+    assert "--choose train.lr: it is not an axis of this sweep" in err and "Traceback" not in err

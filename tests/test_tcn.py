@@ -1,13 +1,14 @@
 """The TCN: its receptive field is what the gradient says it is, and a too-short one is refused."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from seqmem import make_model, make_task
 from seqmem.models import ReceptiveFieldError
-from seqmem.models.tcn import receptive_field
+from seqmem.models.tcn import TCN, receptive_field
 
 
 def measured_receptive_field(model, length: int) -> int:
@@ -83,3 +84,35 @@ def test_a_stream_fed_in_chunks_gives_the_whole_stream_outputs():
         out, state = model(x[:, lo:hi], state)
         pieces.append(out)
     assert torch.allclose(torch.cat(pieces, dim=1), whole, atol=1e-5)
+
+
+def classifier_task():
+    """What the TCN reads of a sequence-classification task (as the image tasks), without their data."""
+    return SimpleNamespace(name="images", vocab_size=None, input_channels=1, num_classes=10, per_step=False,
+                           cond_size=None)
+
+
+@pytest.mark.parametrize("length", [784, 100, 9])
+def test_the_last_step_form_gives_the_whole_sequence_logits(length):
+    """A classifier runs level i on every 2**i-th step; its logits are those of the full computation."""
+    torch.manual_seed(3)
+    model = TCN(classifier_task(), levels=8, kernel_size=7, channels=8)
+    x = torch.randn(3, length, 1)
+    last, state = model(x)
+    model.head.per_step = True  # the full computation of every step, read at the last
+    full, _ = model(x)
+    assert state is None and last.shape == (3, 10)
+    torch.testing.assert_close(last, full[:, -1], atol=1e-5, rtol=1e-4)
+
+
+def test_parameter_names_are_those_of_weight_normed_conv1d():
+    """Checkpoints saved before the convolution was our own still load."""
+    task = make_task("copy-memory", blank=10, test_size=1)
+    keys = set(make_model("tcn", task, levels=2, kernel_size=3, channels=5,
+                                allow_short_receptive_field=True).state_dict())
+    for block, conv in ((0, "conv1"), (1, "conv2")):
+        prefix = f"blocks.{block}.{conv}.conv."
+        assert {prefix + "bias", prefix + "parametrizations.weight.original0",
+                prefix + "parametrizations.weight.original1"} <= keys
+    assert {"blocks.0.downsample.weight", "head.linear.weight"} <= keys
+    assert len(keys) == 2 * 2 * 3 + 2 + 2

@@ -1,12 +1,13 @@
 """The training loop and the run directory: it learns, clips after backward, records, and resumes exactly."""
 
 import json
+import math
 
 import pytest
 import torch
 
 import seqmem
-from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment, train
+from seqmem import ConfigError, TrainConfig, interrupt, make_model, make_task, run_experiment, train
 from seqmem.runs import RunDir
 
 SMALL = {
@@ -134,3 +135,40 @@ def test_files_keep_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_cosine_schedule_takes_the_learning_rate_from_lr_to_zero(monkeypatch):
+    task = make_task("copy-memory", blank=5, recall_length=3, test_size=10)
+    model = make_model("tcn", task, levels=3, kernel_size=3, channels=8, seed=0)
+    rates = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    train(model, task, TrainConfig(steps=8, lr=1e-2, schedule="cosine", eval_every=8), progress=False)
+    assert rates == pytest.approx([1e-2 * (1 + math.cos(math.pi * k / 8)) / 2 for k in range(8)])
+    with pytest.raises(ConfigError, match="schedule must be one of constant, cosine"):
+        TrainConfig(schedule="linear")
+
+
+def test_a_run_interrupted_mid_schedule_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """The schedule is a function of the update's index: a run stopped at update 20 and resumed follows it."""
+    config = {**SMALL, "train": {**SMALL["train"], "schedule": "cosine"}}
+    whole = run_experiment(config, tmp_path / "whole", progress=False, say=lambda *_: None)
+    calls = {"n": 0}
+
+    def requested():
+        calls["n"] += 1
+        return calls["n"] == 21  # before the 21st update: stop with 20 made
+    monkeypatch.setattr(interrupt, "requested", requested)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, tmp_path / "cut", progress=False, say=lambda *_: None)
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["step"] == 20
+    resumed = run_experiment(config, tmp_path / "cut", progress=False, say=lambda *_: None)
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["recall_accuracy"] == whole["recall_accuracy"]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from seqmem.errors import ConfigError
 from seqmem.params import check_int, coerce, parameters
+from seqmem.training.schedule import SCHEDULES
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 
@@ -27,6 +28,7 @@ class TrainConfig:
     batch_size: int = setting(32, "sequences a batch (default 32)")
     optimizer: str = setting("adam", "adam (default), adamw, rmsprop or sgd")
     lr: float = setting(1e-3, "learning rate (default 1e-3)")
+    schedule: str = setting("constant", "learning-rate schedule: constant (default) or cosine (from lr to 0 over the updates)")
     clip: float = setting(0.0, "gradient-norm clip, applied after backward (0: off)")
     weight_decay: float = setting(0.0, "weight decay (default 0)")
     seed: int = setting(0, "seed of the weights, the batches and dropout (default 0)")
@@ -40,6 +42,8 @@ class TrainConfig:
             setattr(self, name, coerce(f"train.{name}", getattr(self, name), param.kind))
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         for name in ("steps", "epochs", "batch_size", "eval_every", "eval_batch_size"):
             if getattr(self, name) is not None:
                 check_int(name.replace("_", "-"), getattr(self, name))

@@ -21,6 +21,7 @@ from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.training.config import TrainConfig
 from seqmem.training.methods import make_method
+from seqmem.training.schedule import lr_factor, set_lr_factor
 
 SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
 
@@ -130,6 +131,9 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
     elif isinstance(method, dict):
         method = make_method(model, task, config, **method)
     steps = total_steps(task, config, method)
+    if config.schedule != "constant" and not hasattr(method, "optimizers"):
+        raise ConfigError(f"method {method.name} does not name its optimizers, so --schedule {config.schedule} "
+                          "cannot scale them: use --schedule constant")
     eval_every = config.eval_every or default_eval_every(task, config, method, steps)
     baseline = task.baseline().as_dict()
     start, elapsed, state, history, stopped = 0, 0.0, None, [], False
@@ -169,6 +173,8 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
                         save(step, elapsed + time.perf_counter() - tic)
                     raise KeyboardInterrupt
                 # one update
+                if config.schedule != "constant":
+                    set_lr_factor(method.optimizers, lr_factor(config.schedule, step, steps))
                 chunk, new_sequence = next(chunks)
                 loss, state = method.update(chunk, None if new_sequence else state)
                 if not math.isfinite(loss):

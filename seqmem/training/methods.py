@@ -107,6 +107,11 @@ class Backprop:
         self.optimizer = make_optimizer(model.parameters(), config)
 
     @property
+    def optimizers(self) -> list:
+        """What a learning-rate schedule scales."""
+        return [self.optimizer]
+
+    @property
     def chunk_length(self) -> int | None:
         """Steps a chunk for truncated BPTT; None trains on whole sequences."""
         return getattr(self.options, "chunk_length", None)

@@ -102,6 +102,11 @@ class TargetProp:
         self.optimizer = make_optimizer(model.parameters(), config)
         self.inverse_optimizer = make_optimizer(self.inverse.parameters(), config, lr=self.options.inverse_lr)
 
+    @property
+    def optimizers(self) -> list:
+        """What a learning-rate schedule scales: the forward weights' and the inverse's alike."""
+        return [self.optimizer, self.inverse_optimizer]
+
     def step(self, h_prev: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The forward step f(h_{t-1}, x_t), for all steps at once (h_prev, x: `(B, L, ·)`)."""
         r = self.rnn

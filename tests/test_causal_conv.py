@@ -1,0 +1,59 @@
+"""causal_conv1d against F.conv1d on the left-padded input: outputs and every gradient."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqmem.models.causal_conv import causal_conv1d
+
+TOL = {"atol": 1e-5, "rtol": 1e-4}  # float32: the two sum the same products in different orders
+
+
+def reference(x, weight, bias, dilation, past):
+    left = (weight.shape[2] - 1) * dilation
+    padded = F.pad(x, (left, 0)) if past is None else torch.cat([past, x], dim=2)
+    return F.conv1d(padded, weight, bias, dilation=dilation)
+
+
+def leaves(*shapes, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(*s, generator=gen, requires_grad=True) for s in shapes]
+
+
+@pytest.mark.parametrize("c_in,c_out,kernel,dilation,length", [
+    (1, 10, 8, 1, 50), (10, 10, 8, 16, 100), (30, 30, 7, 4, 64), (3, 5, 2, 32, 20), (4, 4, 3, 8, 5),
+])
+@pytest.mark.parametrize("with_past", [False, True])
+def test_outputs_and_gradients_match_conv1d(c_in, c_out, kernel, dilation, length, with_past):
+    left = (kernel - 1) * dilation
+    x, w, b, past, g = leaves((2, c_in, length), (c_out, c_in, kernel), (c_out,), (2, c_in, left),
+                              (2, c_out, length))
+    past = past if with_past else None
+    ours = causal_conv1d(x, w, b, dilation, past)
+    ours_grads = torch.autograd.grad(ours, [t for t in (x, w, b, past) if t is not None], g)
+    theirs = reference(x, w, b, dilation, past)
+    theirs_grads = torch.autograd.grad(theirs, [t for t in (x, w, b, past) if t is not None], g)
+    assert ours.shape == (2, c_out, length)
+    torch.testing.assert_close(ours, theirs, **TOL)
+    for a, e in zip(ours_grads, theirs_grads, strict=True):
+        torch.testing.assert_close(a, e, **TOL)
+
+
+def test_no_bias_and_a_constant_past():
+    x, w = leaves((2, 3, 12), (4, 3, 3), seed=1)
+    past = torch.randn(2, 3, 4)  # carried state: no gradient wanted
+    gx, gw = torch.autograd.grad(causal_conv1d(x, w, None, 2, past).square().sum(), [x, w])
+    ex, ew = torch.autograd.grad(reference(x, w, None, 2, past).square().sum(), [x, w])
+    torch.testing.assert_close(gx, ex, **TOL)
+    torch.testing.assert_close(gw, ew, **TOL)
+
+
+@pytest.mark.parametrize("with_past", [False, True])
+def test_gradcheck_in_float64(with_past):
+    gen = torch.Generator().manual_seed(2)
+    x, w, b, past = (torch.randn(*s, generator=gen, dtype=torch.float64, requires_grad=True)
+                     for s in ((2, 2, 7), (3, 2, 3), (3,), (2, 2, 4)))
+    if with_past:
+        assert torch.autograd.gradcheck(lambda x, w, b, p: causal_conv1d(x, w, b, 2, p), (x, w, b, past))
+    else:
+        assert torch.autograd.gradcheck(lambda x, w, b: causal_conv1d(x, w, b, 2), (x, w, b))
