@@ -23,13 +23,18 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check seqmem tests benchmarks
 	$(BIN)/pytest
 
-# What the tests need from the system: headless Chromium renders the report's page. Installed where missing
+# What the tests need from the system: headless Chromium renders the report's page, and one test reads the
+# real Fashion-MNIST files (Debian's dataset-fashion-mnist). Installed where missing
 # (as root, from Debian's packages); where it cannot be, the page test skips and says why.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium (the report page test renders it headless)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium could not be installed: the report page test will skip"; }
+	@test -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz || { \
+	  echo "installing dataset-fashion-mnist (a test reads the real images)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	  || echo "dataset-fashion-mnist could not be installed: the real-images test will skip"; }
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/copy_tcn.py

@@ -1,7 +1,9 @@
-"""Image sequence tasks on tiny IDX files written here (never on data installed on the machine)."""
+"""Image sequence tasks on tiny IDX files written here; one test reads the real Fashion-MNIST files, where
+Debian's dataset-fashion-mnist has installed them."""
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -215,3 +217,19 @@ def test_benchmark_quick_mode_writes_its_json_lines(tmp_path):
     assert [line["metric"] for line in lines] == ["train_throughput", "train_seconds_per_batch", "test_accuracy"]
     assert all(line["benchmark"] == "smnist_tcn" and line["value"] > 0 for line in lines[:2])
     assert lines[0]["parameters"] == 96040 and lines[2]["test_images"] == 16 and 0 <= lines[2]["value"] <= 1
+
+
+REAL = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (REAL / "t10k-labels-idx1-ubyte.gz").exists(),
+                    reason="the Debian package dataset-fashion-mnist is not installed (make test installs it as root)")
+def test_the_real_fashion_mnist_reads_as_ten_balanced_classes_of_784_pixels():
+    """The files as the Debian package ships them: 60000 training and 10000 test images, 1000 of each class
+    in the test set, the validation split held out of training, a memoryless baseline of 1/10."""
+    task = make_task("sequential-fashion-mnist", data_dir=str(REAL))
+    assert task.size("test") == 10000 and task.size("train") + task.size("validation") == 60000
+    assert torch.bincount(task.labels("test"), minlength=10).tolist() == [1000] * 10
+    batch = task.get("test", torch.arange(8))
+    assert batch.x.shape == (8, 784, 1) and batch.y.tolist() == task.labels("test")[:8].tolist()
+    assert abs(task.baseline().accuracy - 0.1) < 1e-9
