@@ -166,7 +166,8 @@ def main(argv=None) -> int:
         out = Path(args.out or Path(__file__).parent / "results" / "time_to_solve.jsonl")
         kept = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
         kept = [r for r in kept if r["row"] not in rows]
-        write_jsonl(out, kept + lines)  # the rows run replace theirs; the others' lines stay
+        order = list(ROWS)  # the rows run replace theirs; the others' lines stay
+        write_jsonl(out, sorted(kept + lines, key=lambda r: order.index(r["row"])))
     print(table(lines), file=sys.stderr)
     return 0
 
