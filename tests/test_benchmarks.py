@@ -83,3 +83,18 @@ def test_tcn_speed_quick_compares_equal_nets_and_prints_every_ratio():
     assert {"matmul_gflop_per_second", "effective_gflop_per_second", "conv_forward_backward_time_ratio",
             "train_images_per_second", "score_images_per_second"} <= metrics
     assert all(r["value"] > 0 for r in records if r["metric"] != "max_abs_output_difference")
+
+
+def test_time_to_solve_quick_prints_both_recipes_of_each_row_and_their_ratio(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_solve.py"), "--quick", "--runs",
+                           str(tmp_path / "runs")], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
+    runs = [r for r in records if r["metric"] == "train_seconds_to_solve"]
+    rows = {r["row"] for r in runs}
+    assert {(r["row"], r["role"]) for r in runs} == {(row, role) for row in rows for role in ("notebook", "fastest")}
+    for r in runs:
+        assert r["updates"] > 0 and r["train_seconds"] > 0 and len(r["load_average"]) == 6
+        assert (r["value"] is None) == (not r["solved"])
+    assert {r["row"] for r in records if r["metric"] == "notebook_over_fastest_seconds"} == rows
+    assert "| task |" in done.stderr
