@@ -25,18 +25,24 @@ def test_a_small_tcn_learns_to_recall_beyond_the_baseline():
     assert result.loss < task.baseline().loss
 
 
+def watch_adam_steps(monkeypatch, observe) -> list:
+    """What `observe(optimizer)` returns just before each Adam step, in order."""
+    seen, original = [], torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(observe(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    return seen
+
+
 def test_clipping_bounds_the_update_gradient(monkeypatch):
     """Clipping runs after backward(): the gradient the optimizer sees has norm <= clip."""
     task = make_task("copy-memory", blank=5, recall_length=3, test_size=10)
     model = make_model("tcn", task, levels=3, kernel_size=3, channels=8, seed=0)
-    norms = []
-    original = torch.optim.Adam.step
-
-    def spy(self, *args, **kwargs):
-        norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()])).item())
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    norms = watch_adam_steps(monkeypatch, lambda _: torch.linalg.vector_norm(
+        torch.stack([p.grad.norm() for p in model.parameters()])).item())
     train(model, task, TrainConfig(steps=5, lr=1e-2, clip=1e-3, eval_every=5), progress=False)
     assert len(norms) == 5 and max(norms) <= 1e-3 * 1.0001
 
@@ -140,14 +146,7 @@ def test_files_keep_the_users_umask(tmp_path):
 def test_a_cosine_schedule_takes_the_learning_rate_from_lr_to_zero(monkeypatch):
     task = make_task("copy-memory", blank=5, recall_length=3, test_size=10)
     model = make_model("tcn", task, levels=3, kernel_size=3, channels=8, seed=0)
-    rates = []
-    original = torch.optim.Adam.step
-
-    def spy(self, *args, **kwargs):
-        rates.append(self.param_groups[0]["lr"])
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    rates = watch_adam_steps(monkeypatch, lambda optimizer: optimizer.param_groups[0]["lr"])
     train(model, task, TrainConfig(steps=8, lr=1e-2, schedule="cosine", eval_every=8), progress=False)
     assert rates == pytest.approx([1e-2 * (1 + math.cos(math.pi * k / 8)) / 2 for k in range(8)])
     with pytest.raises(ConfigError, match="schedule must be one of constant, cosine"):
