@@ -3,6 +3,8 @@
 Each command runs `--repeats` times as a fresh process, the commands interleaved (their order rotated
 each round, after one round not counted), so a busy core slows every side alike; the median of each and
 its ratio to `python -c pass` are printed from the same run. The refused commands must exit 2.
+`seqmem models` also runs with a package installed (on PYTHONPATH) that declares a model and a task as
+entry points, the examples' MinGRU and Hold: its ratio to the plain listing is what entry points cost.
 
     python benchmarks/startup.py            # 15 rounds, the figures the README quotes
     python benchmarks/startup.py --quick    # 1 round, for tests
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +24,21 @@ import time
 from pathlib import Path
 
 from seqmem.atomic import write_jsonl
+
+PLUGIN = "seqmem models (an entry-point package installed)"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def entry_point_package(folder: Path) -> Path:
+    """A package on `folder` that declares the examples' model and task as entry points, as an install would."""
+    info = folder / "seqmem_examples-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: seqmem-examples\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[seqmem.models]\nmin-gru = seqmem_examples_model:MinGRU\n"
+                                           "[seqmem.tasks]\nhold = seqmem_examples_task:Hold\n")
+    shutil.copy(EXAMPLES / "min_gru.py", folder / "seqmem_examples_model.py")
+    shutil.copy(EXAMPLES / "hold_task.py", folder / "seqmem_examples_task.py")
+    return folder
 
 
 def commands() -> dict[str, tuple[list[str], int]]:
@@ -32,18 +50,22 @@ def commands() -> dict[str, tuple[list[str], int]]:
         "python -c 'import torch'": ([sys.executable, "-c", "import torch"], 0),
         "seqmem --help": ([*seqmem, "--help"], 0),
         "seqmem tasks": ([*seqmem, "tasks"], 0),
+        "seqmem models": ([*seqmem, "models"], 0),
+        PLUGIN: ([*seqmem, "models"], 0),
         "seqmem train --task nope": ([*seqmem, "train", "--task", "nope"], 2),
         "seqmem train copy-memory --model tcn --steps -1": ([*seqmem, "train", "copy-memory", "--model", "tcn",
                                                               "--steps", "-1"], 2),
     }
 
 
-def run_once(argv: list[str], code: int, cwd: str) -> float:
+def run_once(argv: list[str], code: int, cwd: str, env: dict | None = None) -> float:
     tic = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env)
     seconds = time.perf_counter() - tic
     if done.returncode != code:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}, not {code}: {done.stderr.strip()}")
+    if env is not None and "min-gru" not in done.stdout:
+        raise SystemExit(f"{' '.join(argv)} did not list the entry point min-gru: {done.stdout.strip()}")
     return seconds
 
 
@@ -57,10 +79,12 @@ def main(argv=None) -> int:
     todo = commands()
     names = list(todo)
     times = {name: [] for name in names}
-    with tempfile.TemporaryDirectory() as cwd:  # where a command would write, and must not
+    with tempfile.TemporaryDirectory() as cwd, tempfile.TemporaryDirectory() as site:
+        # cwd: where a command would write, and must not
+        plugin_env = {**os.environ, "PYTHONPATH": str(entry_point_package(Path(site)))}
         for round_ in range(repeats + 1):
             for name in names[round_ % len(names):] + names[: round_ % len(names)]:
-                seconds = run_once(*todo[name], cwd)
+                seconds = run_once(*todo[name], cwd, plugin_env if name == PLUGIN else None)
                 if round_:
                     times[name].append(seconds)
         if any(Path(cwd).iterdir()):
@@ -72,6 +96,9 @@ def main(argv=None) -> int:
               "command": n, **settings} for n in names]
     lines += [{"benchmark": "startup", "metric": "ratio_to_python", "value": round(medians[n] / medians[base], 2),
                "unit": "ratio", "numerator": n, "denominator": base, **settings} for n in names if n != base]
+    lines.append({"benchmark": "startup", "metric": "entry_points_ratio", "unit": "ratio", "numerator": PLUGIN,
+                  "denominator": "seqmem models", "value": round(medians[PLUGIN] / medians["seqmem models"], 2),
+                  **settings})
     for line in lines:
         print(json.dumps(line), flush=True)
     if not args.quick:

@@ -15,6 +15,11 @@ EXPORTS = {
     "load": "seqmem.experiment", "run_experiment": "seqmem.experiment",
     "make_model": "seqmem.models", "make_task": "seqmem.tasks",
     "Result": "seqmem.training", "TrainConfig": "seqmem.training", "make_method": "seqmem.training", "train": "seqmem.training",
+    # what a task, model or method of your own builds on (docs/extending.md)
+    "Task": "seqmem.tasks.base", "SampledTask": "seqmem.tasks.base", "Batch": "seqmem.tasks.base",
+    "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods", "make_optimizer": "seqmem.training.methods",
+    "detach_state": "seqmem.training.methods", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
+    "register_method": "seqmem.training.methods", "check": "seqmem.contract",
 }
 
 __all__ = ["ConfigError", *EXPORTS]

@@ -36,21 +36,51 @@ def train_settings() -> dict:
     return section_params("train")
 
 
-def component_settings() -> set[str]:
-    """Every setting of every registered task, model and method that is not also a training setting."""
+def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
+    """Every setting of every registered task, model and method, and of the classes `named` by import path
+    (section -> specs), that is not also a training setting."""
     from seqmem.config import section_params
+
+    names = set()
+    for section, registry in registries().items():
+        for name in [*registry, *(named or {}).get(section, [])]:
+            try:
+                names |= set(section_params(section, name))
+            except ConfigError:
+                continue  # a class that cannot be read is refused, with its reason, when the config is made
+    return names - set(train_settings()) - {"allow_short_receptive_field", "task"}
+
+
+def registries() -> dict:
     from seqmem.models import MODELS
     from seqmem.tasks import TASKS
     from seqmem.training.methods import METHODS
 
-    names = set()
-    for section, registry in (("task", TASKS), ("model", MODELS), ("method", METHODS)):
-        for name in registry:
-            names |= set(section_params(section, name))
-    return names - set(train_settings()) - {"allow_short_receptive_field"}
+    return {"task": TASKS, "model": MODELS, "method": METHODS}
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def named_classes(argv: list[str]) -> dict[str, list[str]]:
+    """The classes the command line names by import path, by section (`--model my.py:Net` -> model), so
+    their settings become flags too; anything else with a colon is taken for a task."""
+    from seqmem.imports import is_import_path
+
+    named: dict[str, list[str]] = {"task": [], "model": [], "method": []}
+    for i, token in enumerate(argv):
+        option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if option and not eq:
+            continue
+        before = option or (argv[i - 1] if i else "")
+        section = {"--model": "model", "--models": "model", "--method": "method", "--methods": "method"}.get(before)
+        if before == "--over":
+            section, _, value = value.partition("=")
+            section = section.split(".")[0] if section.endswith(".name") else None
+        for part in value.split(","):
+            if is_import_path(part):
+                named[section or "task"].append(part)
+    return named
+
+
+def add_config_flags(parser: argparse.ArgumentParser, named: dict[str, list[str]] | None = None) -> None:
     """The flags that make a config: a recipe, the method, training settings, component settings, --set."""
     parser.add_argument("--recipe", help="start from a recipe's settings (a name from `seqmem recipes`, or a .toml "
                                          "file of your own); flags override them")
@@ -60,7 +90,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag(name), dest="train." + name, metavar=name.upper(), default=None, help=param.help)
     params = parser.add_argument_group("task, model and method settings",
                                        "routed by name to the chosen task, model or method")
-    for name in sorted(component_settings()):
+    for name in sorted(component_settings(named)):
+        if flag(name) in parser._option_string_actions:
+            continue  # a user's class whose setting is named like a flag of seqmem's: --set it
         params.add_argument(flag(name), dest="param." + name, metavar="VALUE", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any setting, e.g. task.blank=100 or method.noise=0.05")
@@ -68,7 +100,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                         help="train a model that cannot see the whole span anyway")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the settings of classes that `argv` names by import path become flags of their own."""
+    named = named_classes(sys.argv[1:] if argv is None else argv)
     parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
     parser.add_argument("--threads", type=int, default=1,
                         help="PyTorch CPU threads (default 1: the small models here run several times faster on "
@@ -84,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--levels 8); see `seqmem tasks` and `seqmem models` for their names.")
     train.add_argument("task", nargs="?", help="task name (or take it from --recipe)")
     train.add_argument("--model", help="model name")
-    add_config_flags(train)
+    add_config_flags(train, named)
     train.add_argument("--out", help="run directory (default runs/<task>-<model>-<time>); an unfinished one resumes")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep = verbs.add_parser(
@@ -99,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a setting and its values, comma-separated (e.g. delay=4,8 or model.hidden=32,64); repeat "
                             "for a grid")
     sweep.add_argument("--seeds", type=int, help="train each point with seeds 0..N-1")
-    add_config_flags(sweep)
+    add_config_flags(sweep, named)
     add_sweep_flags(sweep, out_help="the sweep's folder (default runs/sweeps/<task or file name>)")
     horizon = verbs.add_parser(
         "horizon", help="each model's memory horizon: the largest delay it solves within a budget",
@@ -120,8 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     horizon.add_argument("--resolution", type=float, default=0.25,
                          help="stop bisecting once the failing delay is within this fraction of the solved one")
     horizon.add_argument("--model", help=argparse.SUPPRESS)
-    add_config_flags(horizon)
+    add_config_flags(horizon, named)
     add_sweep_flags(horizon, out_help="the search's folder (default runs/horizons/<task>)")
+    check = verbs.add_parser(
+        "check", help="run the model, task or method contract on a class (yours, by import path)",
+        description="Check a class against the contract of docs/extending.md, one line a check: a model is built "
+                    "for --task and run forward and backward, for causality and, where it carries state, for "
+                    "chunks; a task's splits, batches and baseline; a method's update on a small GRU. Exit 0 if "
+                    "every check passes, 1 if one fails.")
+    check.add_argument("names", nargs="+", metavar="CLASS", help="an import path (my_model.py:Net, pkg.mod:Net) or a name")
+    check.add_argument("--task", default="echo-letters", help="the task a model or method is checked on "
+                                                               "(default echo-letters)")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="a setting of the task, model or method, e.g. task.blank=20 or model.hidden=32")
     suite = verbs.add_parser("suite", help="run every recipe of a suite as a sweep, print the table, write the page")
     suite.add_argument("name", nargs="?", default="quick")
     add_sweep_flags(suite, out_help="folder of the suites (default runs/); the runs go to OUT/<suite>/<recipe>, the "
@@ -218,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dispatch(argv: list[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     if not 0 <= args.threads <= cores:
@@ -256,6 +301,8 @@ def dispatch(argv: list[str] | None) -> int:
         return run_horizon(args)
     elif args.verb == "suite":
         return run_suite(args)
+    elif args.verb == "check":
+        return run_check(args)
     elif args.verb == "demo":
         run_demo(args)
     elif args.verb == "report":
@@ -438,6 +485,28 @@ def run_horizon(args) -> int:
     return 0
 
 
+def run_check(args) -> int:
+    settings = {}
+    for item in args.set:
+        key, eq, text = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        settings[key] = text
+    use_threads(args.threads)
+    from seqmem.contract import check
+
+    failed = 0
+    for name in args.names:
+        kind, results = check(name, args.task, settings)
+        print(f"{name} ({kind}):")
+        for passed, line in results:
+            print(f"  {'pass' if passed else 'FAIL'}  {line}")
+        failed += not all(passed for passed, _ in results)
+    if len(args.names) > 1:
+        print(f"{len(args.names) - failed} of {len(args.names)} pass")
+    return 1 if failed else 0
+
+
 def run_demo(args) -> None:
     from seqmem.demo import demo_lines
     from seqmem.experiment import load
@@ -450,7 +519,10 @@ def run_demo(args) -> None:
     if args.seed is not None and text is not None:
         raise ConfigError("--seed picks a sample; with TEXT the input is the text: drop one of them")
     use_threads(args.threads)
-    print("\n".join(demo_lines([load(p) for p in paths], text, args.delay, args.index, args.seed)))
+    def warn(text: str) -> None:
+        print(f"seqmem: warning: {text}", file=sys.stderr)
+
+    print("\n".join(demo_lines([load(p, warn) for p in paths], text, args.delay, args.index, args.seed)))
 
 
 if __name__ == "__main__":

@@ -7,17 +7,20 @@ A config has five parts:
      "model":  {"name": "tcn", "levels": 8, ...},             # the model's constructor arguments
      "method": {"name": "tbptt", "chunk_length": 20},         # the training method and its own options
      "train":  {"steps": 3000, "lr": 1e-3, ...},              # TrainConfig: what every method shares
-     "allow_short_receptive_field": false}
+     "allow_short_receptive_field": false,
+     "sources": {"/abs/my_model.py": "<sha256>"}}                # files named by import path, and their hash
 
 The settings a part accepts, and their types, are read from its constructor (or its dataclass), so a new
-task, model or method brings its settings with it and nothing here lists them twice.
+task, model or method brings its settings with it and nothing here lists them twice. A part's name is a
+short name or an import path (`package.module:Class`, `path/to/file.py:Class`: seqmem.imports).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
+from seqmem import imports
 from seqmem.errors import ConfigError
 from seqmem.params import REQUIRED, Param, coerce, parameters
 
@@ -35,6 +38,7 @@ class Config:
     method: dict
     train: dict
     allow_short_receptive_field: bool = False
+    sources: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return copy.deepcopy(asdict(self))
@@ -43,6 +47,32 @@ class Config:
         """A setting by dotted key (`task.blank`, `train.seed`, `model.name`)."""
         section, _, name = key.partition(".")
         return getattr(self, section)[name] if name else getattr(self, section)
+
+
+def known_name(section: str, name: str) -> str:
+    """A task's, model's or method's name as config.json records it (an import path's file made absolute)."""
+    if section == "task":
+        from seqmem.tasks import known_task
+
+        return known_task(name)
+    if section == "model":
+        from seqmem.models import known_model
+
+        return known_model(name)
+    from seqmem.training.methods import known_method
+
+    return known_method(name)
+
+
+def source_digests(parts: dict) -> dict[str, str]:
+    """Each file a part is imported from, and the SHA-256 of its contents now."""
+    files = [imports.source_file(p["name"]) for p in parts.values() if imports.is_import_path(p.get("name"))]
+    return {str(f): imports.digest(f) for f in files if f is not None}
+
+
+def changed_sources(recorded: dict, now: dict) -> list[str]:
+    """The files whose contents differ from what a config recorded."""
+    return [path for path, digest in recorded.items() if now.get(path, digest) != digest]
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:
@@ -91,7 +121,7 @@ def make_config(data) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"a config is a dict with task, model, method and train, got {type(data).__name__}")
     data = upgrade(copy.deepcopy(data))
-    unknown = data.keys() - {*SECTIONS, "allow_short_receptive_field"}
+    unknown = data.keys() - {*SECTIONS, "allow_short_receptive_field", "sources"}
     if unknown:
         raise ConfigError(f"a config has no part {sorted(unknown)[0]!r}; its parts: {', '.join(SECTIONS)}, "
                           "allow_short_receptive_field")
@@ -108,8 +138,15 @@ def make_config(data) -> Config:
     method = {"name": parts["method"]["name"],
               **asdict(method_options(parts["method"]["name"], without_name(parts["method"])))}
     allow = coerce("allow_short_receptive_field", data.get("allow_short_receptive_field", False), bool)
+    sources = source_digests(parts)
+    recorded = data.get("sources") or {}
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"sources must be a table of file: sha256, got {recorded!r}")
+    for path in changed_sources(recorded, sources):
+        raise ConfigError(f"{path} has changed since this config was recorded: restore it, or start a new run "
+                          "(a new --out) to train the changed code")
     return Config(task=parts["task"], model=parts["model"], method=method, train=train,
-                  allow_short_receptive_field=allow)
+                  allow_short_receptive_field=allow, sources=sources)
 
 
 def without_name(section: dict) -> dict:
@@ -127,6 +164,8 @@ def fill(section: str, given: dict) -> dict:
         raise ConfigError(f"the config names no {section}: give one ({example}); `seqmem {section}s` lists them")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"{section}.name must be a string, got {name!r}")
+    if name is not None:
+        name = known_name(section, name)
     params = section_params(section, name)
     out = {} if name is None else {"name": name}
     for key, value in given.items():
@@ -201,6 +240,8 @@ class Experiment:
 
 def build(config) -> Experiment:
     """Turn a config into task, model and method, refusing before anything is written what cannot run."""
+    from seqmem.contract import refuse, task_checks
+    from seqmem.imports import is_user_class
     from seqmem.memory import batch_bytes, check_fits, model_bytes
     from seqmem.models import make_model, model_class
     from seqmem.tasks import make_task, task_class
@@ -219,11 +260,21 @@ def build(config) -> Experiment:
         weights = model_bytes(model_cls, task, model_params)
     except ConfigError:
         weights = 0  # the model's own check refuses it below, with its own message
+    except Exception:
+        if not is_user_class(model_cls):
+            raise
+        weights = 0  # a user's constructor that fails is refused below, in one line
     check_fits(task_cls.data_bytes(task_params) + weights + batch_bytes(task, max(train.batch_size, train.eval_batch_size)),
                f"this run ({model_cls.name} on {task.name}, span {task.span})",
                "make the model, the sequences or the batches smaller")
+    if is_user_class(task_cls):
+        refuse(f"task {task_cls.name}", task_checks(task))
     model = make_model(config.model["name"], task, seed=train.seed,
                        allow_short_receptive_field=config.allow_short_receptive_field, **model_params)
     method = make_method(model, task, train, **config.method)
+    if is_user_class(type(method)) and not (isinstance(getattr(method, "optimizers", None), list)
+                                            and callable(getattr(method, "update", None))):
+        raise ConfigError(f"method {method.name}: it needs update(batch, state) and optimizers, a list (what a "
+                          "learning-rate schedule scales); see docs/extending.md")
     total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
     return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)

@@ -7,12 +7,13 @@ change later.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from seqmem.config import Config, build, make_config, upgrade
+from seqmem.config import Config, build, changed_sources, make_config, upgrade
 from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
@@ -77,11 +78,18 @@ class LoadedRun:
         return predict_text(self, text, delay)
 
 
-def load(path: str | Path) -> LoadedRun:
+def load(path: str | Path, warn=None) -> LoadedRun:
+    """A run directory's task and model with its last weights. A file the run imports that has changed since
+    is warned of (`warn`, default `warnings.warn`), not refused: reading old weights with edited code is
+    common, and weights that no longer fit are refused by name."""
     run = RunDir(path)
     if not run.config_path.exists():
         raise ConfigError(f"{path} is not a run directory (no config.json): give a directory made by seqmem train")
-    experiment = build(run.config)
+    config = run.config
+    recorded = config.pop("sources", None) or {}
+    experiment = build(config)
+    for source in changed_sources(recorded, experiment.config.sources):
+        (warn or warnings.warn)(f"{source} has changed since {path} was trained: its model is built from the file as it is now")
     if not run.checkpoint_path.exists():
         raise ConfigError(f"{path} has no checkpoint.pt yet: train it first")
     restore(experiment.model, run.read_checkpoint()["model"], run.checkpoint_path)

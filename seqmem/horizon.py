@@ -13,6 +13,7 @@ import copy
 import statistics
 from pathlib import Path
 
+from seqmem import imports
 from seqmem.atomic import write_json
 from seqmem.config import resolve_key, set_value
 from seqmem.errors import ConfigError
@@ -49,12 +50,13 @@ def model_label(model) -> str:
     """A model given by name (`gru`) or as settings (`{"name": "tcn", "levels": 2}`, optionally with a `label`,
     and a `method` to train it by: a name, or its settings)."""
     if isinstance(model, str):
-        return model
+        return imports.label(model)
     if model.get("label"):
         return model["label"]
     method = model.get("method")
     method = [method if isinstance(method, str) else model_label(method)] if method else []
-    return "-".join([*(f"{v}" for k, v in model.items() if k not in ("label", "method")), *method])
+    return "-".join([*(imports.label(v) if k == "name" else f"{v}" for k, v in model.items()
+                       if k not in ("label", "method")), *method])
 
 
 def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=None, key: str | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from seqmem.report import axis_label, field, group
+from seqmem.report import axis_label, field, group, shown
 
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 MAX_GROUPS = 12
@@ -42,7 +42,7 @@ def png(plt, fig, ax, title: str, xlabel: str, ylabel: str) -> bytes:
 
 
 def label(by: list[str], key: tuple) -> str:
-    return ", ".join(f"{axis_label(k)}={v}" for k, v in zip(by, key, strict=True)) or "runs"
+    return ", ".join(f"{axis_label(k)}={shown(k, v)}" for k, v in zip(by, key, strict=True)) or "runs"
 
 
 def baselines(ax, records: list[dict]) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from seqmem import imports
+from seqmem.errors import ConfigError
 from seqmem.params import REQUIRED, Param, parameters
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": None}
@@ -36,12 +38,15 @@ class Registry(Mapping):
     """Name -> class, importing the class's module on first use; `summary` and `params` need no import.
 
     A class declares its settings as keyword arguments of `__init__` after `skip` leading ones, or, with
-    `options=True`, as the fields of its nested dataclass `Options`.
+    `options=True`, as the fields of its nested dataclass `Options`. Beside the package's own names: the
+    names installed packages declare as entry points (group `seqmem.<kind>s`, e.g. `seqmem.models`), and
+    any class by import path (`package.module:Class`, `file.py:Class`; see seqmem.imports).
     """
 
-    def __init__(self, package: str, decorator: str, skip: int = 0, options: bool = False):
-        self.package, self.decorator, self.skip, self.options = package, decorator, skip, options
+    def __init__(self, package: str, decorator: str, kind: str, skip: int = 0, options: bool = False):
+        self.package, self.decorator, self.kind, self.skip, self.options = package, decorator, kind, skip, options
         self.classes: dict[str, type] = {}
+        self.specs: dict[str, Entry] = {}  # classes by import path, read from source
 
     def register(self, name: str):
         """The class decorator that names a class and records it (run when its module is imported)."""
@@ -64,29 +69,75 @@ class Registry(Mapping):
                 found = {n: Entry(module, class_summary(c), None)
                          for n, c in self.classes.items() if c.__module__ == module}
             entries.update(found)
+        for name, target in self.entry_points.items():
+            entries.setdefault(name, self.read_spec(target))
         return entries
+
+    @cached_property
+    def entry_points(self) -> dict[str, str]:
+        """Name -> `package.module:Class`, as installed packages declare them (`seqmem.models = {...}`)."""
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep.value for ep in entry_points(group=f"seqmem.{self.kind}s") if imports.is_import_path(ep.value)}
+
+    def read_spec(self, spec: str) -> Entry:
+        """A class named by import path, as its source declares it (None where only the class can tell)."""
+        found = imports.read_source(spec)
+        if found is None:
+            return Entry(spec, None, None)
+        node, classes = found
+        reader = read_options if self.options else read_init
+        summary = read_summary(node, classes)
+        if summary is None and ast.get_docstring(node):  # a base of seqmem's (Task, say) sets no summary
+            summary = ast.get_docstring(node, clean=False).split("\n")[0]
+        return Entry(spec, summary, reader(node, classes, self.skip))
+
+    def known(self, name) -> str:
+        """The name as config.json records it (a file by its absolute path), or a ConfigError that lists the names."""
+        if isinstance(name, str) and (name in self.classes or name in self.entries):
+            return name
+        if imports.is_import_path(name):
+            return imports.canonical(name)
+        names = ", ".join(sorted(self))
+        raise ConfigError(f"unknown {self.kind} {name!r}: choose one of {names} (see `seqmem {self.kind}s`), "
+                          "or name your own class as package.module:Class or path/to/file.py:Class")
 
     def __getitem__(self, name: str) -> type:
         if name not in self.classes:
-            importlib.import_module(self.entries[name].module)
+            target = self.entry_points.get(name, name)
+            if imports.is_import_path(target):
+                cls = imports.import_class(target)
+                cls.name = name  # what config.json records, and what imports the class again
+                self.classes[name] = cls
+            else:
+                importlib.import_module(self.entries[name].module)
         return self.classes[name]
 
     def __iter__(self):
-        return iter({**self.entries, **self.classes})
+        return iter(n for n in {**self.entries, **self.classes} if not imports.is_import_path(n))
 
     def __len__(self) -> int:
-        return len(self.entries.keys() | self.classes.keys())
+        return len(list(iter(self)))
 
     def __contains__(self, name) -> bool:
         return name in self.classes or name in self.entries
 
+    def entry(self, name: str) -> Entry | None:
+        if name in self.entries:
+            return self.entries[name]
+        if imports.is_import_path(name) and name not in self.classes:
+            if name not in self.specs:
+                self.specs[name] = self.read_spec(name)
+            return self.specs[name]
+        return None
+
     def summary(self, name: str) -> str:
-        entry = self.entries.get(name)
+        entry = self.entry(name)
         return entry.summary if entry is not None and entry.summary is not None else class_summary(self[name])
 
     def params(self, name: str) -> dict[str, Param]:
         """The settings `name` declares, typed, as `params.parameters` reads them from the class."""
-        entry = self.entries.get(name)
+        entry = self.entry(name)
         if entry is not None and entry.params is not None:
             return dict(entry.params)
         cls = self[name]

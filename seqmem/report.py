@@ -13,6 +13,7 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from seqmem.errors import ConfigError
+from seqmem.imports import label
 
 COLUMNS = [
     ("steps", "steps", "{:.0f}"),
@@ -56,6 +57,13 @@ def group(records: list[dict], by: list[str]) -> list[tuple[tuple, list[dict]]]:
     return list(groups.items())
 
 
+def shown(key: str, value) -> str:
+    """A label cell: a class named by import path shows as its class name."""
+    if value is None:
+        return "-"
+    return label(value) if key in ("task", "model", "method") or key.endswith(".name") else str(value)
+
+
 def axis_label(key: str) -> str:
     return key.split(".")[0] if key.endswith(".name") else key.split(".")[-1]
 
@@ -65,12 +73,12 @@ def table_rows(records: list[dict], by: list[str] | None = None, columns=COLUMNS
     over its runs, `runs` counting them). The first `len(head) - len(columns)` columns are labels."""
     if by is None:
         head = [h for h, _ in RUN_COLUMNS]
-        rows = [[str(field(r, k) if field(r, k) is not None else "-") for _, k in RUN_COLUMNS]
+        rows = [[shown(k, field(r, k)) for _, k in RUN_COLUMNS]
                 + [cell([field(r, k)], f) for _, k, f in columns] for r in records]
     else:
         head = [axis_label(k) for k in by] + ["runs"]
-        rows = [[str(v) for v in key] + [str(len(rs))] + [cell([field(r, k) for r in rs], f) for _, k, f in columns]
-                for key, rs in group(records, by)]
+        rows = [[shown(k, v) for k, v in zip(by, key, strict=True)] + [str(len(rs))]
+                + [cell([field(r, k) for r in rs], f) for _, k, f in columns] for key, rs in group(records, by)]
     return head + [h for h, _, _ in columns], rows
 
 

@@ -56,6 +56,11 @@ class RunDir:
         if self.config_path.exists():
             old = self.config
             old = upgrade(old) if upgrade else old
+            now = config.get("sources") or {}
+            for source, digest in (old.get("sources") or {}).items():
+                if now.get(source, digest) != digest:
+                    raise ConfigError(f"{source} has changed since the run in {self.path} started: restore it to "
+                                      "resume, or choose a new --out to train the changed code")
             if not same_config(old, json.loads(json.dumps(config))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"

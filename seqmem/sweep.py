@@ -16,6 +16,7 @@ import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqmem import imports
 from seqmem.atomic import read_json, write_json
 from seqmem.config import Config, build, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
@@ -70,6 +71,8 @@ def flat_settings(config: Config) -> dict:
     """`{"task.blank": 1000, "model.name": "tcn", ...}`: every leaf setting under its dotted key."""
     out = {}
     for section, value in config.as_dict().items():
+        if section == "sources":  # a file's hash follows its name, and is not a setting of its own
+            continue
         if isinstance(value, dict):
             out.update({f"{section}.{k}": v for k, v in value.items()})
         else:
@@ -96,8 +99,9 @@ def short_names(keys: list[str]) -> dict[str, str]:
 
 def point_name(config: Config, keys: list[str]) -> str:
     flat, short = flat_settings(config), short_names(keys)
-    name = ",".join(f"{short[k]}={flat[k]}" for k in keys if k in flat)
-    return (name or f"{config.task['name']}-{config.model['name']}").replace("/", "_")
+    shown = {k: imports.label(v) if k.endswith(".name") else v for k, v in flat.items()}
+    name = ",".join(f"{short[k]}={shown[k]}" for k in keys if k in flat)
+    return (name or f"{imports.label(config.task['name'])}-{imports.label(config.model['name'])}").replace("/", "_")
 
 
 def sweep_axes(configs: list[Config]) -> list[str]:

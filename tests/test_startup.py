@@ -87,7 +87,7 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
 def test_what_the_source_does_not_say_plainly_is_read_from_the_class(tmp_path, monkeypatch):
     package = tmp_path / "plugins"
     package.mkdir()
-    (package / "__init__.py").write_text("from seqmem.registry import Registry\nTHINGS = Registry(__name__, 'register')\n"
+    (package / "__init__.py").write_text("from seqmem.registry import Registry\nTHINGS = Registry(__name__, 'register', 'thing')\n"
                                          "register = THINGS.register\n")
     (package / "things.py").write_text(textwrap.dedent('''
         import math

@@ -10,11 +10,12 @@ modules' source, so only `make_model` imports a model's module, and PyTorch.
 from __future__ import annotations
 
 from seqmem.errors import ConfigError
+from seqmem.imports import construct, is_user_class
 from seqmem.params import check_int
 from seqmem.registry import Registry
 from seqmem.tasks import check_params
 
-MODELS = Registry(__name__, "register_model", skip=1)  # after `task`
+MODELS = Registry(__name__, "register_model", "model", skip=1)  # after `task`
 
 
 class ReceptiveFieldError(ConfigError):
@@ -35,9 +36,8 @@ def model_params(name: str) -> dict:
 
 
 def known_model(name: str) -> str:
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(sorted(MODELS))} (see `seqmem models`)")
-    return name
+    """The name as config.json records it; a ConfigError listing the models for an unknown one."""
+    return MODELS.known(name)
 
 
 def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool = False, **params):
@@ -55,7 +55,12 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     check_int("seed", seed, 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = cls(task, **params)
+        model = construct(f"model {name}", cls, task, **params)
+    if is_user_class(cls):
+        from seqmem.contract import model_checks, refuse
+
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            refuse(f"model {cls.name}", model_checks(model, task, full=False))
     if model.receptive_field < task.span and not allow_short_receptive_field:
         fix = model.fix_receptive_field(task.span) if hasattr(model, "fix_receptive_field") else ""
         raise ReceptiveFieldError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from seqmem.errors import ConfigError
 from seqmem.registry import Registry
 
-TASKS = Registry(__name__, "register_task")
+TASKS = Registry(__name__, "register_task", "task")
 
 
 def register_task(name: str):
@@ -18,8 +18,10 @@ def register_task(name: str):
 
 def make_task(name: str, **params):
     """Build a registered task; unknown names and parameters are refused with the list of valid ones."""
+    from seqmem.imports import construct
+
     cls = task_class(name)
-    return cls(**check_params(f"task {name}", cls, params))
+    return construct(f"task {name}", cls, **check_params(f"task {name}", cls, params))
 
 
 def task_class(name: str) -> type:
@@ -32,9 +34,8 @@ def task_params(name: str) -> dict:
 
 
 def known_task(name: str) -> str:
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))} (see `seqmem tasks`)")
-    return name
+    """The name as config.json records it; a ConfigError listing the tasks for an unknown one."""
+    return TASKS.known(name)
 
 
 def check_params(what: str, cls: type, params: dict, skip: int = 1) -> dict:

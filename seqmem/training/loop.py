@@ -63,13 +63,18 @@ def total_steps(task, config: TrainConfig, method) -> int:
     raise ConfigError("give --steps N (or --epochs N for a task with a fixed training set)")
 
 
+def chunk_length(method) -> int | None:
+    """Steps a chunk for truncated BPTT; None (or no such attribute, as in a user's method) trains whole sequences."""
+    return getattr(method, "chunk_length", None)
+
+
 def chunks_per_batch(task, method) -> int:
-    if method.chunk_length is None:
+    if chunk_length(method) is None:
         return 1
     if not task.per_step:
         raise ConfigError(f"method {method.name} needs per-step targets; task {task.name} classifies whole sequences")
     length = task.get("test", torch.arange(1)).y.shape[1]
-    return math.ceil(length / method.chunk_length)
+    return math.ceil(length / chunk_length(method))
 
 
 def updates_per_epoch(task, config: TrainConfig, method) -> int:
@@ -85,8 +90,8 @@ def training_chunks(task, config: TrainConfig, method, start: int):
             yield batch, True
             continue
         for c in range(first_chunk if i == 0 else 0, per_batch):
-            lo = c * method.chunk_length
-            yield batch.time_slice(lo, lo + method.chunk_length), c == 0
+            lo = c * chunk_length(method)
+            yield batch.time_slice(lo, lo + chunk_length(method)), c == 0
 
 
 def default_eval_every(task, config: TrainConfig, method, steps: int) -> int:

@@ -9,10 +9,12 @@ options included) without it; the methods are listed from their modules' source,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from seqmem.errors import ConfigError
+from seqmem.imports import construct
 from seqmem.params import REQUIRED, check_int, coerce, parameters
 from seqmem.registry import Registry
 from seqmem.training.config import TrainConfig
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from seqmem.tasks.base import Batch
 
-METHODS = Registry("seqmem.training", "register_method", options=True)
+METHODS = Registry("seqmem.training", "register_method", "method", options=True)
 
 
 def register_method(name: str):
@@ -39,14 +41,16 @@ def method_params(name: str) -> dict:
 
 
 def known_method(name: str) -> str:
-    if name not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(sorted(METHODS))}, got {name!r}")
-    return name
+    """The name as config.json records it; a ConfigError listing the methods for an unknown one."""
+    return METHODS.known(name)
 
 
 def method_options(name: str, options: dict):
     """A method's validated options: unknown ones refused, missing ones filled with defaults."""
     cls = method_class(name)
+    if not dataclasses.is_dataclass(getattr(cls, "Options", None)):
+        raise ConfigError(f"method {name} has no Options dataclass: give it one (`@dataclass class Options: ...`, "
+                          "empty if it has no options; see docs/extending.md)")
     params = parameters(cls.Options)
     for key in options:
         if key not in params:
@@ -55,7 +59,8 @@ def method_options(name: str, options: dict):
     for key, param in params.items():
         if key not in options and param.default is REQUIRED:
             raise ConfigError(f"method {name} needs --{key.replace('_', '-')} ({param.help})")
-    return cls.Options(**{k: coerce(f"method.{k}", v, params[k].kind) for k, v in options.items()})
+    return construct(f"method {name}'s Options", cls.Options,
+                     **{k: coerce(f"method.{k}", v, params[k].kind) for k, v in options.items()})
 
 
 def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
@@ -149,7 +154,7 @@ class TruncatedBackprop(Backprop):
 
 def make_method(model, task, config: TrainConfig, name: str = "bptt", **options):
     """The named method, with its options checked, ready to update `model` on `task`."""
-    return method_class(name)(model, task, config, method_options(name, options))
+    return construct(f"method {name}", method_class(name), model, task, config, method_options(name, options))
 
 
 def method_settings(method) -> dict:

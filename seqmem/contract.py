@@ -1,0 +1,294 @@
+"""The contract a model, task or method keeps, checked on a class: what `seqmem check` prints, and the part
+that `build` runs on a user's class before any run directory is written (docs/extending.md).
+
+Each check yields `(passed, line)`; a check that the next ones depend on stops them when it fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from seqmem.errors import ConfigError
+
+Check = tuple[bool, str]
+
+
+def one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
+def sample_batch(task, n: int = 2):
+    """`n` validation sequences (fixed, so every check sees the same ones)."""
+    import torch
+
+    return task.get("validation", torch.arange(min(n, task.size("validation"))))
+
+
+def expected_shape(task, batch) -> tuple:
+    B = len(batch)
+    return (B, batch.x.shape[1], task.num_classes) if task.per_step else (B, task.num_classes)
+
+
+def model_checks(model, task, full: bool = True) -> Iterator[Check]:
+    """`model` (built for `task`) against the model contract; `full` adds backward, causality and chunks."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        yield False, f"is a {type(model).__name__}: a model is a torch.nn.Module"
+        return
+    field = getattr(model, "receptive_field", None)
+    if isinstance(field, bool) or not isinstance(field, int | float) or not field > 0:
+        yield False, (f"receptive_field is {field!r}: give the class a receptive_field, the steps back an output "
+                      "can see (math.inf for a recurrent model)")
+        return
+    yield True, f"receptive_field {field}"
+    batch = sample_batch(task)
+    try:
+        out = model(batch.x, None, cond=batch.cond)
+    except Exception as e:
+        yield False, f"forward(x, state=None, cond=None) raised {one_line(e)}"
+        return
+    if not isinstance(out, tuple) or len(out) != 2 or not isinstance(out[0], torch.Tensor):
+        yield False, f"forward returned {type(out).__name__}: it must return (logits, state)"
+        return
+    logits, state = out
+    want = expected_shape(task, batch)
+    if tuple(logits.shape) != want:
+        yield False, f"logits of shape {tuple(logits.shape)}: expected {want} (batch, steps, classes) for {task.name}"
+        return
+    if not torch.isfinite(logits).all():
+        yield False, "logits are not all finite"
+        return
+    yield True, f"forward: logits {want} for a batch of {len(batch)}" + ("" if state is None else ", and a state")
+    if not full:
+        return
+    yield from backward_check(model, task, batch)
+    if task.per_step:
+        yield from causality_check(model, batch, field)
+        yield from chunk_check(model, batch, state)
+    size = getattr(model, "state_size", None)
+    yield True, f"state_size {size}" if size is not None else "state_size not given (optional)"
+
+
+def backward_check(model, task, batch) -> Iterator[Check]:
+    from seqmem.training.methods import task_loss
+
+    model.zero_grad(set_to_none=True)
+    try:
+        task_loss(model(batch.x, None, cond=batch.cond)[0], batch).backward()
+    except Exception as e:
+        yield False, f"backward raised {one_line(e)}"
+        return
+    params = list(model.parameters())
+    reached = sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params)
+    if not reached:
+        yield False, "backward: no parameter has a gradient"
+        return
+    yield True, f"backward: {reached} of {len(params)} parameter tensors get a gradient"
+
+
+def perturbed(x, step: int):
+    """The inputs with every sequence's `step` changed (another token, or noise on floats)."""
+    import torch
+
+    x = x.clone()
+    if x.is_floating_point():
+        x[:, step] += torch.randn(x[:, step].shape, generator=torch.Generator().manual_seed(0))
+    else:
+        x[:, step] = (x[:, step] + 1) % max(int(x.max()) + 1, 2)
+    return x
+
+
+def causality_check(model, batch, field) -> Iterator[Check]:
+    """No output sees a later input; none sees further back than the receptive field it states."""
+    import torch
+
+    L = batch.x.shape[1]
+    step = L // 2
+    with torch.no_grad():
+        before = model(batch.x, None, cond=batch.cond)[0]
+        after = model(perturbed(batch.x, step), None, cond=batch.cond)[0]
+    moved = (before - after).abs().amax(dim=(0, 2))  # (L,)
+    if moved[:step].max() > 1e-5:
+        first = int((moved[:step] > 1e-5).nonzero()[0])
+        yield False, f"not causal: the output at step {first} changed when the input at step {step} was changed"
+        return
+    yield True, f"causal: changing step {step} changes no earlier output"
+    if math.isfinite(field) and L - 1 - step >= field and moved[step + int(field):].max() > 1e-5:
+        yield False, f"receptive_field {field} is too small: step {step}'s input reaches {int(field)} or more steps on"
+
+
+def chunk_check(model, batch, state) -> Iterator[Check]:
+    """A stream cut in two, the state carried, gives the whole stream's outputs (what truncated BPTT needs)."""
+    import torch
+
+    if state is None:
+        yield True, "keeps no state: each chunk of truncated BPTT starts afresh"
+        return
+    L = batch.x.shape[1]
+    cut = L // 2
+    with torch.no_grad():
+        whole = model(batch.x, None, cond=batch.cond)[0]
+        first, carried = model(batch.x[:, :cut], None, cond=batch.cond)
+        second, _ = model(batch.x[:, cut:], carried, cond=batch.cond)
+    gap = float((torch.cat([first, second], dim=1) - whole).abs().max())
+    if gap > 1e-4:
+        yield False, f"a stream in two chunks with the state differs from the whole stream by {gap:.2g}"
+        return
+    yield True, f"carries state: two chunks give the whole stream's outputs (max difference {gap:.1g})"
+
+
+def task_checks(task) -> Iterator[Check]:
+    """A built task against the task contract: its declarations, splits, batches and baseline."""
+    import torch
+
+    from seqmem.tasks.base import Baseline, Batch
+
+    problems = [f"{key} must be a positive integer" for key in ("num_classes", "span")
+                if not isinstance(getattr(task, key, None), int) or getattr(task, key) < 1]
+    if (getattr(task, "vocab_size", None) is None) == (getattr(task, "input_channels", None) is None):
+        problems.append("set exactly one of vocab_size (token inputs) and input_channels (float inputs)")
+    if problems:
+        yield False, "; ".join(problems)
+        return
+    yield True, f"declares {task.num_classes} classes, span {task.span}, " + (
+        f"vocab_size {task.vocab_size}" if task.vocab_size else f"input_channels {task.input_channels}")
+    try:
+        sizes = {split: task.size(split) for split in ("validation", "test")}
+        batch = sample_batch(task, 4)
+    except Exception as e:
+        yield False, f"validation split: {one_line(e)}"
+        return
+    if not isinstance(batch, Batch) or not all(isinstance(n, int) and n >= 1 for n in sizes.values()):
+        yield False, f"size(split) must be a positive integer and get(split, index) a Batch; got {sizes}, {type(batch).__name__}"
+        return
+    yield True, f"validation {sizes['validation']} and test {sizes['test']} sequences, fixed"
+    B, L = len(batch), batch.x.shape[1] if batch.x.dim() > 1 else 0
+    want_x = (B, L) if task.vocab_size else (B, L, task.input_channels)
+    want_y = (B, L) if task.per_step else (B,)
+    if tuple(batch.x.shape) != want_x or tuple(batch.y.shape) != want_y or batch.recall.shape != batch.y.shape:
+        yield False, (f"batch shapes x {tuple(batch.x.shape)}, y {tuple(batch.y.shape)}, recall "
+                      f"{tuple(batch.recall.shape)}: expected x (batch, steps" + ("" if task.vocab_size else
+                      ", input_channels") + "), y and recall (batch" + (", steps)" if task.per_step else ")"))
+        return
+    if batch.recall.dtype != torch.bool or not batch.recall.any():
+        yield False, "recall must be a bool mask of y's shape marking at least one target that needs memory"
+        return
+    yield True, f"batch: x {tuple(batch.x.shape)}, y {tuple(batch.y.shape)}, recall marks {int(batch.recall.sum())}"
+    try:
+        one = next(task.batches("train", 3, seed=1, start=5))
+        two = next(task.batches("train", 3, seed=1, start=5))
+    except Exception as e:
+        yield False, f"training batches: {one_line(e)}"
+        return
+    if not torch.equal(one.x, two.x) or not torch.equal(one.y, two.y):
+        yield False, "training batches are not determined by (seed, step): a resumed run would see others"
+        return
+    yield True, "training batch i is the same for the same seed"
+    base = task.baseline()
+    if not isinstance(base, Baseline) or not all(0 <= v <= 1 for v in (base.accuracy, base.recall_accuracy)):
+        yield False, f"baseline() must return a Baseline with accuracies in [0, 1], got {base!r}"
+        return
+    yield True, f"memoryless baseline: recall accuracy {base.recall_accuracy:.4g}, loss {base.loss:.4g}"
+
+
+def method_checks(method, model, task) -> Iterator[Check]:
+    """A built method: it names its optimizers, an update changes the weights, its state round-trips."""
+    import torch
+
+    optimizers = getattr(method, "optimizers", None)
+    if not isinstance(optimizers, list) or not optimizers:
+        yield False, "optimizers must be a non-empty list (what a learning-rate schedule scales)"
+        return
+    yield True, f"optimizers: {len(optimizers)}"
+    before = [p.detach().clone() for p in model.parameters()]
+    try:
+        loss, _ = method.update(sample_batch(task, 4), None)
+    except Exception as e:
+        yield False, f"update(batch, state=None) raised {one_line(e)}"
+        return
+    if not isinstance(loss, float) or not math.isfinite(loss):
+        yield False, f"update returned loss {loss!r}: it must return (a finite float, state)"
+        return
+    if all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)):
+        yield False, "update changed no weight"
+        return
+    yield True, f"update: loss {loss:.4g}, weights changed"
+    try:
+        method.load_state_dict(method.state_dict())
+    except Exception as e:
+        yield False, f"state_dict() does not load back: {one_line(e)}"
+        return
+    yield True, "state_dict() loads back (a checkpoint resumes it)"
+
+
+def refuse(what: str, checks: Iterator[Check]) -> None:
+    """Raise a ConfigError naming `what` and the first check it fails (build's check of a user's class)."""
+    for passed, line in checks:
+        if not passed:
+            raise ConfigError(f"{what}: {line} (see docs/extending.md; `seqmem check` runs every check)")
+
+
+def kind_of(cls: type) -> str:
+    """Which contract a class is meant to keep: a model is a Module, a method has `update`, else a task."""
+    import torch
+
+    if issubclass(cls, torch.nn.Module):
+        return "model"
+    return "method" if callable(getattr(cls, "update", None)) else "task"
+
+
+def check(name: str, task: str = "echo-letters", settings: dict | None = None) -> tuple[str, list[Check]]:
+    """Run the contract on the class `name` (a short name or an import path): a model is built for `task`,
+    a method trains a small GRU on it. `settings` are `task.x` / `model.x` / `method.x` values. Returns the
+    kind and each check's `(passed, line)`."""
+    import torch
+
+    from seqmem.config import SECTIONS, set_value
+    from seqmem.imports import import_class, is_import_path
+    from seqmem.models import make_model
+    from seqmem.tasks import make_task
+    from seqmem.training.config import TrainConfig
+    from seqmem.training.methods import make_method
+
+    cls = import_class(name) if is_import_path(name) else None
+    if cls is None:
+        from seqmem.cli import registries
+
+        found = [s for s, r in registries().items() if name in r]
+        if not found:
+            raise ConfigError(f"{name!r} is neither a known task, model or method nor an import path "
+                              "(package.module:Class or path/to/file.py:Class)")
+        kind = found[0]
+    else:
+        kind = kind_of(cls)
+    data = {"task": {"name": name if kind == "task" else task},
+            "model": {"name": name if kind == "model" else "gru"}, "method": {"name": name if kind == "method" else "bptt"}}
+    if kind == "method":
+        data["model"]["hidden"] = 16
+    for key, value in (settings or {}).items():
+        if key.split(".")[0] not in SECTIONS:
+            raise ConfigError(f"--set {key}: write task.KEY, model.KEY or method.KEY")
+        set_value(data, key, value)
+    results: list[Check] = []
+    torch.manual_seed(0)
+    try:
+        built = make_task(data["task"]["name"], **{k: v for k, v in data["task"].items() if k != "name"})
+    except ConfigError as e:
+        return kind, [(False, f"task {data['task']['name']} does not build: {e}")]
+    if kind == "task":
+        return kind, list(task_checks(built))
+    try:
+        model = make_model(data["model"]["name"], built, allow_short_receptive_field=True,
+                           **{k: v for k, v in data["model"].items() if k != "name"})
+    except ConfigError as e:
+        return kind, [(False, f"does not build for {built.name}: {e}")]
+    results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"))
+    if kind == "model":
+        return kind, results + list(model_checks(model, built))
+    try:
+        method = make_method(model, built, TrainConfig(steps=2, batch_size=4), **data["method"])
+    except ConfigError as e:
+        return kind, [(False, f"does not build: {e}")]
+    return kind, [(True, f"builds, training a GRU of 16 on {built.name}"), *method_checks(method, model, built)]

@@ -1,0 +1,149 @@
+"""Classes named by import path: `package.module:Class` or `path/to/file.py:Class`, beside the short names.
+
+A user's model, task or method is named where a built-in one is (flags, recipes, sweep files, the Python
+API). A file is named by its absolute path in config.json, with the SHA-256 of its contents, so a worker,
+a resumed run or `seqmem.load` imports the same code again and can tell when the file has changed. A
+dotted name must be importable wherever it runs (installed, or on `sys.path`; the current folder is tried
+last, as `python -m` would).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from seqmem.errors import ConfigError
+
+
+def is_import_path(name) -> bool:
+    return isinstance(name, str) and ":" in name
+
+
+def split(spec: str) -> tuple[str, str]:
+    """`(module or file, class)`, refusing a spec with either part empty."""
+    where, _, cls = spec.rpartition(":")
+    if not where or not cls.isidentifier():
+        raise ConfigError(f"{spec!r} is not an import path: write package.module:Class or path/to/file.py:Class")
+    return where, cls
+
+
+def is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or os.sep in where
+
+
+def label(name: str) -> str:
+    """A short name for tables and folder names: the class's name for an import path."""
+    return split(name)[1] if is_import_path(name) else name
+
+
+def canonical(spec: str) -> str:
+    """The spec as config.json records it: a file by its absolute path (so any worker finds it)."""
+    where, cls = split(spec)
+    if not is_file(where):
+        return spec
+    path = Path(where).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{spec}: no file {where} (give the path of a .py file, then :Class)")
+    return f"{path.resolve()}:{cls}"
+
+
+def source_file(spec: str) -> Path | None:
+    where, _ = split(spec)
+    return Path(where) if is_file(where) else None
+
+
+def digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise ConfigError(f"{path} cannot be read ({e.strerror}): restore it, or name another file") from None
+
+
+def module_name(path: Path) -> str:
+    """A module name of the file's own, stable for its path, so two files called model.py do not collide."""
+    return f"seqmem_user.{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
+
+
+def import_module(spec: str):
+    """The module a spec names, imported (a file under a name of its own); any error it raises in one line."""
+    where, _ = split(spec)
+    try:
+        if is_file(where):
+            path = Path(where)
+            name = module_name(path)
+            if name in sys.modules:
+                return sys.modules[name]
+            loader_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[name] = module  # before running it: a dataclass in the file looks its module up
+            try:
+                loader_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            return module
+        try:
+            return importlib.import_module(where)
+        except ModuleNotFoundError as e:
+            if e.name != where.split(".")[0] or os.getcwd() in sys.path:
+                raise
+            sys.path.append(os.getcwd())
+            return importlib.import_module(where)
+    except ConfigError:
+        raise
+    except (Exception, SystemExit) as e:  # the user's code: whatever it raises is named in one line
+        text = " ".join(str(e).split())
+        raise ConfigError(f"{spec}: {where} does not import ({type(e).__name__}: {text})") from None
+
+
+def import_class(spec: str) -> type:
+    module = import_module(spec)
+    where, name = split(spec)
+    if not hasattr(module, name):
+        found = sorted(k for k, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__)
+        raise ConfigError(f"{spec}: {where} has no {name}" + (f"; its classes: {', '.join(found)}" if found else ""))
+    cls = getattr(module, name)
+    if not isinstance(cls, type):
+        raise ConfigError(f"{spec}: {name} is a {type(cls).__name__}, not a class")
+    return cls
+
+
+def read_source(spec: str) -> tuple[ast.ClassDef, dict] | None:
+    """The class's definition and its module's classes, parsed from source without importing anything
+    heavy; None where the source cannot be found or the class is not defined at its top level."""
+    where, name = split(spec)
+    try:
+        if is_file(where):
+            source = Path(where).read_text()
+        else:
+            found = importlib.util.find_spec(where)
+            source = found.loader.get_source(where) if found and found.loader else None
+        tree = ast.parse(source) if source is not None else None
+    except (Exception, SystemExit):
+        return None
+    if tree is None:
+        return None
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    return (classes[name], classes) if name in classes else None
+
+
+def is_user_class(cls: type) -> bool:
+    """A class from outside seqmem (by import path, an entry point, or registered in user code)."""
+    return not cls.__module__.startswith("seqmem.")
+
+
+def construct(what: str, cls: type, *args, **params):
+    """`cls(*args, **params)`; a user's class that raises is refused in one line naming it."""
+    if not is_user_class(cls):
+        return cls(*args, **params)
+    try:
+        return cls(*args, **params)
+    except ConfigError as e:
+        raise ConfigError(f"{what}: {e}") from None
+    except Exception as e:
+        raise ConfigError(f"{what}: its constructor raised {type(e).__name__}: {' '.join(str(e).split())}") from None

@@ -1,0 +1,1 @@
+import nonexistent_package_xyz  # noqa: F401
