@@ -38,8 +38,17 @@ def model_bytes(cls, task, params: dict) -> int:
     """The weights, their gradients and two optimizer moments, counted on the meta device (nothing allocated)."""
     import torch
 
-    with torch.device("meta"):
-        model = cls(task, **params)
+    try:
+        with torch.device("meta"):
+            model = cls(task, **params)
+    except (RuntimeError, OverflowError) as e:  # sizes whose count overflows 64 bits
+        if "overflow" not in str(e).lower() and not isinstance(e, OverflowError):
+            raise
+        sizes = {k: v for k, v in params.items() if isinstance(v, int) and not isinstance(v, bool)}
+        largest = max(sizes, key=sizes.get, default=None)
+        setting = f" ({largest}={sizes[largest]})" if largest else ""
+        raise ConfigError(f"model {cls.name} is too large to count{setting}: its size overflows; make "
+                          f"{largest or 'its sizes'} smaller") from None
     return 16 * sum(p.numel() for p in model.parameters())
 
 

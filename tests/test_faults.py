@@ -221,10 +221,12 @@ def test_importing_seqmem_does_not_import_torch():
     (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"], "this run (gru on copy-memory"),
     (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"], "fixed data"),
     (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"], "fixed data"),
+    (["copy-memory", "--model", "tcn", "--blank", "20", "--levels", "4", "--kernel-size", "3", "--channels",
+      "1000000000", "--steps", "5"], "too large to count (channels=1000000000)"),
 ])
 def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, args, what):
     done = in_process(capsys, "train", *args, "--out", str(tmp_path / "run"))
-    assert one_line(done) and what in done.stderr and "GiB of memory" in done.stderr, done.stderr
+    assert one_line(done) and what in done.stderr and ("GiB of memory" in done.stderr or "count" in what), done.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -248,6 +250,8 @@ def test_the_python_api_raises_config_errors_naming_the_parameter():
         (lambda: seqmem.make_model("tcn", task, init_std=-0.1), "init_std must be in [0, 1)"),
         (lambda: seqmem.make_model("rnn", task, seed=-3), "seed must be an integer >= 0"),
         (lambda: seqmem.make_model("rnn", "copy-memory"), "needs a task made by make_task"),
+        (lambda: seqmem.make_model("gru", task, hidden=10**5), "model gru would need at least"),
+        (lambda: seqmem.make_model("gru", task, hidden=10**12), "too large to count (hidden=1000000000000)"),
         (lambda: seqmem.TrainConfig(lr="fast"), "lr: expected a number"),
         (lambda: seqmem.TrainConfig(weight_decay=float("nan")), "weight_decay: expected a finite number"),
         (lambda: seqmem.train(seqmem.make_model("rnn", task), task, {"steps": 3}), "must be a TrainConfig"),
