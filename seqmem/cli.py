@@ -324,8 +324,8 @@ def sweep_points(args) -> tuple[list, str]:
     from seqmem.sweep import grid, load_sweep_file, name_points
 
     target = args.target
-    if target and (target.endswith(".py") or Path(target).is_file()):
-        if not Path(target).is_file():
+    if target and target.endswith(".py"):  # a file is run only when named as one: never a task name's namesake
+        if not is_file(target):
             raise ConfigError(f"sweep file {target} does not exist")
         extra = [f for f in ("models", "model", "recipe", "method", "seeds") if getattr(args, f) is not None]
         extra += ["over"] * bool(args.over) + ["set"] * bool(args.set)
@@ -350,6 +350,21 @@ def sweep_points(args) -> tuple[list, str]:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
     seeds = list(range(args.seeds)) if args.seeds is not None else None
     return name_points(grid(data, over, seeds, settings)), data["task"]["name"]
+
+
+def is_file(path: str) -> bool:
+    """Whether `path` is a file; a name too long to be one is not."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def split_values(what: str, text: str) -> list[str]:
@@ -405,19 +420,28 @@ def run_suite(args) -> int:
 
 
 def run_report(args) -> None:
+    """Each folder's table; a damaged file is named in one line and the rest still shown (refused, exit 2,
+    where nothing at all can be read). Every output is checked writable before anything is read."""
+    from seqmem.atomic import check_writable
     from seqmem.report import collect, table, write_csv
 
-    for path in args.html, args.csv:
-        if path and Path(path).is_dir():
-            raise ConfigError(f"{path} is a folder: give a file name for the page or the CSV")
-    if args.figures and Path(args.figures).exists() and not Path(args.figures).is_dir():
-        raise ConfigError(f"--figures {args.figures} is a file: give a folder for the PNG files")
+    for flag_name, path in ("--html", args.html), ("--csv", args.csv):
+        if path is not None:
+            check_writable(path, flag_name)
+    if args.figures is not None:
+        check_writable(args.figures, "--figures", folder=True)
     missing = [p for p in args.runs if not Path(p).exists()]
     if missing:
         raise ConfigError(f"{missing[0]} does not exist: give run directories, sweep folders or folders of runs")
-    sections = [s for s in map(collect, args.runs) if s is not None]
+    damaged: list[str] = []
+    sections = [s for s in (collect(p, damaged) for p in args.runs) if s is not None]
     if not sections:
+        if damaged:
+            more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
+            raise ConfigError(damaged[0] + more)
         raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}: train or sweep first")
+    for line in damaged:
+        print(f"seqmem: warning: {line}", file=sys.stderr)
     if args.choose:
         sections += [chosen_section(s, args.choose) for s in sections]
     for section in sections:

@@ -17,6 +17,7 @@ from seqmem import imports
 from seqmem.atomic import write_json
 from seqmem.config import resolve_key, set_value
 from seqmem.errors import ConfigError
+from seqmem.names import folder_name
 from seqmem.sweep import Point, grid, run_sweep
 
 DEFAULT_KEYS = {"copy-memory": "task.blank", "echo-stream": "task.echo_step", "echo-letters": "task.delay"}
@@ -80,7 +81,7 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
         raise ConfigError("--models: name one or more models")
     short = key.split(".")[-1]
     # the budget: every probe's config, checked before any runs
-    labels = [model_label(m) for m in models]
+    labels = [folder_name(model_label(m), "--models label") for m in models]  # each names its probes' folders
     if len(set(labels)) != len(labels):
         raise ConfigError(f"--models: two models share the label {next(x for x in labels if labels.count(x) > 1)!r}")
     budget_config = probe_config(base, models[0], key, start, seeds[0], settings)

@@ -38,8 +38,24 @@ def model_bytes(cls, task, params: dict) -> int:
     """The weights, their gradients and two optimizer moments, counted on the meta device (nothing allocated)."""
     import torch
 
-    with torch.device("meta"):
-        model = cls(task, **params)
+    from seqmem.imports import is_user_class
+
+    try:
+        with torch.device("meta"):
+            model = cls(task, **params)
+    except Exception as e:
+        if is_user_class(cls) and not isinstance(e, ConfigError):
+            return 0  # a user's constructor may not run on the meta device; built for real, it is refused by name
+        if not isinstance(e, RuntimeError | OverflowError):
+            raise
+        # sizes whose count overflows 64 bits
+        if "overflow" not in str(e).lower() and not isinstance(e, OverflowError):
+            raise
+        sizes = {k: v for k, v in params.items() if isinstance(v, int) and not isinstance(v, bool)}
+        largest = max(sizes, key=sizes.get, default=None)
+        setting = f" ({largest}={sizes[largest]})" if largest else ""
+        raise ConfigError(f"model {cls.name} is too large to count{setting}: its size overflows; make "
+                          f"{largest or 'its sizes'} smaller") from None
     return 16 * sum(p.numel() for p in model.parameters())
 
 

@@ -32,13 +32,15 @@ def html_table(head: list[str], rows: list[list[str]], labels: int) -> str:
 
 
 def horizon_table(horizon: dict) -> str:
+    """The horizon's table and note; every value from horizon.json is escaped (a run folder travels)."""
     head = ["model", "horizon mean", "min", "max", "per seed"]
-    rows = [[model, f"{h['mean']:.4g}", f"{h['min']:g}", f"{h['max']:g}",
+    rows = [[str(model), f"{h['mean']:.4g}", f"{h['min']:g}", f"{h['max']:g}",
              ", ".join(f"{s}: {v:g}" for s, v in h["seeds"].items())] for model, h in horizon["models"].items()]
     budget = ", ".join(f"{k} {v}" for k, v in horizon["budget"].items() if v is not None)
-    note = (f"The largest {html.escape(horizon['key'])} at which each model reaches validation recall >= "
-            f"{horizon['target']} within the budget ({html.escape(budget)}), found by doubling and bisection "
-            f"from {horizon['start']} (searched up to {horizon['limit']}); a horizon of 0 means even the "
+    text = {k: html.escape(str(horizon[k])) for k in ("key", "target", "start", "limit")}
+    note = (f"The largest {text['key']} at which each model reaches validation recall >= "
+            f"{text['target']} within the budget ({html.escape(budget)}), found by doubling and bisection "
+            f"from {text['start']} (searched up to {text['limit']}); a horizon of 0 means even the "
             "smallest delay failed.")
     return f"<h3>Memory horizon</h3>\n<p class=note>{note}</p>\n" + html_table(head, rows, 1)
 

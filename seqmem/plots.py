@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from seqmem.report import axis_label, field, group, shown
+from seqmem.report import axis_label, field, group, number, shown
 
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 MAX_GROUPS = 12
@@ -42,12 +42,14 @@ def png(plt, fig, ax, title: str, xlabel: str, ylabel: str) -> bytes:
 
 
 def label(by: list[str], key: tuple) -> str:
-    return ", ".join(f"{axis_label(k)}={shown(k, v)}" for k, v in zip(by, key, strict=True)) or "runs"
+    """A legend entry; `$` escaped, so a run's name is never read as mathtext."""
+    text = ", ".join(f"{axis_label(k)}={shown(k, v)}" for k, v in zip(by, key, strict=True)) or "runs"
+    return text.replace("$", r"\$")
 
 
 def baselines(ax, records: list[dict]) -> None:
     """One dashed line a distinct memoryless recall."""
-    values = sorted({round(b, 6) for b in (field(r, "baseline.recall_accuracy") for r in records) if b is not None})
+    values = sorted({round(b, 6) for b in (field(r, "baseline.recall_accuracy") for r in records) if number(b)})
     for i, value in enumerate(values):
         ax.axhline(value, color="grey", linestyle="--", linewidth=1, label="memoryless" if i == 0 else None)
 
@@ -81,11 +83,14 @@ def recall_by_delay(section) -> bytes | None:
     """Test recall against the delay, mean over seeds with the spread (min..max) as error bars, a line for each
     setting of the other axes (each model, say)."""
     delay = next((k for k in DELAY_KEYS if k in (section.by or [])), None)
-    if delay is None or not section.records:
+    if delay is None:
+        return None
+    records = [r for r in section.records if number(field(r, delay)) and number(r.get("recall_accuracy"))]
+    if not records:
         return None
     plt, fig, ax = figure()
     others = [k for k in section.by if k not in (delay, "train.seed")]
-    for key, runs in group(section.records, others)[:MAX_GROUPS]:
+    for key, runs in group(records, others)[:MAX_GROUPS]:
         points = sorted(group(runs, [delay]), key=lambda g: g[0][0])
         xs, means, lows, highs = [], [], [], []
         for (d,), rs in points:
@@ -96,8 +101,8 @@ def recall_by_delay(section) -> bytes | None:
             lows.append(max(0.0, mean - min(values)))  # rounding can put the mean a hair outside the range
             highs.append(max(0.0, max(values) - mean))
         ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, label=label(others, key))
-    baselines(ax, section.records)
-    if max(field(r, delay) for r in section.records) > 20 * max(1, min(field(r, delay) for r in section.records)):
+    baselines(ax, records)
+    if max(field(r, delay) for r in records) > 20 * max(1, min(field(r, delay) for r in records)):
         ax.set_xscale("log")
     return png(plt, fig, ax, f"Recall against {axis_label(delay)}", axis_label(delay), "test recall accuracy")
 

@@ -6,6 +6,7 @@ the seed), and each cell shows the mean and, over more than one run, the spread 
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def group(records: list[dict], by: list[str]) -> list[tuple[tuple, list[dict]]]:
     """Records grouped by their values of `by`, in order of first appearance."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        groups.setdefault(tuple(field(r, k) for k in by), []).append(r)
+        groups.setdefault(tuple(hashable(field(r, k)) for k in by), []).append(r)
     return list(groups.items())
 
 
@@ -61,7 +62,16 @@ def shown(key: str, value) -> str:
     """A label cell: a class named by import path shows as its class name."""
     if value is None:
         return "-"
-    return label(value) if key in ("task", "model", "method") or key.endswith(".name") else str(value)
+    return str(label(value)) if key in ("task", "model", "method") or key.endswith(".name") else str(value)
+
+
+def hashable(value):
+    """A value as a group key: a list or an object (from a hand-edited index) as its JSON text."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
 
 
 def axis_label(key: str) -> str:
@@ -140,7 +150,7 @@ def choose_on_validation(records: list[dict], by: list[str], key: str,
 
 def sweep_records(entries: list[dict]) -> list[dict]:
     """A sweep's finished points as flat records: its settings (dotted keys) and tags beside the run's summary."""
-    return [{**e["summary"], **e["settings"], **e.get("tags", {}), "run": e["name"]}
+    return [{**e["summary"], **e.get("settings", {}), **e.get("tags", {}), "run": e["name"]}
             for e in entries if e.get("status") == "done"]
 
 
@@ -182,18 +192,44 @@ def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) ->
     return table(sweep_records(entries), by=[a for a in axes if a != "train.seed"], markdown=markdown)
 
 
-def find_summaries(paths: list[str | Path]) -> list[dict]:
+def number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def summary_problem(summary: dict) -> str | None:
+    """What is wrong with a run's summary for the table, or None: the scores must be numbers (or absent)."""
+    if "diverged" in summary and not isinstance(summary["diverged"], bool):
+        return f"'diverged' is {summary['diverged']!r}, not true or false"
+    if not number(summary.get("recall_accuracy")) and not summary.get("diverged"):
+        return "its recall_accuracy is missing or not a number"
+    bad = next((k for _, k, _ in COLUMNS if field(summary, k) is not None and not number(field(summary, k))), None)
+    return f"its {bad} is not a number" if bad else None
+
+
+def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) -> list[dict]:
     """Every summary.json under the given run directories or folders of runs, oldest first (a diverged run's
-    summary holds no scores and is left out)."""
+    summary holds no scores and is left out). With `damaged`, a file that cannot be read is named there in
+    one line and left out (a summary with a bad score is kept, that score shown as `-`); without, refused."""
     from seqmem.runs import read_record
 
     found = []
     for root in map(Path, paths):
         files = [root / "summary.json"] if (root / "summary.json").exists() else sorted(root.rglob("summary.json"))
         for f in files:
-            s = read_record(f, "delete it and rerun that run's command to rewrite it")
+            try:
+                s = read_record(f, "delete it and rerun that run's command to rewrite it")
+            except ConfigError as e:
+                if damaged is None:
+                    raise
+                damaged.append(str(e))
+                continue
+            why = summary_problem(s)
+            if why is not None:
+                if damaged is None:
+                    raise ConfigError(f"{f} is damaged ({why}): delete it and rerun that run's command to rewrite it")
+                damaged.append(f"{f} is damaged ({why}); shown as '-': rerun that run's command to rewrite it")
             s["run"] = str(f.parent)
-            if not s.get("diverged"):
+            if s.get("diverged") is not True:
                 found.append(s)
     return found
 
@@ -214,20 +250,106 @@ class Section:
         return None if self.by is None else [a for a in self.by if a != "train.seed"]
 
 
-def collect(path: str | Path) -> Section | None:
+def collect(path: str | Path, damaged: list[str] | None = None) -> Section | None:
     """A sweep folder (sweep.json), a run directory, or a folder of runs, read for the report; None if it
-    holds no finished run."""
-    from seqmem.runs import RunDir, read_record
-
+    holds no finished run. With `damaged`, each damaged file is named there in one line and what can be read
+    is still shown (a sweep whose index is unreadable, as its folder of runs); without, it is refused."""
+    damaged = [] if damaged is None else damaged
     path = Path(path)
     if (path / "sweep.json").exists():
-        index = read_record(path / "sweep.json", "delete it and rerun the sweep's command to rewrite it")
-        records = sweep_records(index["points"])
-        curves = {r["run"]: RunDir(path / r["run"]).metrics() for r in records}
-        horizon = read_record(path / "horizon.json", "delete it and rerun the horizon's command to rewrite it") \
-            if (path / "horizon.json").exists() else None
-        by = index["axes"] or None  # a sweep without axes is a list of runs (a suite)
-        return Section(str(path), records, by, curves, horizon) if records else None
-    records = find_summaries([path])
-    curves = {r["run"]: RunDir(r["run"]).metrics() for r in records}
+        index = read_index(path / "sweep.json", damaged)
+        if index is not None:
+            entries, axes = index
+            records = sweep_records(entries)
+            curves = {r["run"]: read_curve(path / r["run"], damaged) for r in records}
+            horizon = read_horizon(path / "horizon.json", damaged) if (path / "horizon.json").exists() else None
+            by = axes or None  # a sweep without axes is a list of runs (a suite)
+            return Section(str(path), records, by, curves, horizon) if records else None
+    records = find_summaries([path], damaged)
+    curves = {r["run"]: read_curve(Path(r["run"]), damaged) for r in records}
     return Section(str(path), records, None, curves) if records else None
+
+
+def read_index(path: Path, damaged: list[str]) -> tuple[list[dict], list[str]] | None:
+    """A sweep.json's usable entries and axes, naming what is damaged; None if it cannot be used at all."""
+    from seqmem.names import inside
+    from seqmem.runs import read_record
+
+    fix = "rerun the sweep's command to rewrite it"
+    try:
+        index = read_record(path, f"delete it and {fix}")
+    except ConfigError as e:
+        damaged.append(f"{e}; the folder is read as loose runs")
+        return None
+    points, axes = index.get("points"), index.get("axes", [])
+    if not isinstance(points, list) or not isinstance(axes, list) or not all(isinstance(a, str) for a in axes):
+        what = "points" if not isinstance(points, list) else "axes"
+        damaged.append(f"{path} is damaged ('{what}' is missing or of the wrong type): {fix}; the folder is read as "
+                       "loose runs")
+        return None
+    entries, bad = [], []
+    for entry in points:
+        why = entry_problem(entry, inside)
+        if why is None and entry["status"] == "done":
+            why = summary_problem(entry["summary"])
+            if why is not None and number(entry["summary"].get("recall_accuracy")):
+                bad.append(why)  # kept, its bad score shown as `-`
+                why = None
+        if why is None:
+            entries.append(entry)
+        else:
+            bad.append(why)
+    if bad:
+        damaged.append(f"{path} is damaged ({len(bad)} of its {len(points)} points: {bad[0]}); the rest is shown: {fix}")
+    return entries, axes
+
+
+def entry_problem(entry, inside) -> str | None:
+    if not isinstance(entry, dict):
+        return f"an entry is a {type(entry).__name__}, not an object"
+    name = entry.get("name")
+    if not isinstance(name, str) or not inside(name):
+        return f"the name {name!r} is not a folder inside the sweep's"
+    if not isinstance(entry.get("settings", {}), dict) or not isinstance(entry.get("tags", {}), dict):
+        return f"{name}: its settings or tags are not an object"
+    if entry.get("status") == "done" and not isinstance(entry.get("summary"), dict):
+        return f"{name}: done, but its summary is not an object"
+    return None
+
+
+def read_curve(run: Path, damaged: list[str]) -> list[dict]:
+    """A run's evaluations that a curve can draw (step, seconds and recall all numbers); the rest named."""
+    from seqmem.runs import RunDir
+
+    try:
+        records = RunDir(run).metrics()
+    except ConfigError as e:
+        damaged.append(f"{e}; its curve is left out")
+        return []
+    good = [r for r in records if all(number(r.get(k)) for k in ("step", "train_seconds", "recall_accuracy"))]
+    if len(good) < len(records):
+        damaged.append(f"{run / 'metrics.jsonl'} is damaged ({len(records) - len(good)} lines lack a step, seconds or "
+                       "recall_accuracy as numbers); its curve leaves them out")
+    return good
+
+
+def read_horizon(path: Path, damaged: list[str]) -> dict | None:
+    """horizon.json, if it has the shape the report shows; else named damaged and left out."""
+    from seqmem.runs import read_record
+
+    fix = "delete it and rerun the horizon's command to rewrite it"
+    try:
+        horizon = read_record(path, fix)
+    except ConfigError as e:
+        damaged.append(str(e))
+        return None
+    models = horizon.get("models")
+    shaped = (isinstance(horizon.get("key"), str) and isinstance(horizon.get("budget"), dict)
+              and all(number(horizon.get(k)) for k in ("start", "limit", "target")) and isinstance(models, dict)
+              and all(isinstance(h, dict) and all(number(h.get(k)) for k in ("mean", "min", "max"))
+                      and isinstance(h.get("seeds"), dict) and all(map(number, h["seeds"].values()))
+                      for h in models.values()))
+    if not shaped:
+        damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
+        return None
+    return horizon

@@ -9,6 +9,7 @@ A damaged file is refused in one line that names it and says what to do; a check
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickle
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from seqmem.atomic import atomic_write, read_json, write_json, write_jsonl
+from seqmem.atomic import atomic_write, not_regular, read_json, reported, write_json, write_jsonl
 from seqmem.errors import ConfigError
 
 __all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "write_jsonl"]
@@ -53,6 +54,10 @@ class RunDir:
         config.json written in an older shape in today's."""
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file: choose a directory")
+        for path in (self.config_path, self.metrics_path, self.checkpoint_path, self.summary_path, self.path / ".lock"):
+            kind = not_regular(path)
+            if kind is not None:  # writing through it would write elsewhere, or replace it
+                raise ConfigError(f"--out {self.path}: {path.name} is {kind}, not a file of a run: remove it")
         if self.config_path.exists():
             old = self.config
             old = upgrade(old) if upgrade else old
@@ -78,39 +83,9 @@ class RunDir:
     def config(self) -> dict:
         return read_record(self.config_path, "delete the run directory to start over")
 
-    @contextlib.contextmanager
     def lock(self):
-        """Hold `.lock` (host and process) while writing; a second writer is refused naming the first, and a
-        lock left by a process that has died is taken over."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        path, mine = self.path / ".lock", f"{socket.gethostname()} {os.getpid()}"
-        for attempt in range(100):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                break
-            except FileExistsError:
-                try:
-                    holder = path.read_text().strip()
-                except FileNotFoundError:
-                    continue
-                host, _, pid = holder.partition(" ")
-                stale = host == socket.gethostname() and pid.isdigit() and not alive(int(pid))
-                if stale or (not holder and attempt >= 20):  # its writer died (or never wrote): take it over
-                    path.unlink(missing_ok=True)
-                    continue
-                if not holder:
-                    time.sleep(0.01)  # being written this instant
-                    continue
-                raise ConfigError(f"--out {self.path} is in use by process {pid or '?'} on {host or '?'} (lock "
-                                  f"{path}): wait for it to finish, or stop it; delete the lock only if it is gone") from None
-        else:
-            raise ConfigError(f"--out {self.path}: could not take {path}; delete it if no run is writing there")
-        try:
-            os.write(fd, mine.encode())
-            os.close(fd)
-            yield self
-        finally:
-            path.unlink(missing_ok=True)
+        """Hold `.lock` while writing; a second writer is refused naming the first."""
+        return lock(self.path, "--out")
 
     def finished(self) -> bool:
         return self.summary_path.exists()
@@ -136,13 +111,15 @@ class RunDir:
         return records
 
     def log(self, record: dict) -> None:
-        with open(self.metrics_path, "a") as f:
+        with reported(self.metrics_path), open(self.metrics_path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
     def save_checkpoint(self, checkpoint: dict) -> None:
-        atomic_write(self.checkpoint_path, lambda f: torch.save(checkpoint, f))
+        data = io.BytesIO()  # serialized first, so a full disk is an OSError that names itself
+        torch.save(checkpoint, data)
+        atomic_write(self.checkpoint_path, lambda f: f.write(data.getbuffer()))
 
     def read_checkpoint(self) -> dict:
         """checkpoint.pt, loaded with weights_only=True: tensors and plain data only, never code."""
@@ -214,6 +191,70 @@ def writable(path: Path) -> None:
         raise ConfigError(f"--out {path}: {existing} is a file, so the folder cannot be made there")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {path}: {existing} is not writable: choose another --out")
+
+
+def started(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, from /proc), or "" where that is unknown: with
+    the id it tells a lock's writer from a later process that was given the same id."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def holder_alive(host: str, pid: str, start: str) -> bool:
+    """Whether the lock's writer may still be running: on another host we cannot tell, so yes."""
+    if host != socket.gethostname():
+        return True
+    if not pid.isdigit() or not alive(int(pid)):
+        return False
+    return not start or not started(int(pid)) or started(int(pid)) == start
+
+
+@contextlib.contextmanager
+def lock(folder: Path, what: str):
+    """Hold `folder/.lock` (host, process id and its start time) while writing; a second writer is refused
+    naming the first, and a lock left by a process that has died is taken over, even if its id has been
+    given to another process since."""
+    folder = Path(folder)
+    with reported(folder / ".lock"):
+        folder.mkdir(parents=True, exist_ok=True)
+    path, mine = folder / ".lock", f"{socket.gethostname()} {os.getpid()} {started(os.getpid())}".strip()
+    for attempt in range(100):
+        try:
+            with reported(path):
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    fd = None
+            if fd is not None:
+                break
+            try:
+                holder = path.read_text().strip()
+            except FileNotFoundError:
+                continue
+            host, pid, start = (holder.split() + ["", "", ""])[:3]
+            stale = host and not holder_alive(host, pid, start)
+            if stale or (not holder and attempt >= 20):  # its writer died (or never wrote): take it over
+                path.unlink(missing_ok=True)
+                continue
+            if not holder:
+                time.sleep(0.01)  # being written this instant
+                continue
+            raise ConfigError(f"{what} {folder} is in use by process {pid or '?'} on {host or '?'} (lock "
+                              f"{path}): wait for it to finish, or stop it; delete the lock only if it is gone")
+        except UnicodeDecodeError:
+            path.unlink(missing_ok=True)  # not a lock seqmem wrote
+    else:
+        raise ConfigError(f"{what} {folder}: could not take {path}; delete it if no run is writing there")
+    try:
+        with reported(path):
+            os.write(fd, mine.encode())
+            os.close(fd)
+        yield folder
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def alive(pid: int) -> bool:

@@ -20,6 +20,7 @@ from seqmem import imports
 from seqmem.atomic import read_json, write_json
 from seqmem.config import Config, build, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
+from seqmem.names import clean, folder_name, shorten
 
 INDEX = "sweep.json"
 
@@ -32,6 +33,9 @@ class Point:
     name: str
     config: Config
     tags: dict = field(default_factory=dict)
+
+    def __post_init__(self):  # the name is a folder of its own under the sweep's: safe, one component
+        object.__setattr__(self, "name", folder_name(self.name))
 
 
 def grid(base: dict, over: dict[str, list], seeds: list[int] | None = None, settings: list = ()) -> list[Config]:
@@ -101,7 +105,7 @@ def point_name(config: Config, keys: list[str]) -> str:
     flat, short = flat_settings(config), short_names(keys)
     shown = {k: imports.label(v) if k.endswith(".name") else v for k, v in flat.items()}
     name = ",".join(f"{short[k]}={shown[k]}" for k in keys if k in flat)
-    return (name or f"{imports.label(config.task['name'])}-{imports.label(config.model['name'])}").replace("/", "_")
+    return shorten(clean(name or f"{imports.label(config.task['name'])}-{imports.label(config.model['name'])}"))
 
 
 def sweep_axes(configs: list[Config]) -> list[str]:
@@ -130,6 +134,9 @@ def load_sweep_file(path: str | Path) -> list[Point]:
         namespace = runpy.run_path(str(path), run_name="seqmem_sweep")
     except ConfigError as e:
         raise ConfigError(f"sweep file {path}: {e}") from None
+    except SystemExit as e:  # sys.exit() in the file would end the sweep with nothing said
+        raise ConfigError(f"sweep file {path} called sys.exit({e.code!r}): a sweep file defines `configs` and "
+                          "must not exit") from None
     except Exception as e:  # the file is the user's code: any error it raises is reported in one line
         raise ConfigError(f"sweep file {path} raised {type(e).__name__}: {e}") from None
     configs = namespace.get("configs")
@@ -141,6 +148,8 @@ def load_sweep_file(path: str | Path) -> list[Point]:
         names.append(item.pop("name", None) if isinstance(item, dict) else None)
         try:
             checked.append(make_config(item))
+            if names[-1] is not None:
+                names[-1] = folder_name(str(names[-1]))
         except ConfigError as e:
             raise ConfigError(f"sweep file {path}, config {i + 1}: {e}") from None
     points = name_points(checked)
@@ -161,6 +170,9 @@ def plan(points: list[Point], out: Path) -> list[tuple[str, dict, str]]:
         raise ConfigError(f"two points of the sweep share the name {next(n for n in names if names.count(n) > 1)!r}")
     jobs = []
     for point in points:
+        if (out / point.name).is_symlink():
+            raise ConfigError(f"point {point.name}: {out / point.name} is a symbolic link; a point is written only "
+                              "into a folder of its own under --out: remove the link")
         try:
             recorded = build(point.config).config.as_dict()
             RunDir(out / point.name).check(recorded, upgrade)
@@ -289,13 +301,20 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 
     `keys` are the axes the index records (default: the settings that tell the points apart); a list of
     unrelated runs (a suite) passes `[]`, and is reported one run a row."""
-    from tqdm.auto import tqdm
-
-    from seqmem.runs import RunDir
+    from seqmem.runs import lock
 
     out = Path(out)
     jobs = plan(points, out)
     keys = sweep_axes([p.config for p in points]) if keys is None else keys
+    with lock(out, "--out"):  # a second sweep on this folder is refused, naming this one's process
+        return run_jobs(points, jobs, out, keys, backend, progress)
+
+
+def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backend, progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    from seqmem.runs import RunDir
+
     entries = {}
     for point, (name, _, path) in zip(points, jobs, strict=True):
         flat = flat_settings(point.config)

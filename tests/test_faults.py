@@ -221,10 +221,12 @@ def test_importing_seqmem_does_not_import_torch():
     (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"], "this run (gru on copy-memory"),
     (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"], "fixed data"),
     (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"], "fixed data"),
+    (["copy-memory", "--model", "tcn", "--blank", "20", "--levels", "4", "--kernel-size", "3", "--channels",
+      "1000000000", "--steps", "5"], "too large to count (channels=1000000000)"),
 ])
 def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, args, what):
     done = in_process(capsys, "train", *args, "--out", str(tmp_path / "run"))
-    assert one_line(done) and what in done.stderr and "GiB of memory" in done.stderr, done.stderr
+    assert one_line(done) and what in done.stderr and ("GiB of memory" in done.stderr or "count" in what), done.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -248,6 +250,8 @@ def test_the_python_api_raises_config_errors_naming_the_parameter():
         (lambda: seqmem.make_model("tcn", task, init_std=-0.1), "init_std must be in [0, 1)"),
         (lambda: seqmem.make_model("rnn", task, seed=-3), "seed must be an integer >= 0"),
         (lambda: seqmem.make_model("rnn", "copy-memory"), "needs a task made by make_task"),
+        (lambda: seqmem.make_model("gru", task, hidden=10**5), "model gru would need at least"),
+        (lambda: seqmem.make_model("gru", task, hidden=10**12), "too large to count (hidden=1000000000000)"),
         (lambda: seqmem.TrainConfig(lr="fast"), "lr: expected a number"),
         (lambda: seqmem.TrainConfig(weight_decay=float("nan")), "weight_decay: expected a finite number"),
         (lambda: seqmem.train(seqmem.make_model("rnn", task), task, {"steps": 3}), "must be a TrainConfig"),
@@ -265,3 +269,65 @@ def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     done = in_process(capsys, "train", *TINY, "--steps", "1", "--out", str(tmp_path / "file"))
     assert one_line(done) and "is a file" in done.stderr
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path):
+    """The lock names a live process, but one started after the lock's writer: that writer is gone."""
+    import socket
+
+    run = tmp_path / "run"
+    run.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid} 1")  # started at tick 1: not this one
+        done = cli("train", *TINY, "--steps", "2", "--quiet", "--out", str(run))
+        assert done.returncode == 0, done.stderr
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_second_sweep_on_one_folder_is_refused_naming_the_first(tmp_path, capsys):
+    import socket
+
+    from seqmem.runs import started
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / ".lock").write_text(f"{socket.gethostname()} {os.getpid()} {started(os.getpid())}")  # a sweep running
+    done = in_process(capsys, "sweep", *TINY, "--steps", "2", "--over", "seed=1,2", "--quiet", "--out", str(out))
+    assert one_line(done) and f"in use by process {os.getpid()}" in done.stderr, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_a_file_named_like_a_task_is_not_run_as_a_sweep_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "echo-letters").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\nconfigs = []\n")
+    done = in_process(capsys, "sweep", "echo-letters", "--model", "nothing", "--steps", "1", "--out", "o")
+    assert one_line(done) and "unknown model" in done.stderr, done.stderr
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_sweep_file_that_exits_is_said_in_one_line(tmp_path, capsys):
+    (tmp_path / "s.py").write_text("import sys\nsys.exit(3)\n")
+    done = in_process(capsys, "sweep", str(tmp_path / "s.py"), "--out", str(tmp_path / "out"))
+    assert one_line(done) and "called sys.exit(3)" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run = tmp_path / "run"
+    args = ["train", *TINY, "--steps", "20", "--eval-every", "10", "--quiet", "--out", str(run)]
+    real = os.fsync
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: full(fd) if len(calls) > 2 else calls.append(fd) or real(fd))
+    done = in_process(capsys, *args)  # config.json and the first evaluation go through; the checkpoint does not
+    assert one_line(done) and "is full (No space left on device)" in done.stderr, done.stderr
+    assert not list(run.glob(".*.tmp")) and not (run / ".lock").exists()
+    monkeypatch.setattr(os, "fsync", real)
+    assert in_process(capsys, *args).returncode == 0

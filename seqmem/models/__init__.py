@@ -53,6 +53,9 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     if not hasattr(task, "span") or not hasattr(task, "num_classes"):
         raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
     check_int("seed", seed, 0)
+    from seqmem.memory import check_fits, model_bytes
+
+    check_fits(model_bytes(cls, task, params), f"model {name}", "make it smaller")  # before allocating it
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = construct(f"model {name}", cls, task, **params)

@@ -100,6 +100,19 @@ def default_eval_every(task, config: TrainConfig, method, steps: int) -> int:
     return max(1, steps // 10)
 
 
+def own_tensors(state):
+    """The carried state with each tensor copied into storage of its own size. A state is often a slice of
+    a larger buffer (a TCN's last inputs of a whole sequence's activations), and saving a slice saves its
+    whole buffer: a checkpoint hundreds of times the model's size."""
+    if isinstance(state, torch.Tensor):
+        return state.clone()
+    if isinstance(state, tuple | list):
+        return type(state)(own_tensors(s) for s in state)
+    if isinstance(state, dict):
+        return {k: own_tensors(v) for k, v in state.items()}
+    return state
+
+
 def finite(model) -> bool:
     return all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -156,9 +169,12 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
                unit="step", dynamic_ncols=True, leave=False)
     saved = start if checkpoint is not None else None
 
+    per_batch = chunks_per_batch(task, method)
+
     def save(step: int, seconds: float) -> None:
+        carried = None if step % per_batch == 0 else own_tensors(state)  # a new sequence starts afresh
         run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
-                             "train_seconds": seconds, "state": state, "rng": torch.get_rng_state()})
+                             "train_seconds": seconds, "state": carried, "rng": torch.get_rng_state()})
 
     def diverged(step: int, what: str) -> Diverged:
         kept = f"checkpoint.pt keeps step {saved}, the last with a finite loss and weights" if saved else \
