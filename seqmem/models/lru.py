@@ -5,8 +5,10 @@ y_t = Re(C h_t) + D x_t. lambda = exp(-exp(nu_log) + i exp(theta_log)) lies insi
 weights. At the start lambda is drawn uniformly over the area of the ring r_min <= |lambda| <= r_max (as in the
 paper: |lambda|^2 uniform) with phase uniform in [0, max_phase]; gamma = sqrt(1 - |lambda|^2) (then trained,
 as in the paper) keeps the state's scale independent of how slowly it forgets. B and C are complex, scaled as
-in the paper. The recurrence runs as a doubling scan over time (log2 L steps, nothing divided, so no blow-up
-when |lambda|^L underflows); `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
+in the paper. The recurrence runs by chunks (`lru_scan_chunked`, the default: a small matmul by powers of
+lambda inside a chunk, the chunk ends continued by a doubling scan); `scan="parallel"` runs the doubling
+scan over every step (log2 L steps, nothing divided, so no blow-up when |lambda|^L underflows), and
+`lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
 pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
 is each layer's last h, so a stream fed in chunks gives the whole stream's outputs.
 
@@ -42,6 +44,29 @@ def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None)
     return b
 
 
+def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None,
+                     chunk: int = 32) -> torch.Tensor:
+    """The same recurrence by chunks of `chunk` steps: inside a chunk, h = M b with M the `(T, T)` lower
+    triangle of powers lam^(i-k), one batched matmul over the N modes; across chunks, the chunk ends
+    continue one another by the doubling scan with lam^T, and each step adds lam^(i+1) times the state
+    the chunk started from. Exact, since lam does not depend on the input. Shapes as `lru_scan`'s."""
+    batch, length, modes = b.shape
+    T = min(chunk, length)
+    J = -(-length // T)  # chunks
+    b = F.pad(b, (0, 0, 0, J * T - length)).view(batch, J, T, modes)  # zeros after the end change nothing
+    steps = torch.arange(T + 1, device=b.device)
+    powers = torch.exp(torch.log(lam).unsqueeze(-1) * steps)  # lam^0 .. lam^T: (N, T+1)
+    lag = steps[:T, None] - steps[None, :T]  # i - k
+    inside = powers[:, lag.clamp_min(0)] * (lag >= 0)  # (N, T, T)
+    local = inside @ b.permute(3, 2, 0, 1).reshape(modes, T, batch * J)  # (N, T, B J): from a zero state
+    local = local.view(modes, T, batch, J).permute(2, 3, 1, 0)  # (B, J, T, N)
+    ends = lru_scan(powers[:, T], local[:, :, -1], h0)  # each chunk's last state: (B, J, N)
+    start = ends.new_zeros(batch, 1, modes) if h0 is None else h0.unsqueeze(1)
+    before = torch.cat([start, ends[:, :-1]], dim=1)  # the state each chunk starts from: (B, J, N)
+    h = local + powers[:, 1:].T * before.unsqueeze(2)  # (B, J, T, N)
+    return h.reshape(batch, J * T, modes)[:, :length]
+
+
 def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """The same, one step at a time: the reference the doubling scan must equal."""
     h = b.new_zeros(b.shape[0], b.shape[2]) if h0 is None else h0  # (B, N)
@@ -73,7 +98,7 @@ class LRULayer(nn.Module):
     def lam(self) -> torch.Tensor:
         return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))  # (N,)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
         gamma = torch.exp(self.gamma_log)  # (N,)
         bx = torch.complex(x @ self.B_re.T * gamma, x @ self.B_im.T * gamma)  # (B, L, N)
         h = scan(self.lam(), bx, h0)  # (B, L, N)
@@ -81,7 +106,7 @@ class LRULayer(nn.Module):
         return y, h[:, -1]
 
 
-SCANS = {"parallel": lru_scan, "loop": lru_scan_loop}
+SCANS = {"chunked": lru_scan_chunked, "parallel": lru_scan, "loop": lru_scan_loop}
 
 
 class LRUBlock(nn.Module):
@@ -92,7 +117,7 @@ class LRUBlock(nn.Module):
         self.mix = nn.Linear(d_model, 2 * d_model)  # GLU: half the outputs gate the other half
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
         y, h = self.lru(self.norm(x), h0, scan)  # (B, L, H), (B, N)
         y = self.dropout(F.gelu(y))
         return x + self.dropout(F.glu(self.mix(y), dim=-1)), h
@@ -104,7 +129,7 @@ class LRU(nn.Module):
     receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
-                 r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "parallel",
+                 r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "chunked",
                  encoder: str = "onehot", embedding_dim: int = 0):
         super().__init__()
         for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size)):
