@@ -62,6 +62,23 @@ def test_the_ring_init(r_min, r_max, max_phase):
     assert torch.allclose(gamma, torch.sqrt(1 - radius**2), atol=1e-4)
 
 
+@pytest.mark.parametrize("length", [5, 50, 77])  # one chunk; chunks of 25; 77 has no divisor near 32: padded
+def test_a_layers_chunked_form_and_its_gradients_equal_the_loops(length):
+    torch.manual_seed(0)
+    layer = LRULayer(8, 6, 0.4, 0.99, 6.283)
+    x = torch.randn(2, length, 8)
+    h0 = torch.randn(2, 6, dtype=torch.complex64)
+    weights = torch.randn(2, length, 8), torch.randn(2, 6, dtype=torch.complex64)
+    results = []
+    for scan in (lru_scan_chunked, lru_scan_loop):
+        y, h = layer(x, h0, scan)
+        loss = (y * weights[0]).sum() + (h * weights[1]).real.sum()
+        results.append([y, h, *torch.autograd.grad(loss, list(layer.parameters()))])
+    names = ["y", "h", *(name for name, _ in layer.named_parameters())]
+    for name, ours, loop in zip(names, *results, strict=True):
+        assert torch.allclose(ours, loop, rtol=1e-4, atol=1e-4), name
+
+
 def test_it_builds_on_the_meta_device():
     with torch.device("meta"):
         model = LRU(small_task(), d_model=16, layers=2, state_size=8)
