@@ -37,6 +37,17 @@ def test_ssm_speed_quick_compares_each_model_with_its_peers_on_the_same_weights(
     assert ratios == {key for key in steps if key[1] != "seqmem"}
 
 
+def test_rnn_speed_quick_checks_each_alternative_against_pytorchs_module():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rnn_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    same = {(r["cell"], r["contender"]): r["value"] for r in records if r["metric"] == "max_relative_difference"}
+    assert {("gru", "handwritten"), ("rnn", "handwritten")} <= set(same) and max(same.values()) < 1e-4
+    ratios = {(r["cell"], r["numerator"]) for r in records if r["metric"] == "step_time_ratio"}
+    assert {("gru", "handwritten"), ("rnn", "handwritten")} <= ratios
+    assert all(r["value"] > 0 for r in records if r["metric"] in ("step_seconds", "step_time_ratio"))
+
+
 def test_content_recall_quick_prints_each_task_and_model_with_its_baseline(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "content_recall.py"), "--quick", "--workers", "1",
                            "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out.jsonl")],
