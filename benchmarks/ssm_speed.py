@@ -13,7 +13,10 @@ same weights, and the largest difference of their logits from seqmem's is record
 - lru: seqmem's chunked scan (the default), its doubling scan over every step (the default before it),
   and its step-by-step loop.
 
-The step-by-step loops run at L=1000 only (a step of each takes minutes at 10000). Timing runs in one
+The step-by-step loops run at L=1000 only. They index one step of the whole `(B, L, .)` tensors at a
+time, and autograd's gradient of each such index is a zero tensor of the whole size with one step filled
+in, so their backward moves L times the whole tensor: at L=10000 a hundred times their work at L=1000
+(mambapy's sequential scan indexes `(B, L, E, N)` tensors, ours `(B, L, E)` ones). Timing runs in one
 fresh process a model and length, the contenders' steps interleaved in rotating order after a warm-up
 step each; a ratio is the median of the per-round ratios of a contender's step time to seqmem's, so load
 on the machine, which slows both, largely cancels. Peak memory is the peak resident size of a fresh
@@ -145,7 +148,8 @@ def contenders(name: str, model, length: int) -> dict:
         if loops:
             out["seqmem loop"] = with_scan(model, name, "loop")
         out["mambapy pscan"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=True))
-        out["mambapy sequential"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=False))
+        if loops:
+            out["mambapy sequential"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=False))
         return out
     if name == "s4d":
         return {"seqmem": model, "state-spaces/s4 S4D": S4Stack(model)}
@@ -222,8 +226,9 @@ def compare(name: str, length: int, batch: int, repeats: int, matmul_rate: float
     records = []
     for k in names:
         step = statistics.median(times[k][1:])
-        records.append({"metric": "max_abs_output_difference", "value": (logits[k] - logits["seqmem"]).abs().max().item(),
-                        "unit": "logit", "contender": k, "parameters": count_parameters(nets[k])})
+        difference = (logits[k] - logits["seqmem"]).abs().max().item()
+        records.append({"metric": "max_abs_output_difference", "value": difference, "unit": "logit", "contender": k,
+                        "parameters": count_parameters(nets[k])})
         records.append({"metric": "step_seconds", "value": step, "unit": "s", "contender": k,
                         "floor_seconds": floor, "over_floor": step / floor,
                         "floor_gflop": floor * matmul_rate, "matmul_gflop_per_second": matmul_rate})
@@ -244,9 +249,9 @@ def peak_memory(name: str, contender: str, length: int, batch: int) -> dict:
     del model
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     make_method(net, task, seqmem.TrainConfig(steps=1, batch_size=batch)).update(data)
-    return {"benchmark": NAME, "metric": "peak_bytes", "value": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "unit": "bytes", "before_step_bytes": before, "model": name, "contender": contender, "length": length,
-            "batch": batch}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"benchmark": NAME, "metric": "peak_bytes", "value": peak, "unit": "bytes", "before_step_bytes": before,
+            "model": name, "contender": contender, "length": length, "batch": batch}
 
 
 def child(args, *extra) -> list[dict]:

@@ -2,9 +2,10 @@
 
 Each block projects the input to two streams; one passes a short causal depthwise convolution and SiLU,
 then the selective scan, whose step size, B and C depend on the input (what lets it choose what to keep);
-the other gates the result through SiLU. The state a block carries to the next chunk is its convolution's last inputs and the scan's last state,
-so a stream fed in chunks gives the whole stream's outputs. Omitted: the fused kernels, RMSNorm (LayerNorm
-here, for torch>=2.2), weight tying and the language-model head.
+the other gates the result through SiLU. The state a block carries to the next chunk is its
+convolution's last inputs and the scan's last state, so a stream fed in chunks gives the whole stream's
+outputs. Omitted: the fused kernels, RMSNorm (LayerNorm here, for torch>=2.2), weight tying and the
+language-model head.
 
 `scan` chooses how the recurrence runs: `chunked` (default; `selective_scan.py`) over chunks of steps
 outside autograd with its backward written out; `loop`, a step at a time under autograd over `(B, E, N)`

@@ -1,8 +1,8 @@
 """S4D (Gu, Gupta, Goel & Re 2022, "On the Parameterization and Initialization of Diagonal State Space Models"),
 the minimal model in plain PyTorch. Omitted: the Cauchy and Vandermonde kernels (the kernel's powers are
-formed by blocks here, see `S4DLayer.forward`), S4D-Inv and the other initialisations, bidirectional layers, the separate learning
-rate and weight decay the paper gives A and the step size, BatchNorm and the pooling/decoder heads (seqmem's
-head is used).
+formed by blocks here, see `S4DLayer.forward`), S4D-Inv and the other initialisations, bidirectional
+layers, the separate learning rate and weight decay the paper gives A and the step size, BatchNorm and the
+pooling/decoder heads (seqmem's head is used).
 
 Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x_{t-1} + dB u_t, y_t =
 2 Re(C x_t) + D u_t (the factor 2 stands for the conjugate modes left out), with A_n = -1/2 + i pi n
