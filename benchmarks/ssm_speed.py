@@ -1,19 +1,48 @@
-"""State-space models on the CPU: seconds per training step and peak memory, at L=1000 and L=10000.
+"""State-space models on the CPU: each model's training step beside its peers, on the same weights.
 
-Each measurement runs in a fresh process (one thread), so its peak resident memory is its own: copy memory
-in the symbol layout (recall 10, blank L-20), batch 8, the model's default size, Adam; one warm-up step,
-then the median of `--repeats` steps (forward, backward, optimizer step). Every model runs twice, with its
-whole-sequence form (S4D's FFT convolution, LRU's and Mamba's parallel scans) and with a plain step-by-step
-loop of the same recurrence; the ratio loop/whole of each is printed from the same run.
+Copy memory in the symbol layout (recall 10, blank L-20), batch 8, each model at its default size, Adam,
+one thread. For each model and length the contenders are built from one seqmem model, so they hold the
+same weights, and the largest difference of their logits from seqmem's is recorded before any training:
 
-    python benchmarks/ssm_speed.py            # L = 1000 and 10000, every state-space model registered
-    python benchmarks/ssm_speed.py --quick    # seconds: L = 50, one repeat, in this process, for tests
+- mamba: seqmem's chunked scan (the default), its step-by-step loop (`--scan loop`, the default before it),
+  and mambapy's own block in place of each of ours (the `compare` extra), with its parallel scan (pscan) and
+  with its sequential scan. mambapy's forward starts from a zero state and returns none, as here.
+- s4d: seqmem's, and the standalone S4D layer of state-spaces/s4 (`models/s4/s4d.py`: the kernel
+  2 Re(C (exp(dt A) - 1) / A exp(dt A l)) from the whole (H, N/2, L) Vandermonde tensor, FFT convolution,
+  D skip, GELU, a 1x1 convolution and GLU), re-implemented here from that formula, in our residual stack.
+- lru: seqmem's chunked scan (the default), its doubling scan over every step (the default before it),
+  and its step-by-step loop.
+
+The step-by-step loops run at L=1000 only. They index one step of the whole `(B, L, .)` tensors at a
+time, and autograd's gradient of each such index is a zero tensor of the whole size with one step filled
+in, so their backward moves L times the whole tensor: at L=10000 a hundred times their work at L=1000
+(mambapy's sequential scan indexes `(B, L, E, N)` tensors, ours `(B, L, E)` ones). Timing runs in one
+fresh process a model and length, the contenders' steps interleaved in rotating order after a warm-up
+step each; a ratio is the median of the per-round ratios of a contender's step time to seqmem's, so load
+on the machine, which slows both, largely cancels. Peak memory is the peak resident size of a fresh
+process that builds the contender and runs one step (capped by `--memory-gib`: a form that needs more
+fails alone, recorded as failed).
+
+FLOP floor (matmuls and the recurrences; norms, activations, the loss and Adam not counted): a linear
+map of n = B L tokens costs 2 n fan_in fan_out; Mamba's depthwise convolution 2 n E K and its scan
+8 n E N (the decay's product and exponential, the drive's two products, the recurrence's multiply-add,
+the readout's multiply-add); S4D's convolution per channel and sequence two real FFTs of 2L points
+(2.5 (2L) log2(2L) each) and the product of their L+1 frequencies (6 each), its kernel 8 H (N/2) L; the
+LRU's complex B and C maps four real ones and its recurrence 8 n N. The backward is counted as twice the
+forward. The floor is that count at this machine's float32 matmul rate on one thread (1024 x 1024 @
+1024 x 1024, measured in the same run); `over_floor` is a step's time over it.
+
+    python benchmarks/ssm_speed.py            # L = 1000 and 10000
+    python benchmarks/ssm_speed.py --quick    # seconds: L = 50, one round, in this process, for tests
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
+import os
 import resource
 import statistics
 import subprocess
@@ -21,88 +50,269 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"s4d-fft": {"scan": "fft"}, "s4d-loop": {"scan": "loop"},
-            "lru-parallel": {"scan": "parallel"}, "lru-loop": {"scan": "loop"},
-            "mamba-parallel": {"scan": "parallel"}, "mamba-loop": {"scan": "loop"}}
-WHOLE = {"s4d": "s4d-fft", "lru": "lru-parallel", "mamba": "mamba-parallel"}  # against `<model>-loop`
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NAME = "ssm_speed"
+MODELS = ("mamba", "s4d", "lru")
+LOOPS_UP_TO = 1000  # longest length the step-by-step contenders run at
 
 
-def measure(variant: str, length: int, repeats: int, batch: int) -> dict:
-    """One variant at one length, in this process (called in a child by `main`)."""
-    import torch
+class MambapyBlock(nn.Module):
+    """mambapy's MambaBlock given the weights of one of ours, in our block's interface (no state)."""
 
+    def __init__(self, ours, pscan: bool):
+        super().__init__()
+        from mambapy.mamba import MambaBlock, MambaConfig
+
+        inner = ours.D.shape[0]
+        config = MambaConfig(d_model=ours.in_proj.in_features, n_layers=1, d_state=ours.state_size,
+                             expand_factor=inner // ours.in_proj.in_features, d_conv=ours.conv_size,
+                             dt_rank=ours.dt_rank, pscan=pscan)
+        self.block = MambaBlock(config)
+        self.block.load_state_dict({k.replace("conv.", "conv1d."): v for k, v in ours.state_dict().items()})
+
+    def forward(self, u, state=None):
+        return self.block(u), None
+
+
+class S4Layer(nn.Module):
+    """state-spaces/s4's standalone S4D layer (models/s4/s4d.py) by its formula, given our layer's weights
+    and our GLU mixing as its 1x1 convolution. Input and output `(B, H, L)`."""
+
+    def __init__(self, ours, mix: nn.Linear):
+        super().__init__()
+        self.log_dt, self.A_imag, self.C, self.D = (nn.Parameter(p.detach().clone())
+                                                    for p in (ours.log_dt, ours.A_imag, ours.C, ours.D))
+        self.log_A_real = nn.Parameter(ours.log_neg_A_real.detach().clone())
+        self.output_linear = nn.Conv1d(mix.in_features, mix.out_features, kernel_size=1)
+        with torch.no_grad():
+            self.output_linear.weight.copy_(mix.weight.unsqueeze(-1))
+            self.output_linear.bias.copy_(mix.bias)
+
+    def kernel(self, L: int) -> torch.Tensor:
+        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)  # (H, N/2)
+        dtA = A * torch.exp(self.log_dt).unsqueeze(-1)
+        vandermonde = torch.exp(dtA.unsqueeze(-1) * torch.arange(L))  # (H, N/2, L)
+        weights = torch.view_as_complex(self.C) * (torch.exp(dtA) - 1) / A
+        return 2 * torch.einsum("hn,hnl->hl", weights, vandermonde).real  # (H, L)
+
+    def forward(self, u):
+        L = u.shape[-1]
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(self.kernel(L), n=2 * L), n=2 * L)[..., :L]
+        y = F.gelu(y + u * self.D.unsqueeze(-1))
+        return F.glu(self.output_linear(y), dim=-2)
+
+
+class S4Stack(nn.Module):
+    """Our S4D model with each layer (S4D and its GLU mixing) replaced by `S4Layer` on the same weights."""
+
+    def __init__(self, ours):
+        super().__init__()
+        self.ours = copy.deepcopy(ours)
+        self.layers = nn.ModuleList(S4Layer(s, m) for s, m in zip(ours.ssms, ours.mixes, strict=True))
+        del self.ours.ssms, self.ours.mixes
+
+    def forward(self, x, state=None, cond=None):
+        h = self.ours.input(self.ours.encoder(x, cond))  # (B, L, H)
+        for norm, layer in zip(self.ours.norms, self.layers, strict=True):
+            h = h + layer(norm(h).transpose(1, 2)).transpose(1, 2)
+        return self.ours.head(self.ours.norm(h)), None
+
+
+def with_mamba_blocks(model, make_block):
+    peer = copy.deepcopy(model)
+    peer.blocks = nn.ModuleList(make_block(block) for block in model.blocks)
+    return peer
+
+
+def with_scan(model, name: str, scan: str):
+    """A copy of `model` running another of its scans."""
+    other = copy.deepcopy(model)
+    if name == "mamba":
+        from seqmem.models.mamba import SCANS
+        for block in other.blocks:
+            block.scan = SCANS[scan]
+    else:
+        from seqmem.models.lru import SCANS
+        other.scan = SCANS[scan]
+    return other
+
+
+def contenders(name: str, model, length: int) -> dict:
+    """Name -> a model with `model`'s weights; seqmem's own first."""
+    loops = length <= LOOPS_UP_TO
+    if name == "mamba":
+        out = {"seqmem": model}
+        if loops:
+            out["seqmem loop"] = with_scan(model, name, "loop")
+        out["mambapy pscan"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=True))
+        if loops:
+            out["mambapy sequential"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=False))
+        return out
+    if name == "s4d":
+        return {"seqmem": model, "state-spaces/s4 S4D": S4Stack(model)}
+    out = {"seqmem": model, "seqmem doubling": with_scan(model, name, "parallel")}
+    if loops:
+        out["seqmem loop"] = with_scan(model, name, "loop")
+    return out
+
+
+def setting(name: str, length: int, batch: int):
+    import seqmem
+
+    task = seqmem.make_task("copy-memory", blank=length - 20, recall_length=10, convention="symbols",
+                            test_size=batch, validation_size=batch)
+    return task, seqmem.make_model(name, task, seed=0), task.get("test", torch.arange(batch))
+
+
+def floor_flops(name: str, model, batch: int, length: int) -> float:
+    """Training-step FLOPs as the module docstring counts them."""
+    n = batch * length
+    forward = sum(2 * n * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    if name == "mamba":
+        for block in model.blocks:
+            inner = block.D.shape[0]
+            forward += 2 * n * inner * block.conv_size + 8 * n * inner * block.state_size
+    elif name == "s4d":
+        for layer in model.ssms:
+            channels, modes = layer.C.shape[:2]
+            fft = 2.5 * (2 * length) * math.log2(2 * length)
+            forward += batch * channels * (2 * fft + 6 * (length + 1)) + 8 * channels * modes * length
+    else:
+        for block in model.blocks:
+            modes, width = block.lru.B_re.shape
+            forward += 4 * 2 * n * width * modes + 8 * n * modes
+    return 3 * forward
+
+
+def matmul_gflops(size=1024, repeats=10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    seconds = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        a @ b
+        seconds.append(time.perf_counter() - tic)
+    return 2 * size**3 / statistics.median(seconds) / 1e9
+
+
+def timed_update(method, data) -> float:
+    tic = time.perf_counter()
+    method.update(data)
+    return time.perf_counter() - tic
+
+
+def compare(name: str, length: int, batch: int, repeats: int, matmul_rate: float) -> list[dict]:
+    """Every contender of one model at one length: outputs checked equal, then steps interleaved."""
+    import seqmem
+    from seqmem.models import count_parameters
+    from seqmem.training.methods import make_method
+
+    task, model, data = setting(name, length, batch)
+    nets = contenders(name, model, length)
+    with torch.no_grad():
+        logits = {k: m.eval()(data.x)[0] for k, m in nets.items()}
+    methods = {k: make_method(m.train(), task, seqmem.TrainConfig(steps=1, batch_size=batch)) for k, m in nets.items()}
+    names = list(nets)
+    times = {k: [timed_update(methods[k], data)] for k in names}  # the first is the warm-up
+    for i in range(repeats):
+        for k in names[i % len(names):] + names[: i % len(names)]:
+            times[k].append(timed_update(methods[k], data))
+    floor = floor_flops(name, model, batch, length) / (matmul_rate * 1e9)
+    common = {"benchmark": NAME, "model": name, "length": length, "batch": batch, "repeats": repeats,
+              "threads": torch.get_num_threads(), "load_average": list(os.getloadavg())}
+    records = []
+    for k in names:
+        step = statistics.median(times[k][1:])
+        difference = (logits[k] - logits["seqmem"]).abs().max().item()
+        records.append({"metric": "max_abs_output_difference", "value": difference, "unit": "logit", "contender": k,
+                        "parameters": count_parameters(nets[k])})
+        records.append({"metric": "step_seconds", "value": step, "unit": "s", "contender": k,
+                        "floor_seconds": floor, "over_floor": step / floor,
+                        "floor_gflop": floor * matmul_rate, "matmul_gflop_per_second": matmul_rate})
+    for k in names[1:]:
+        ratios = [a / b for a, b in zip(times[k][1:], times["seqmem"][1:], strict=True)]
+        records.append({"metric": "step_time_ratio", "value": statistics.median(ratios), "unit": "ratio",
+                        "numerator": k, "denominator": "seqmem"})
+    return [{**common, **r} for r in records]
+
+
+def peak_memory(name: str, contender: str, length: int, batch: int) -> dict:
+    """Peak resident bytes of this process after building `contender` and running one step."""
     import seqmem
     from seqmem.training.methods import make_method
 
-    torch.set_num_threads(1)
-    name = variant.split("-")[0]
-    task = seqmem.make_task("copy-memory", blank=length - 20, recall_length=10, convention="symbols",
-                            test_size=batch, validation_size=batch)
-    model = seqmem.make_model(name, task, seed=0, **VARIANTS[variant])
-    method = make_method(model, task, seqmem.TrainConfig(steps=1, batch_size=batch))
-    data = task.get("test", torch.arange(batch))
-    times = []
-    for i in range(repeats + 1):
-        tic = time.perf_counter()
-        method.update(data)
-        if i:
-            times.append(time.perf_counter() - tic)
+    task, model, data = setting(name, length, batch)
+    net = contenders(name, model, length)[contender]
+    del model
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    make_method(net, task, seqmem.TrainConfig(steps=1, batch_size=batch)).update(data)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"variant": variant, "length": length, "batch": batch, "seconds_per_step": statistics.median(times),
-            "peak_bytes": peak, "parameters": sum(p.numel() for p in model.parameters())}
+    return {"benchmark": NAME, "metric": "peak_bytes", "value": peak, "unit": "bytes", "before_step_bytes": before,
+            "model": name, "contender": contender, "length": length, "batch": batch}
+
+
+def child(args, *extra) -> list[dict]:
+    """Run this script's `extra` measurement in a fresh, capped process; its JSON lines, or one failure."""
+    done = subprocess.run([sys.executable, __file__, *extra, "--batch", str(args.batch), "--repeats",
+                           str(args.repeats), "--memory-gib", str(args.memory_gib)], capture_output=True, text=True)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        return [{"benchmark": NAME, "metric": "failed", "value": None, "unit": None, "measurement": list(extra),
+                 "batch": args.batch, "error": lines[-1]}]
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="L = 50, one round, in this process; writes nothing")
     parser.add_argument("--lengths", default="1000,10000")
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--memory-gib", type=int, default=16, help="address space a measurement may use")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ssm_speed.jsonl"))
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--time", nargs=3, help=argparse.SUPPRESS)  # model length matmul-rate, in a child
+    parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)  # model contender length, in a child
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / f"{NAME}.jsonl"))
     args = parser.parse_args(argv)
-    if args.child:  # capped, so a form that needs more memory than the machine has fails alone, in one line
+    torch.set_num_threads(1)
+    if args.time or args.memory:  # a child: capped, so a form too large for the machine fails alone
         resource.setrlimit(resource.RLIMIT_AS, (args.memory_gib * 2**30, resource.RLIM_INFINITY))
-        print(json.dumps(measure(args.child[0], int(args.child[1]), args.repeats, args.batch)))
+        rows = (compare(args.time[0], int(args.time[1]), args.batch, args.repeats, float(args.time[2])) if args.time
+                else [peak_memory(args.memory[0], args.memory[1], int(args.memory[2]), args.batch)])
+        for row in rows:
+            print(json.dumps(row), flush=True)
         return 0
-    from seqmem.models import MODELS
+    try:
+        import mambapy  # noqa: F401
+    except ImportError:
+        print("ssm_speed: the peer is not installed: pip install mambapy (or seqmem[compare])", file=sys.stderr)
+        return 2
     from seqmem.runs import write_jsonl
 
-    lengths = [50] if args.quick else [int(n) for n in args.lengths.split(",")]
-    repeats = 1 if args.quick else args.repeats
     records = []
+
+    def emit(new):
+        for record in new:
+            print(json.dumps(record), flush=True)
+            records.append(record)
+
+    rate = matmul_gflops(256 if args.quick else 1024)
+    emit([{"benchmark": NAME, "metric": "matmul_gflop_per_second", "value": rate, "unit": "GFLOP/s",
+           "size": 256 if args.quick else 1024, "threads": 1}])
+    lengths = [50] if args.quick else [int(n) for n in args.lengths.split(",")]
     for length in lengths:
-        for variant in VARIANTS:
-            if variant.split("-")[0] not in MODELS:
+        for name in args.models.split(","):
+            if args.quick:
+                emit(compare(name, length, args.batch, 1, rate))
                 continue
-            if args.quick:  # seconds, not memory: no fresh process
-                row = measure(variant, length, repeats, args.batch)
-            else:
-                done = subprocess.run([sys.executable, __file__, "--child", variant, str(length), "--repeats",
-                                       str(repeats), "--batch", str(args.batch), "--memory-gib", str(args.memory_gib)],
-                                      capture_output=True, text=True)
-                if done.returncode:  # recorded, not fatal: a form too large for the machine is a result too
-                    lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-                    records.append({"benchmark": "ssm_speed", "metric": "failed", "value": None, "unit": None,
-                                    "variant": variant, "length": length, "batch": args.batch, "error": lines[-1]})
-                    print(json.dumps(records[-1]), flush=True)
-                    continue
-                row = json.loads(done.stdout)
-            metrics = (("seconds_per_step", "s"),) if args.quick else (("seconds_per_step", "s"), ("peak_bytes", "bytes"))
-            for metric, unit in metrics:
-                records.append({"benchmark": "ssm_speed", "metric": metric, "value": row[metric], "unit": unit,
-                                "variant": variant, "length": length, "batch": args.batch,
-                                "parameters": row["parameters"], "quick": args.quick})
-                print(json.dumps(records[-1]), flush=True)
-        step = {r["variant"]: r["value"] for r in records if r["length"] == length and r["metric"] == "seconds_per_step"}
-        for model, whole in WHOLE.items():
-            if whole in step and f"{model}-loop" in step:
-                records.append({"benchmark": "ssm_speed", "metric": f"{model}_loop_over_whole_step_time",
-                                "unit": "ratio", "value": step[f"{model}-loop"] / step[whole],
-                                "numerator": f"{model}-loop (step by step)", "denominator": whole, "length": length,
-                                "batch": args.batch, "quick": args.quick})
-                print(json.dumps(records[-1]), flush=True)
+            emit(child(args, "--time", name, str(length), str(rate)))
+            if not args.no_memory:
+                for contender in contenders(name, setting(name, 50, 2)[1], length):
+                    emit(child(args, "--memory", name, contender, str(length)))
     if not args.quick:
         write_jsonl(Path(args.out), records)
     return 0

@@ -90,6 +90,7 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
     spec = dict(zip(labels, models, strict=True))
     bounds = {(m, s): [0, None] for m in labels for s in seeds}
     points: dict[str, Point] = {}
+    built: dict = {}  # each point's recorded config: every round plans every point so far, builds only new ones
 
     def point(model: str, seed: int, delay: int) -> Point:
         name = f"model={model},{short}={delay},seed={seed}"
@@ -105,7 +106,7 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
         if not probes:
             break
         wanted = {ms: point(*ms, d).name for ms, d in probes.items()}
-        entries = {e["name"]: e for e in run_sweep(list(points.values()), out, backend, progress=progress)}
+        entries = {e["name"]: e for e in run_sweep(list(points.values()), out, backend, progress=progress, built=built)}
         for (model, seed), name in wanted.items():
             entry, delay = entries[name], probes[(model, seed)]
             solved = entry["status"] == "done" and entry["summary"]["at_best"]["valid_recall_accuracy"] >= target

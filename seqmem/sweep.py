@@ -156,9 +156,10 @@ def load_sweep_file(path: str | Path) -> list[Point]:
     return [Point(str(n), p.config) if n else p for n, p in zip(names, points, strict=True)]
 
 
-def plan(points: list[Point], out: Path) -> list[tuple[str, dict, str]]:
+def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tuple[str, dict, str]]:
     """Every point checked and built, and its directory checked against the config it holds, before anything
-    is written; returns the jobs `(name, recorded config, run directory)`."""
+    is written; returns the jobs `(name, recorded config, run directory)`. `built` keeps each point's
+    recorded config between calls, so a search that plans its growing list each round builds a point once."""
     from seqmem.runs import RunDir
 
     if not points:
@@ -168,13 +169,15 @@ def plan(points: list[Point], out: Path) -> list[tuple[str, dict, str]]:
     names = [p.name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(f"two points of the sweep share the name {next(n for n in names if names.count(n) > 1)!r}")
-    jobs = []
+    jobs, built = [], {} if built is None else built
     for point in points:
         if (out / point.name).is_symlink():
             raise ConfigError(f"point {point.name}: {out / point.name} is a symbolic link; a point is written only "
                               "into a folder of its own under --out: remove the link")
         try:
-            recorded = build(point.config).config.as_dict()
+            if built.get(point.name, (None,))[0] is not point.config:
+                built[point.name] = (point.config, build(point.config).config.as_dict())
+            recorded = built[point.name][1]
             RunDir(out / point.name).check(recorded, upgrade)
         except ConfigError as e:
             raise ConfigError(f"point {point.name}: {e}") from None
@@ -296,15 +299,15 @@ def read_index(out: Path) -> dict:
 
 
 def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool = True,
-              keys: list[str] | None = None) -> list[dict]:
+              keys: list[str] | None = None, built: dict | None = None) -> list[dict]:
     """Run every point not yet finished; return the index's entries (name, settings, status, summary or error).
 
     `keys` are the axes the index records (default: the settings that tell the points apart); a list of
-    unrelated runs (a suite) passes `[]`, and is reported one run a row."""
+    unrelated runs (a suite) passes `[]`, and is reported one run a row. `built`: as for `plan`."""
     from seqmem.runs import lock
 
     out = Path(out)
-    jobs = plan(points, out)
+    jobs = plan(points, out, built)
     keys = sweep_axes([p.config for p in points]) if keys is None else keys
     with lock(out, "--out"):  # a second sweep on this folder is refused, naming this one's process
         return run_jobs(points, jobs, out, keys, backend, progress)

@@ -20,16 +20,32 @@ def test_copy_tcn_quick_prints_json_lines(tmp_path):
     assert {r["init"] for r in records} == {"default", "paper"}
 
 
-def test_ssm_speed_quick_prints_both_forms_of_every_model_and_their_ratios():
+def test_ssm_speed_quick_compares_each_model_with_its_peers_on_the_same_weights():
+    pytest.importorskip("mambapy")
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ssm_speed.py"), "--quick"],
                           capture_output=True, text=True, check=True)
     records = [json.loads(line) for line in done.stdout.splitlines()]
-    variants = {r["variant"] for r in records if r["metric"] == "seconds_per_step"}
-    assert variants == {"s4d-fft", "s4d-loop", "lru-parallel", "lru-loop", "mamba-parallel", "mamba-loop"}
-    assert all(r["value"] > 0 for r in records)
-    ratios = {r["metric"] for r in records if r["unit"] == "ratio"}
-    assert ratios == {"s4d_loop_over_whole_step_time", "lru_loop_over_whole_step_time",
-                      "mamba_loop_over_whole_step_time"}
+    steps = {(r["model"], r["contender"]): r for r in records if r["metric"] == "step_seconds"}
+    assert set(steps) == {("mamba", "seqmem"), ("mamba", "seqmem loop"), ("mamba", "mambapy pscan"),
+                          ("mamba", "mambapy sequential"), ("s4d", "seqmem"), ("s4d", "state-spaces/s4 S4D"),
+                          ("lru", "seqmem"), ("lru", "seqmem doubling"), ("lru", "seqmem loop")}
+    assert all(r["value"] > 0 and r["over_floor"] > 0 for r in steps.values())
+    same = [r for r in records if r["metric"] == "max_abs_output_difference"]
+    assert len(same) == len(steps) and all(r["value"] < 1e-4 for r in same)  # every peer computes our function
+    assert len({(r["model"], r["parameters"]) for r in same}) == 3  # with as many parameters
+    ratios = {(r["model"], r["numerator"]) for r in records if r["metric"] == "step_time_ratio"}
+    assert ratios == {key for key in steps if key[1] != "seqmem"}
+
+
+def test_rnn_speed_quick_checks_each_alternative_against_pytorchs_module():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rnn_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    same = {(r["cell"], r["contender"]): r["value"] for r in records if r["metric"] == "max_relative_difference"}
+    assert {("gru", "handwritten"), ("rnn", "handwritten")} <= set(same) and max(same.values()) < 1e-4
+    ratios = {(r["cell"], r["numerator"]) for r in records if r["metric"] == "step_time_ratio"}
+    assert {("gru", "handwritten"), ("rnn", "handwritten")} <= ratios
+    assert all(r["value"] > 0 for r in records if r["metric"] in ("step_seconds", "step_time_ratio"))
 
 
 def test_content_recall_quick_prints_each_task_and_model_with_its_baseline(tmp_path):

@@ -69,6 +69,18 @@ def test_a_rerun_replays_the_finished_probes(horizon, capsys):
     assert "memory horizon" in capsys.readouterr().out
 
 
+def test_a_search_builds_each_point_once(horizon, monkeypatch):
+    """Every round plans every point so far; only the new ones are built (a build makes the task's data)."""
+    import seqmem.sweep
+
+    out, result = horizon
+    builds, build = [], seqmem.sweep.build
+    monkeypatch.setattr(seqmem.sweep, "build", lambda config: builds.append(config) or build(config))
+    assert search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH) == result
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    assert len(points) > 2 and len(builds) == len(points)
+
+
 def test_each_method_trains_its_own_probes_and_keeps_the_recipes_options():
     """`--methods bptt,target-prop` on the target-prop recipe: the BPTT probes start its options afresh, the
     target-prop probes keep the recipe's."""

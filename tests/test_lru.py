@@ -1,4 +1,5 @@
-"""LRU: the doubling scan equals the step-by-step loop from any state, the ring init holds, a chunked stream
+"""LRU: the chunked and the doubling scans equal the step-by-step loop from any state (the chunked one's
+gradients too), the ring init holds, a chunked stream
 equals the whole stream, it learns copy-memory, bad settings name themselves, and it trains from the CLI."""
 
 import math
@@ -9,7 +10,7 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.lru import LRU, LRULayer, lru_scan, lru_scan_loop
+from seqmem.models.lru import LRU, LRULayer, lru_scan, lru_scan_chunked, lru_scan_loop
 
 
 def small_task():
@@ -30,6 +31,24 @@ def test_the_doubling_scan_equals_the_loop_from_any_state(length):
     assert torch.allclose(lru_scan(lam, b), lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)  # from zeros
 
 
+@pytest.mark.parametrize("length, chunk", [(1, 32), (7, 3), (64, 16), (1000, 32)])  # partial last chunks too
+def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk):
+    g = torch.Generator().manual_seed(length)
+    radius = torch.cat([torch.tensor([0.4, 0.999]), 0.4 + 0.599 * torch.rand(14, generator=g)])
+    lam = torch.polar(radius, 2 * math.pi * torch.rand(16, generator=g))
+    b = torch.randn(3, length, 16, dtype=torch.complex64, generator=g)
+    h0 = 5 * torch.randn(3, 16, dtype=torch.complex64, generator=g)
+    weights = torch.randn(3, length, 16, dtype=torch.complex64, generator=g)
+    results = []
+    for scan in (lru_scan_loop, lambda *a: lru_scan_chunked(*a, chunk=chunk)):
+        leaves = [t.clone().requires_grad_() for t in (lam, b, h0)]
+        h = scan(*leaves)
+        results.append([h, *torch.autograd.grad((h * weights).real.sum(), leaves)])
+    for name, ours, loop in zip(["h", "lam", "b", "h0"], *results, strict=True):
+        assert torch.allclose(ours, loop, rtol=1e-4, atol=1e-4 * loop.abs().max().item()), name
+    assert torch.allclose(lru_scan_chunked(lam, b, chunk=chunk), lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("r_min, r_max, max_phase", [(0.4, 0.99, 6.283), (0.9, 0.999, math.pi / 10), (0.0, 0.5, 1.0)])
 def test_the_ring_init(r_min, r_max, max_phase):
     torch.manual_seed(0)
@@ -41,6 +60,23 @@ def test_the_ring_init(r_min, r_max, max_phase):
     assert phase.max() <= max_phase + 1e-4 and phase.max() > 0.9 * max_phase
     gamma = layer.gamma_log.detach().exp()
     assert torch.allclose(gamma, torch.sqrt(1 - radius**2), atol=1e-4)
+
+
+@pytest.mark.parametrize("length", [5, 50, 77])  # one chunk; chunks of 25; 77 has no divisor near 32: padded
+def test_a_layers_chunked_form_and_its_gradients_equal_the_loops(length):
+    torch.manual_seed(0)
+    layer = LRULayer(8, 6, 0.4, 0.99, 6.283)
+    x = torch.randn(2, length, 8)
+    h0 = torch.randn(2, 6, dtype=torch.complex64)
+    weights = torch.randn(2, length, 8), torch.randn(2, 6, dtype=torch.complex64)
+    results = []
+    for scan in (lru_scan_chunked, lru_scan_loop):
+        y, h = layer(x, h0, scan)
+        loss = (y * weights[0]).sum() + (h * weights[1]).real.sum()
+        results.append([y, h, *torch.autograd.grad(loss, list(layer.parameters()))])
+    names = ["y", "h", *(name for name, _ in layer.named_parameters())]
+    for name, ours, loop in zip(names, *results, strict=True):
+        assert torch.allclose(ours, loop, rtol=1e-4, atol=1e-4), name
 
 
 def test_it_builds_on_the_meta_device():
@@ -56,6 +92,7 @@ def test_a_stream_in_chunks_equals_the_whole_stream():
     with torch.no_grad():
         whole, whole_state = model(x)
         loop, _ = seqmem.make_model("lru", task, d_model=16, layers=3, state_size=8, seed=0, scan="loop")(x)
+        doubling, _ = seqmem.make_model("lru", task, d_model=16, layers=3, state_size=8, seed=0, scan="parallel")(x)
         parts, state = [], None
         for piece in x.split([5, 1, x.shape[1] - 6], dim=1):  # uneven chunks, one of a single step
             out, state = model(piece, state)
@@ -63,7 +100,7 @@ def test_a_stream_in_chunks_equals_the_whole_stream():
     assert len(state) == 3 and state[0].shape == (4, 8) and state[0].is_complex()
     assert torch.allclose(torch.cat(parts, dim=1), whole, atol=1e-4)
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(state, whole_state, strict=True))
-    assert torch.allclose(loop, whole, atol=1e-4)
+    assert torch.allclose(loop, whole, atol=1e-4) and torch.allclose(doubling, whole, atol=1e-4)
 
 
 def test_it_learns_to_recall_beyond_the_baseline():
@@ -84,7 +121,7 @@ def test_it_learns_to_recall_beyond_the_baseline():
     ({"r_max": float("nan")}, "r_max"),
     ({"max_phase": 0.0}, "max_phase must be in (0, 2*pi]"),
     ({"max_phase": 7.0}, "max_phase must be in (0, 2*pi]"),
-    ({"scan": "fast"}, "scan must be one of parallel, loop"),
+    ({"scan": "fast"}, "scan must be one of chunked, parallel, loop"),
 ])
 def test_bad_parameters_name_themselves(params, expected):
     with pytest.raises(ConfigError) as error:

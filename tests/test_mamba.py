@@ -1,5 +1,6 @@
-"""Mamba: the parallel selective scan equals the step-by-step loop and mambapy's reference scan, a whole
-block equals mambapy's on the same weights, a chunked stream equals the whole stream, and it learns."""
+"""Mamba: the chunked and the parallel selective scans equal the step-by-step loop and mambapy's scans
+(values and every gradient), a whole block equals mambapy's on the same weights, a chunked stream equals
+the whole stream, and it learns."""
 
 import pytest
 import torch
@@ -8,18 +9,59 @@ import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
 from seqmem.models.mamba import MambaBlock, linear_scan, selective_scan, selective_scan_loop
+from seqmem.models.selective_scan import selective_scan_chunked
 
 mambapy = pytest.importorskip("mambapy.mamba", reason="the compare extra (pip install 'seqmem[compare]') has mambapy")
 
 
-def scan_inputs(length: int, seed: int = 0, batch: int = 3, inner: int = 6, state: int = 4):
+def scan_inputs(length: int, seed: int = 0, batch: int = 3, inner: int = 6, state: int = 4, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, length, inner, generator=g)
-    delta = torch.nn.functional.softplus(torch.randn(batch, length, inner, generator=g))
-    A = -torch.rand(inner, state, generator=g) * 2
-    B, C = torch.randn(batch, length, state, generator=g), torch.randn(batch, length, state, generator=g)
-    D = torch.randn(inner, generator=g)
+    x = torch.randn(batch, length, inner, generator=g, dtype=dtype)
+    delta = torch.nn.functional.softplus(torch.randn(batch, length, inner, generator=g, dtype=dtype))
+    A = -torch.rand(inner, state, generator=g, dtype=dtype) * 2
+    B = torch.randn(batch, length, state, generator=g, dtype=dtype)
+    C = torch.randn(batch, length, state, generator=g, dtype=dtype)
+    D = torch.randn(inner, generator=g, dtype=dtype)
     return x, delta, A, B, C, D
+
+
+def values_and_gradients(scan, inputs, h0=None, seed=1):
+    """The scan's outputs and the gradients of a random weighting of them (y and the last state) with
+    respect to every input."""
+    leaves = [t.detach().clone().requires_grad_() for t in (*inputs, *([] if h0 is None else [h0]))]
+    y, h = scan(*leaves[:6], *leaves[6:])
+    g = torch.Generator().manual_seed(seed)
+    loss = (y * torch.randn(y.shape, generator=g)).sum() + (h * torch.randn(h.shape, generator=g)).sum()
+    return [y, h, *torch.autograd.grad(loss, leaves)]
+
+
+@pytest.mark.parametrize("length, chunk", [(1, 16), (5, 2), (37, 8), (64, 16)])  # a partial last chunk too
+def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk):
+    inputs = scan_inputs(length)
+    h0 = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(9))
+    ours = values_and_gradients(lambda *a: selective_scan_chunked(*a, chunk=chunk), inputs, h0)
+    loop = values_and_gradients(selective_scan_loop, inputs, h0)
+    names = ["y", "h", "x", "delta", "A", "B", "C", "D", "h0"]
+    for name, a, b in zip(names, ours, loop, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4), name
+
+
+def test_the_chunked_scans_backward_passes_gradcheck_in_float64():
+    x, delta, A, B, C, D = scan_inputs(7, batch=2, inner=3, state=2, dtype=torch.float64)
+    h0 = torch.randn(2, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    inputs = [t.requires_grad_() for t in (x, delta, A, B, C, D, h0)]
+    assert torch.autograd.gradcheck(lambda *a: selective_scan_chunked(*a, chunk=3), inputs)
+    assert torch.autograd.gradcheck(lambda *a: selective_scan_chunked(*a, chunk=3)[0], inputs[:6])  # from zeros
+
+
+@pytest.mark.parametrize("method", ["selective_scan", "selective_scan_seq"])  # mambapy's pscan and its loop
+def test_the_chunked_scan_and_its_gradients_equal_mambapys(method):
+    inputs = scan_inputs(50, inner=16)
+    ours = values_and_gradients(lambda *a: (selective_scan_chunked(*a, chunk=16)[0], torch.zeros(())), inputs)
+    scan = getattr(reference_block(), method)  # its output only: it returns no state
+    theirs = values_and_gradients(lambda *a: (scan(*a), torch.zeros(())), inputs)
+    for name, a, b in zip(["y", "_", "x", "delta", "A", "B", "C", "D"], ours, theirs, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4), name
 
 
 @pytest.mark.parametrize("length", [1, 5, 64, 300])
@@ -54,7 +96,7 @@ def test_the_scan_equals_mambapys_reference_scan(length):
     assert torch.allclose(selective_scan(x, delta, A, B, C, D)[0], theirs, atol=1e-4)
 
 
-@pytest.mark.parametrize("scan", ["loop", "parallel"])
+@pytest.mark.parametrize("scan", ["chunked", "loop", "parallel"])
 def test_a_block_equals_mambapys_block_on_the_same_weights(scan):
     torch.manual_seed(0)
     ours = MambaBlock(8, 4, 2, 4, 2, 1e-3, 0.1, scan)
@@ -66,7 +108,7 @@ def test_a_block_equals_mambapys_block_on_the_same_weights(scan):
         assert torch.allclose(ours(u)[0], theirs(u), atol=1e-5)
 
 
-@pytest.mark.parametrize("scan", ["loop", "parallel"])
+@pytest.mark.parametrize("scan", ["chunked", "loop", "parallel"])
 def test_a_stream_in_chunks_equals_the_whole_stream(scan):
     task = seqmem.make_task("copy-memory", blank=20, recall_length=3, test_size=10, validation_size=10)
     model = seqmem.make_model("mamba", task, d_model=16, layers=2, state_size=8, scan=scan, seed=0).eval()

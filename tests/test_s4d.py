@@ -1,4 +1,4 @@
-"""S4D: the FFT convolution equals the step-by-step recurrence from any state, a chunked stream equals the
+"""S4D: the FFT convolution equals the step-by-step recurrence from any state (its gradients too), a chunked stream equals the
 whole stream, the model builds on the meta device, bad settings are refused by name, and it learns."""
 
 import pytest
@@ -31,6 +31,21 @@ def test_the_convolution_equals_the_recurrence_from_a_nonzero_state(dtype, atol,
     assert y.shape == (3, length, 6) and end.shape == (3, 6, 8) and end.is_complex()
     assert torch.allclose(y, torch.stack(outputs, dim=1), atol=atol)
     assert torch.allclose(end, state, atol=atol)
+
+
+def test_the_convolutions_gradients_equal_the_recurrences():
+    torch.manual_seed(0)
+    layer = S4DLayer(channels=4, state_size=8, dt_min=1e-2, dt_max=1e-1).double()
+    u = torch.randn(2, 30, 4, dtype=torch.float64)
+    start = torch.randn(2, 4, 4, dtype=torch.complex128)
+    weights = torch.randn(2, 30, 4, dtype=torch.float64), torch.randn(2, 4, 4, dtype=torch.complex128)
+    grads = []
+    for run in (layer, layer.loop):
+        y, end = run(u, start)
+        loss = (y * weights[0]).sum() + (end * weights[1]).real.sum()
+        grads.append(torch.autograd.grad(loss, list(layer.parameters())))
+    for (name, _), ours, loop in zip(layer.named_parameters(), *grads, strict=True):
+        assert torch.allclose(ours, loop, atol=1e-8), name
 
 
 def test_no_state_is_a_zero_state():

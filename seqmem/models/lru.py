@@ -5,8 +5,10 @@ y_t = Re(C h_t) + D x_t. lambda = exp(-exp(nu_log) + i exp(theta_log)) lies insi
 weights. At the start lambda is drawn uniformly over the area of the ring r_min <= |lambda| <= r_max (as in the
 paper: |lambda|^2 uniform) with phase uniform in [0, max_phase]; gamma = sqrt(1 - |lambda|^2) (then trained,
 as in the paper) keeps the state's scale independent of how slowly it forgets. B and C are complex, scaled as
-in the paper. The recurrence runs as a doubling scan over time (log2 L steps, nothing divided, so no blow-up
-when |lambda|^L underflows); `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
+in the paper. The recurrence runs by chunks (`lru_scan_chunked`, the default: a small matmul by powers of
+lambda inside a chunk, the chunk ends continued by a doubling scan); `scan="parallel"` runs the doubling
+scan over every step (log2 L steps, nothing divided, so no blow-up when |lambda|^L underflows), and
+`lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
 pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
 is each layer's last h, so a stream fed in chunks gives the whole stream's outputs.
 
@@ -42,6 +44,57 @@ def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None)
     return b
 
 
+CHUNK = 32  # the longest chunk; a divisor of the length down to half of it is taken if there is one
+
+
+def chunk_steps(length: int, chunk: int = CHUNK) -> int:
+    """Steps a chunk: a divisor of `length` in (chunk/2, chunk] if any (no padding), else `chunk`."""
+    if length <= chunk:
+        return length
+    return next((t for t in range(chunk, chunk // 2, -1) if length % t == 0), chunk)
+
+
+def chunked_recurrence(log_lam: tuple, u: tuple, h0: torch.Tensor | None, steps: int) -> tuple:
+    """h_t = lam h_{t-1} + u_t over the last dim of `u`, in real pairs, by chunks of `steps` steps.
+
+    Inside a chunk h = M u with M the lower triangle of powers lam^(i-k), as batched matmuls over the N
+    modes; across chunks the chunk ends continue one another by the doubling scan with lam^T, and each
+    step adds lam^(i+1) times the state its chunk started from. Exact, since lam does not depend on the
+    input. log_lam: (real, imaginary) parts `(N,)` each; u: (real, imaginary) `(N, B, L)` each with L a
+    multiple of `steps`; h0: `(B, N)` complex or None. Returns h as (real, imaginary) `(N, B, L)`."""
+    modes, batch, length = u[0].shape
+    T, J = steps, length // steps
+    k = torch.arange(T + 1, device=u[0].device)
+    magnitude, angle = torch.exp(log_lam[0].unsqueeze(-1) * k), log_lam[1].unsqueeze(-1) * k  # lam^k: (N, T+1)
+    powers = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
+    lag = k[None, :T] - k[:T, None]  # [k, i] -> i - k
+    inside = [p[:, lag.clamp_min(0)] * (lag >= 0) for p in powers]  # M^T: (N, T, T)
+    ur, ui = (part.reshape(modes, batch * J, T) for part in u)
+    local_re = torch.baddbmm(ur @ inside[0], ui, inside[1], alpha=-1)  # (N, B J, T), from a zero state
+    local_im = torch.baddbmm(ur @ inside[1], ui, inside[0])
+    ends = torch.complex(local_re[..., -1], local_im[..., -1]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
+    ends = lru_scan(torch.polar(magnitude[:, T], angle[:, T]), ends, h0)  # each chunk's last state
+    start = ends.new_zeros(batch, 1, modes) if h0 is None else h0.unsqueeze(1)
+    before = torch.cat([start, ends[:, :-1]], dim=1).permute(2, 0, 1).reshape(modes, batch * J)  # (N, B J)
+    before = torch.stack([before.real, before.imag], dim=-1)  # (N, B J, 2)
+    after_re = torch.stack([powers[0][:, 1:], -powers[1][:, 1:]], dim=1)  # (N, 2, T): lam^(i+1)
+    after_im = torch.stack([powers[1][:, 1:], powers[0][:, 1:]], dim=1)
+    h_re, h_im = torch.baddbmm(local_re, before, after_re), torch.baddbmm(local_im, before, after_im)
+    return h_re.view(modes, batch, length), h_im.view(modes, batch, length)
+
+
+def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None,
+                     chunk: int = CHUNK) -> torch.Tensor:
+    """The same by `chunked_recurrence` (what `LRULayer` runs by default). Shapes as `lru_scan`'s."""
+    length = b.shape[1]
+    T = chunk_steps(length, chunk)
+    pad = -length % T  # zeros after the end change nothing before it
+    u = [F.pad(part.permute(2, 0, 1), (0, pad)) for part in (b.real, b.imag)]  # (N, B, L + pad)
+    log_lam = torch.log(lam)
+    h_re, h_im = chunked_recurrence((log_lam.real, log_lam.imag), u, h0, T)
+    return torch.complex(h_re, h_im).permute(1, 2, 0)[:, :length]
+
+
 def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """The same, one step at a time: the reference the doubling scan must equal."""
     h = b.new_zeros(b.shape[0], b.shape[2]) if h0 is None else h0  # (B, N)
@@ -73,15 +126,32 @@ class LRULayer(nn.Module):
     def lam(self) -> torch.Tensor:
         return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))  # (N,)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
         gamma = torch.exp(self.gamma_log)  # (N,)
+        if scan is lru_scan_chunked:
+            return self.chunked(x, h0, gamma)
         bx = torch.complex(x @ self.B_re.T * gamma, x @ self.B_im.T * gamma)  # (B, L, N)
         h = scan(self.lam(), bx, h0)  # (B, L, N)
         y = h.real @ self.C_re.T - h.imag @ self.C_im.T + self.D * x  # (B, L, H)
         return y, h[:, -1]
 
+    def chunked(self, x: torch.Tensor, h0: torch.Tensor | None, gamma: torch.Tensor):
+        """`forward` by `chunked_recurrence` in real pairs, the modes first: the input map writes `(N, B L)`,
+        the chunk matmuls read it as is, and the readout reads it through a transposed matmul."""
+        batch, length, width = x.shape
+        T = chunk_steps(length)
+        padded = F.pad(x, (0, 0, 0, -length % T))  # zeros after the end change nothing before it
+        flat = padded.reshape(-1, width)  # (B L', H)
+        u = [(weight * gamma.unsqueeze(-1)) @ flat.T for weight in (self.B_re, self.B_im)]  # (N, B L')
+        u = [part.view(-1, batch, padded.shape[1]) for part in u]
+        log_lam = -torch.exp(self.nu_log), torch.exp(self.theta_log)
+        h_re, h_im = chunked_recurrence(log_lam, u, h0, T)  # (N, B, L')
+        y = torch.addmm(flat * self.D, h_re.flatten(1).T, self.C_re.T)
+        y = torch.addmm(y, h_im.flatten(1).T, self.C_im.T, alpha=-1).view(batch, -1, width)[:, :length]
+        return y, torch.complex(h_re[:, :, length - 1], h_im[:, :, length - 1]).T
 
-SCANS = {"parallel": lru_scan, "loop": lru_scan_loop}
+
+SCANS = {"chunked": lru_scan_chunked, "parallel": lru_scan, "loop": lru_scan_loop}
 
 
 class LRUBlock(nn.Module):
@@ -92,7 +162,7 @@ class LRUBlock(nn.Module):
         self.mix = nn.Linear(d_model, 2 * d_model)  # GLU: half the outputs gate the other half
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
         y, h = self.lru(self.norm(x), h0, scan)  # (B, L, H), (B, N)
         y = self.dropout(F.gelu(y))
         return x + self.dropout(F.glu(self.mix(y), dim=-1)), h
@@ -104,7 +174,7 @@ class LRU(nn.Module):
     receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
-                 r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "parallel",
+                 r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "chunked",
                  encoder: str = "onehot", embedding_dim: int = 0):
         super().__init__()
         for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size)):

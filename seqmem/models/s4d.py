@@ -1,8 +1,8 @@
 """S4D (Gu, Gupta, Goel & Re 2022, "On the Parameterization and Initialization of Diagonal State Space Models"),
-the minimal model in plain PyTorch. Omitted: the Cauchy and Vandermonde kernels (the kernel is a plain
-Vandermonde product here), S4D-Inv and the other initialisations, bidirectional layers, the separate learning
-rate and weight decay the paper gives A and the step size, BatchNorm and the pooling/decoder heads (seqmem's
-head is used).
+the minimal model in plain PyTorch. Omitted: the Cauchy and Vandermonde kernels (the kernel's powers are
+formed by blocks here, see `S4DLayer.forward`), S4D-Inv and the other initialisations, bidirectional
+layers, the separate learning rate and weight decay the paper gives A and the step size, BatchNorm and the
+pooling/decoder heads (seqmem's head is used).
 
 Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x_{t-1} + dB u_t, y_t =
 2 Re(C x_t) + D u_t (the factor 2 stands for the conjugate modes left out), with A_n = -1/2 + i pi n
@@ -48,19 +48,29 @@ class S4DLayer(nn.Module):
         return dtA, dA, (dA - 1) / A, torch.view_as_complex(self.C)
 
     def forward(self, u: torch.Tensor, state: torch.Tensor | None = None):
-        """u: `(B, L, H)`; state: the modes before the first step `(B, H, N/2)` complex, or None for zeros."""
+        """u: `(B, L, H)`; state: the modes before the first step `(B, H, N/2)` complex, or None for zeros.
+
+        The powers dA^l are never formed for every l: with l = i + T j (T about sqrt L), dA^l = dA^i dA^(Tj),
+        so the kernel and the state terms are batched matmuls of `(H, J, N/2)` by `(H, N/2, T)` blocks."""
         L = u.shape[1]
         u = u.transpose(1, 2)  # (B, H, L)
         dtA, dA, dB, C = self.discrete()
-        powers = torch.exp(dtA.unsqueeze(-1) * torch.arange(L, device=u.device))  # dA^l: (H, N/2, L)
-        K = 2 * torch.einsum("hn,hnl->hl", C * dB, powers).real  # (H, L)
+        T = math.isqrt(L - 1) + 1  # so J T >= L with J = ceil(L / T)
+        J = -(-L // T)
+        inner = torch.exp(dtA.unsqueeze(-1) * torch.arange(T, device=u.device))  # dA^i: (H, N/2, T)
+        outer = torch.exp(dtA.unsqueeze(-1) * torch.arange(0, J * T, T, device=u.device))  # dA^(Tj): (H, N/2, J)
+        K = 2 * ((C * dB).unsqueeze(-1) * outer).transpose(1, 2) @ inner  # (H, J, T): 2 C dB dA^(i+Tj)
+        K = K.real.reshape(K.shape[0], J * T)[:, :L]  # (H, L)
         y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]  # (B, H, L)
         y = y + self.D.unsqueeze(-1) * u  # (B, H, L)
-        end = dB * torch.einsum("bhl,hnl->bhn", u.to(powers.dtype), powers.flip(-1))  # (B, H, N/2)
+        back = F.pad(u.flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (B, H, J, T)
+        end = dB * ((back.to(inner.dtype) @ inner.transpose(1, 2)) * outer.transpose(1, 2)).sum(2)  # (B, H, N/2)
         if state is not None:  # the carried modes decay as dA^(t+1) and are read out through C
-            y = y + 2 * torch.einsum("bhn,hnl->bhl", C * dA * state, powers).real  # (B, H, L)
-            end = end + state * dA * powers[..., -1]  # dA^L x_{-1}: (B, H, N/2)
-        return y.transpose(1, 2), end  # (B, L, H), (B, H, N/2)
+            carried = 2 * ((C * dA * state).unsqueeze(2) * outer.transpose(1, 2)) @ inner  # (B, H, J, T)
+            y = y + carried.real.flatten(2)[..., :L]  # (B, H, L)
+            end = end + state * torch.exp(dtA * L)  # dA^L x_{-1}: (B, H, N/2)
+        # (B, L, H) in memory: the GELU after this runs its backward several times slower on a transposed view
+        return y.transpose(1, 2).contiguous(), end  # (B, L, H), (B, H, N/2)
 
     def loop(self, u: torch.Tensor, state: torch.Tensor | None = None):
         """The same as `forward`, one step at a time (`scan="loop"`): the recurrence without the FFT."""
