@@ -1,0 +1,120 @@
+"""The field's task layouts against generators re-implemented from their references' code, and each layout's
+memoryless baseline scored through the real metrics by a predictor that remembers nothing."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import seqmem
+from seqmem.metrics import Tally
+from seqmem.tasks.base import IGNORE
+from seqmem.training.methods import task_loss
+
+
+def zoology_mqar(n, length, pairs, vocab, power_a, rng):
+    """zoology's MQAR, re-implemented from HazyResearch/zoology `zoology/data/multiquery_ar.py`
+    (`multiquery_ar`, num_passes=1, random_non_queries=True): inputs (n, length), labels with -100 off the
+    queries."""
+    context, half = 2 * pairs, vocab // 2
+    keys = np.stack([rng.choice(np.arange(1, half), size=pairs, replace=False) for _ in range(n)])
+    values = np.stack([rng.choice(np.arange(half, vocab), size=pairs, replace=False) for _ in range(n)])
+    space = (length - context) // 2
+    p = power_a * np.arange(1, space + 1) ** (power_a - 1)
+    p /= p.sum()
+    gaps = np.stack([rng.choice(space, size=pairs, replace=False, p=p) for _ in range(n)])
+    queries = np.zeros((n, length - context + 1), dtype=np.int64)
+    np.put_along_axis(queries, 2 * gaps, keys, axis=1)
+    kvs = np.zeros((n, context), dtype=np.int64)
+    kvs[:, 0::2], kvs[:, 1::2] = keys, values
+    examples = np.concatenate([kvs, queries], axis=1)
+    labels = np.full((n, length + 1), -100, dtype=np.int64)
+    np.put_along_axis(labels, 2 * gaps + context + 1, values, axis=1)
+    inputs, labels = examples[:, :-1], labels[:, 1:]
+    zeros = inputs == 0
+    inputs[zeros] = rng.integers(0, vocab, size=inputs.shape)[zeros]
+    return inputs, labels
+
+
+def layout_facts(x, y, pairs):
+    """What both generators must agree on, row by row: keys asked once each, answered with their value."""
+    context = 2 * pairs
+    keys, values = x[:, 0:context:2], x[:, 1:context:2]
+    gaps = []
+    for row in range(len(x)):
+        asked = np.flatnonzero(y[row] != -100)
+        assert len(asked) == pairs and ((asked - context) % 2 == 0).all() and asked.min() >= context
+        table = dict(zip(keys[row].tolist(), values[row].tolist(), strict=True))
+        assert len(set(keys[row])) == pairs and len(set(values[row])) == pairs
+        assert [table[k] for k in x[row, asked]] == y[row, asked].tolist()
+        gaps.append([(asked[x[row, asked] == k][0] - context) // 2 for k in keys[row]])  # key j's gap
+    return keys, values, np.array(gaps)
+
+
+@pytest.mark.parametrize("length, pairs", [(64, 4), (128, 8)])
+def test_zoology_layout_matches_zoology_multiquery_ar(length, pairs):
+    n, vocab = 1500, 8192
+    task = seqmem.make_task("associative-recall", layout="zoology", length=length, pairs=pairs, queries=pairs,
+                            test_size=n, validation_size=10)
+    batch = task.get("test", torch.arange(n))
+    x, y = batch.x.numpy(), batch.y.numpy()
+    ref_x, ref_y = zoology_mqar(n, length, pairs, vocab, 0.01, np.random.default_rng(0))
+    assert x.shape == ref_x.shape == (n, length) and task.span == length and task.vocab_size == vocab
+    assert task.num_classes == vocab and 0 <= x.min() and x.max() < vocab
+    keys, values, gaps = layout_facts(x, y, pairs)
+    ref_keys, ref_values, ref_gaps = layout_facts(ref_x, ref_y, pairs)
+    for ours, theirs in ((keys, ref_keys), (values, ref_values)):
+        assert ours.min() >= theirs.min() - 5 and ours.max() <= theirs.max() + 5  # the same token ranges
+    assert keys.min() >= 1 and keys.max() < vocab // 2 <= values.min()
+    # the power-law gaps: key j's mean gap and how often it is asked first agree within sampling error
+    spread = ref_gaps.std(axis=0) / math.sqrt(n)
+    assert (abs(gaps.mean(axis=0) - ref_gaps.mean(axis=0)) < 4 * spread + 0.05).all()
+    assert abs((gaps == 0).mean() - (ref_gaps == 0).mean()) < 0.02
+    # only the queries are scored: the recall mask is exactly the scored targets
+    assert torch.equal(batch.recall, batch.y != IGNORE) and batch.recall.sum(1).eq(pairs).all()
+    # the filler is random tokens, not a blank
+    filler = x[:, 2 * pairs:][y[:, 2 * pairs:] == -100]
+    assert len(np.unique(filler)) > vocab // 4
+
+
+def test_compact_stays_the_default_and_zoology_refuses_what_zoology_asserts():
+    assert seqmem.make_task("associative-recall", test_size=5, validation_size=5).params()["layout"] == "compact"
+    with pytest.raises(seqmem.ConfigError, match="queries"):
+        seqmem.make_task("associative-recall", layout="zoology", pairs=4, queries=8, test_size=5, validation_size=5)
+    with pytest.raises(seqmem.ConfigError, match="length"):
+        seqmem.make_task("associative-recall", layout="zoology", pairs=8, length=24, test_size=5, validation_size=5)
+
+
+def uniform_over(classes, batch, num_classes: int, blank: int | None = None) -> torch.Tensor:
+    """Logits of a predictor that remembers nothing: uniform over `classes` at an answer (a recall target),
+    certain of `blank` elsewhere."""
+    logits = torch.full((*batch.y.shape, num_classes), -1e9)
+    if blank is not None:
+        logits[..., blank] = 0.0
+    answer = torch.full((num_classes,), -1e9)
+    answer[torch.as_tensor(classes)] = 0.0
+    logits[batch.recall] = answer
+    return logits
+
+
+def check_memoryless(task, batch, logits) -> None:
+    """The baseline is what the predictor scores: its loss through the real metrics (which count only the
+    scored targets), its accuracies as expectations (the probability it gives each scored target)."""
+    tally = Tally(getattr(task, "tolerance", None))
+    tally.add(logits, batch)
+    scored = batch.y != IGNORE
+    right = logits.softmax(-1).gather(-1, batch.y.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    base = task.baseline()
+    assert tally.targets == scored.sum().item() and tally.recalls == batch.recall.sum().item()
+    assert tally.scores().loss == pytest.approx(base.loss, rel=1e-5)
+    assert task_loss(logits, batch).item() == pytest.approx(base.loss, rel=1e-5)  # training reads the same targets
+    assert right[scored].mean().item() == pytest.approx(base.accuracy, rel=1e-5)
+    assert right[batch.recall].mean().item() == pytest.approx(base.recall_accuracy, rel=1e-5)
+
+
+def test_zoology_memoryless_baseline_is_a_uniform_guess_over_the_values():
+    task = seqmem.make_task("associative-recall", layout="zoology", pairs=4, queries=4, vocab=512, test_size=500,
+                            validation_size=10)
+    batch = task.get("test", torch.arange(500))
+    check_memoryless(task, batch, uniform_over(range(256, 512), batch, task.num_classes))
