@@ -107,10 +107,10 @@ def check_memoryless(task, batch, logits) -> None:
     right = logits.softmax(-1).gather(-1, batch.y.clamp_min(0).unsqueeze(-1)).squeeze(-1)
     base = task.baseline()
     assert tally.targets == scored.sum().item() and tally.recalls == batch.recall.sum().item()
-    assert tally.scores().loss == pytest.approx(base.loss, rel=1e-5)
-    assert task_loss(logits, batch).item() == pytest.approx(base.loss, rel=1e-5)  # training reads the same targets
-    assert right[scored].mean().item() == pytest.approx(base.accuracy, rel=1e-5)
-    assert right[batch.recall].mean().item() == pytest.approx(base.recall_accuracy, rel=1e-5)
+    assert tally.scores().loss == pytest.approx(base.loss, rel=1e-4)
+    assert task_loss(logits, batch).item() == pytest.approx(base.loss, rel=1e-4)  # training reads the same targets
+    assert right[scored].mean().item() == pytest.approx(base.accuracy, rel=1e-4)
+    assert right[batch.recall].mean().item() == pytest.approx(base.recall_accuracy, rel=1e-4)
 
 
 def test_zoology_memoryless_baseline_is_a_uniform_guess_over_the_values():
@@ -118,3 +118,78 @@ def test_zoology_memoryless_baseline_is_a_uniform_guess_over_the_values():
                             validation_size=10)
     batch = task.get("test", torch.arange(500))
     check_memoryless(task, batch, uniform_over(range(256, 512), batch, task.num_classes))
+
+
+def s4_copying(n, L, M, A, seed):
+    """The S4 repository's selective copying, re-implemented from state-spaces/s4
+    `src/dataloaders/datasets/copying.py` (`torch_copying_data`, variable=True): tokens 1..A-2 at sorted
+    random places among L+M steps of noise 0, then M markers A-1; the targets are the tokens (the model's
+    last M outputs)."""
+    torch.manual_seed(seed)
+    tokens = torch.randint(1, A - 1, (n, M))
+    places = torch.stack([torch.randperm(L + M)[:M] for _ in range(n)]).sort(dim=1).values
+    x = torch.zeros(n, L + M, dtype=torch.long).scatter_(1, places, tokens)
+    return torch.cat([x, torch.full((n, M), A - 1)], dim=1), tokens
+
+
+def mad_selective_copying(n, vocab_size, seq_len, num_tokens_to_copy, rng):
+    """mad-lab's selective copying, re-implemented from athms/mad-lab `mad/data/instances.py`
+    (`generate_copying_instance`, selective=True): symbols 0..V-3 with V-3.. blanks V-2 inserted before
+    randomly chosen symbols, the copy token V-1, then as many blanks as symbols; targets -100 but there."""
+    copy, blank, r = vocab_size - 1, vocab_size - 2, num_tokens_to_copy
+    blanks = seq_len - 2 * r - 1
+    xs, ys = [], []
+    for _ in range(n):
+        to_copy = rng.choice(vocab_size - 2, size=r)
+        inputs = np.insert(to_copy, rng.integers(0, r, blanks), [blank] * blanks).tolist() + [copy] + [blank] * r
+        xs.append(inputs)
+        ys.append([-100] * (r + blanks + 1) + to_copy.tolist())
+    return np.array(xs), np.array(ys)
+
+
+def test_s4_layout_matches_the_s4_copying_generator():
+    n, blank, r, alphabet = 2000, 40, 6, 8
+    task = seqmem.make_task("selective-copy", layout="s4", blank=blank, recall_length=r, alphabet=alphabet,
+                            test_size=n, validation_size=10)
+    batch = task.get("test", torch.arange(n))
+    theirs_x, theirs_y = s4_copying(n, blank, r, alphabet + 2, seed=0)
+    # the same tokens under a relabelling: their noise 0 is our blank, their k our k-1, their marker ours
+    ours = batch.x.clone()
+    relabelled = torch.where(ours == task.blank_token, 0, torch.where(ours == task.marker, alphabet + 1, ours + 1))
+    assert relabelled.shape == theirs_x.shape == (n, blank + 2 * r) and task.span == blank + 2 * r
+    assert torch.equal(relabelled[:, -r:], theirs_x[:, -r:])
+    for x, y in ((relabelled, batch.y[:, -r:] + 1), (theirs_x, theirs_y)):
+        context = x[:, :-r]
+        assert (context != 0).sum(1).eq(r).all() and torch.equal(context[context != 0].view(n, r), y)
+        assert y.min() == 1 and y.max() == alphabet
+    place = lambda x: (x[:, :-r] != 0).int().argmax(1).float()  # noqa: E731 (the first symbol's step)
+    spread = place(theirs_x).std() / math.sqrt(n)
+    assert abs(place(relabelled).mean() - place(theirs_x).mean()) < 4 * spread
+    assert torch.equal(batch.recall, batch.y != IGNORE) and batch.recall[:, -r:].all()  # only the markers
+
+
+def test_mad_layout_matches_mad_labs_selective_copying():
+    n, blank, r, alphabet = 2000, 40, 6, 8
+    task = seqmem.make_task("selective-copy", layout="mad", blank=blank, recall_length=r, alphabet=alphabet,
+                            test_size=n, validation_size=10)
+    batch = task.get("test", torch.arange(n))
+    x, y = batch.x.numpy(), batch.y.numpy()
+    theirs_x, theirs_y = mad_selective_copying(n, alphabet + 2, blank + 2 * r + 1, r, np.random.default_rng(0))
+    assert x.shape == theirs_x.shape and task.span == x.shape[1]
+    for a, b in ((x, y), (theirs_x, theirs_y)):
+        assert (a[:, blank + r] == alphabet + 1).all() and (a[:, -r:] == alphabet).all()
+        assert (a[:, blank + r - 1] < alphabet).all()  # the last symbol is next to the copy token
+        context = a[:, :blank + r]
+        assert ((context < alphabet).sum(1) == r).all()
+        assert (context[context < alphabet].reshape(n, r) == b[:, -r:]).all() and (b[:, :-r] == -100).all()
+    first = lambda a: (a[:, :blank + r] < alphabet).argmax(1)  # noqa: E731 (blanks before the first symbol)
+    spread = first(theirs_x).std() / math.sqrt(n)
+    assert abs(first(x).mean() - first(theirs_x).mean()) < 4 * spread
+
+
+@pytest.mark.parametrize("layout", ["s4", "mad", "compact"])
+def test_selective_copy_memoryless_baseline_for_each_layout(layout):
+    task = seqmem.make_task("selective-copy", layout=layout, blank=30, recall_length=5, test_size=400,
+                            validation_size=10)
+    batch = task.get("test", torch.arange(400))
+    check_memoryless(task, batch, uniform_over(range(task.alphabet), batch, task.num_classes, task.blank_token))

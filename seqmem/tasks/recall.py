@@ -1,7 +1,9 @@
 """Content-dependent recall: what a fixed delay does not test, because where to look depends on the input.
 
-- `selective-copy` (the Mamba paper's task): `recall_length` symbols scattered at random places among
-  `blank` empty steps; after a marker, reproduce them in order.
+- `selective-copy` (the Mamba paper's task): `recall_length` symbols scattered among blank steps, to be
+  reproduced in order: in layout `compact` (the default) at random places among `blank` steps, answered
+  after one marker with blank inputs; in layout `s4` (the S4 repository's generator) answered at marker
+  steps; in layout `mad` (mad-lab's) the last symbol next to the copy token.
 - `associative-recall` (multi-query associative recall): in layout `compact` (the default), `pairs`
   key-value pairs, then `queries` keys seen among them (asked with replacement), each answered with its
   value; in layout `zoology`, zoology's MQAR: a sequence of `length` tokens from a vocabulary of `vocab`,
@@ -32,30 +34,40 @@ def guess_baseline(span: int, answers: int, choices: int) -> Baseline:
 
 @register_task("selective-copy")
 class SelectiveCopy(SampledTask):
-    summary = "reproduce recall_length symbols scattered among `blank` empty steps, in order, after a marker"
+    summary = "reproduce recall_length symbols scattered among blanks, in order (compact, s4 or mad layout)"
 
-    def __init__(self, blank: int = 64, recall_length: int = 8, alphabet: int = 8, test_size: int = 1000,
-                 validation_size: int = 1000, data_seed: int = 0):
+    def __init__(self, blank: int = 64, recall_length: int = 8, alphabet: int = 8, layout: str = "compact",
+                 test_size: int = 1000, validation_size: int = 1000, data_seed: int = 0):
         self.blank = check_int("blank", blank)
         self.recall_length = check_int("recall_length", recall_length)
         self.alphabet = check_int("alphabet", alphabet, 2)
-        if recall_length > blank:
+        self.layout = check_choice("layout", layout, ("compact", "s4", "mad"))
+        if layout == "compact" and recall_length > blank:
             raise ConfigError(f"recall_length ({recall_length}) must be at most blank ({blank}): raise --blank")
         self.vocab_size = self.num_classes = alphabet + 2  # symbols, blank, marker
         self.blank_token, self.marker = alphabet, alphabet + 1
-        self.span = blank + 1 + recall_length
+        self.span = self.span_of(blank, recall_length, layout)
         super().__init__(test_size, validation_size, data_seed)
+
+    @staticmethod
+    def span_of(blank: int, recall_length: int, layout: str) -> int:
+        """compact: `blank` steps hold the symbols; s4 and mad: `blank` counts the blanks alone, as there."""
+        return {"compact": blank + 1 + recall_length, "s4": blank + 2 * recall_length,
+                "mad": blank + 1 + 2 * recall_length}[layout]
 
     @classmethod
     def data_bytes(cls, params: dict) -> int:
         p = {**parameter_defaults(cls), **params}
-        return 8 * 3 * (p["test_size"] + p["validation_size"]) * (p["blank"] + 1 + p["recall_length"])
+        return 8 * 3 * (p["test_size"] + p["validation_size"]) * cls.span_of(p["blank"], p["recall_length"],
+                                                                             p["layout"])
 
     def params(self) -> dict:
-        return {k: getattr(self, k) for k in ("blank", "recall_length", "alphabet", "test_size", "validation_size",
-                                               "data_seed")}
+        return {k: getattr(self, k) for k in ("blank", "recall_length", "alphabet", "layout", "test_size",
+                                               "validation_size", "data_seed")}
 
     def draw(self, n: int, generator: torch.Generator) -> Batch:
+        if self.layout != "compact":
+            return self.draw_field(n, generator)
         r, t = self.recall_length, self.blank
         symbols = torch.randint(0, self.alphabet, (n, r), generator=generator)  # (n, R)
         places = torch.rand(n, t, generator=generator).argsort(dim=1)[:, :r].sort(dim=1).values  # (n, R), in order
@@ -68,7 +80,36 @@ class SelectiveCopy(SampledTask):
         recall[:, t + 1:] = True
         return Batch(x, y, recall)
 
+    def draw_field(self, n: int, generator: torch.Generator) -> Batch:
+        """The references' layouts, answers alone scored (other targets `IGNORE`), symbols with replacement.
+
+        s4 (state-spaces/s4 `src/dataloaders/datasets/copying.py`, `variable=True`): the symbols at a random
+        set of places among `blank + recall_length` steps, then `recall_length` markers, answered at the
+        markers. mad (mad-lab `mad/data/instances.py`, selective copying): each blank is put before one of
+        the symbols chosen at random (so the last symbol is always next to the copy token), then one copy
+        token and `recall_length` blanks, answered at those blanks."""
+        r, t = self.recall_length, self.blank
+        symbols = torch.randint(0, self.alphabet, (n, r), generator=generator)  # (n, R)
+        if self.layout == "s4":
+            places = torch.rand(n, t + r, generator=generator).argsort(dim=1)[:, :r].sort(dim=1).values
+        else:
+            before = torch.randint(0, r, (n, t), generator=generator)  # the symbol each blank goes before
+            counts = torch.zeros(n, r, dtype=torch.long).scatter_add_(1, before, torch.ones_like(before))
+            places = torch.arange(r) + counts.cumsum(dim=1)  # (n, R): symbol j after every blank put before it
+        x = torch.full((n, self.span), self.blank_token, dtype=torch.long)
+        x.scatter_(1, places, symbols)
+        answers = self.span - r
+        if self.layout == "s4":
+            x[:, answers:] = self.marker
+        else:
+            x[:, answers - 1] = self.marker
+        y = torch.full_like(x, IGNORE)
+        y[:, answers:] = symbols
+        return Batch(x, y, y != IGNORE)
+
     def baseline(self) -> Baseline:
+        if self.layout != "compact":  # only the answers are scored
+            return guess_baseline(self.recall_length, self.recall_length, self.alphabet)
         return guess_baseline(self.span, self.recall_length, self.alphabet)
 
 
