@@ -193,3 +193,31 @@ def test_selective_copy_memoryless_baseline_for_each_layout(layout):
                             validation_size=10)
     batch = task.get("test", torch.arange(400))
     check_memoryless(task, batch, uniform_over(range(task.alphabet), batch, task.num_classes, task.blank_token))
+
+
+def test_hochreiter_temporal_order_draws_lengths_100_to_110_and_marks_at_10_20_and_50_60():
+    """Hochreiter and Schmidhuber (1997), Long Short-Term Memory, section 5.6, experiment 6a (no code was
+    published; the paper's text is the reference): length drawn between 100 and 110, E first and B last,
+    X or Y at a position drawn between 10 and 20 and another between 50 and 60, distractors a-d elsewhere."""
+    task = seqmem.make_task("temporal-order", layout="hochreiter", test_size=3000, validation_size=10)
+    batch = task.get("test", torch.arange(3000))
+    assert batch.x.shape == (3000, 110) and task.span == 110 and task.vocab_size == 9
+    lengths, firsts, seconds = set(), set(), set()
+    for x, y in zip(batch.x.tolist(), batch.y.tolist(), strict=True):
+        start = x.index(6)
+        seq = x[start:]
+        assert set(x[:start]) <= {8} and seq[-1] == 7 and 8 not in seq and seq.count(6) == 1
+        marked = [(t + 1, s) for t, s in enumerate(seq) if s in (4, 5)]  # positions counted from 1, E at 1
+        (t1, s1), (t2, s2) = marked
+        assert 10 <= t1 <= 20 and 50 <= t2 <= 60 and y == 2 * (s1 - 4) + (s2 - 4)
+        assert set(seq[1:-1]) - {4, 5} <= {0, 1, 2, 3}
+        lengths.add(len(seq)), firsts.add(t1), seconds.add(t2)
+    assert lengths == set(range(100, 111)) and firsts == set(range(10, 21)) and seconds == set(range(50, 61))
+    assert seqmem.make_task("temporal-order", test_size=5, validation_size=5).span == 100  # fixed stays the default
+
+
+@pytest.mark.parametrize("layout", ["fixed", "hochreiter"])
+def test_temporal_order_memoryless_baseline_for_each_layout(layout):
+    task = seqmem.make_task("temporal-order", layout=layout, test_size=400, validation_size=10)
+    batch = task.get("test", torch.arange(400))
+    check_memoryless(task, batch, uniform_over(range(4), batch, task.num_classes))
