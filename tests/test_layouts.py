@@ -264,3 +264,15 @@ def test_adding_memoryless_baseline_for_each_layout(marks, scale, within):
     assert tally.scores().loss == pytest.approx(base.loss, abs=4 * 0.197 / math.sqrt(n))
     assert tally.scores().accuracy == pytest.approx(base.accuracy, abs=4 * math.sqrt(within / n))
     assert task.params()["tolerance"] == 0.04 and task.tolerance == (0.08 if scale == "hochreiter" else 0.04)
+
+
+def test_lstm_forget_bias_opens_only_the_forget_gates():
+    task = seqmem.make_task("temporal-order", test_size=5, validation_size=5)
+    plain = seqmem.make_model("lstm", task, hidden=8, layers=2, seed=0)
+    opened = seqmem.make_model("lstm", task, hidden=8, layers=2, seed=0, forget_bias=3.0)
+    for (name, a), b in zip(plain.named_parameters(), opened.parameters(), strict=True):
+        difference = b - a
+        if name.startswith("rnn.bias_ih"):
+            assert torch.allclose(difference[8:16], torch.full((8,), 3.0))
+            difference = torch.cat([difference[:8], difference[16:]])
+        assert not difference.any(), name
