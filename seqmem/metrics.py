@@ -1,7 +1,8 @@
 """Scores that cannot flatter a model that remembers nothing: recall accuracy beside overall accuracy.
 
 Overall accuracy counts every target; recall accuracy counts only the targets that need memory
-(`Batch.recall`); sequence accuracy counts sequences whose every recall target is right.
+(`Batch.recall`); sequence accuracy counts sequences whose every recall target is right. Targets marked
+`IGNORE` count nowhere.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from seqmem.tasks.base import Batch
+from seqmem.tasks.base import IGNORE, Batch
 
 
 @dataclass
@@ -43,10 +44,11 @@ class Tally:
             right = (prediction - y).abs() < self.tolerance
         else:
             flat = logits.reshape(-1, logits.shape[-1])
-            self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()
+            self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()  # IGNORE targets add 0
             right = logits.argmax(-1) == y
-        self.targets += y.numel()
-        self.correct += right.sum().item()
+        scored = y != IGNORE
+        self.targets += scored.sum().item()
+        self.correct += (right & scored).sum().item()
         self.recalls += recall.sum().item()
         self.recall_correct += (right & recall).sum().item()
         per_sequence = (right | ~recall).reshape(y.shape[0], -1).all(dim=1)

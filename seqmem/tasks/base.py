@@ -11,6 +11,8 @@ import torch
 from seqmem.errors import ConfigError
 from seqmem.params import check_int
 
+IGNORE = -100  # a target no loss or score reads: cross_entropy's default ignore_index
+
 
 @dataclass
 class Batch:
@@ -18,6 +20,8 @@ class Batch:
 
     `x` is integer tokens `(B, L)` or floats `(B, L, C)`; `y` is `(B, L)` or `(B,)`; `recall` has `y`'s shape.
     `cond` is an optional per-sequence conditioning tensor `(B,)` (e.g. a delay the model is told).
+    A target of `IGNORE` is neither trained on nor scored (layouts that, like their references, score only
+    the answers).
     """
 
     x: torch.Tensor

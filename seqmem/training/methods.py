@@ -63,11 +63,35 @@ def method_options(name: str, options: dict):
                      **{k: coerce(f"method.{k}", v, params[k].kind) for k, v in options.items()})
 
 
-def make_optimizer(params, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+# The state-space models' dynamics: step sizes, eigenvalues and the LRU's normalization (as named in
+# models/s4d.py, lru.py and mamba.py), kept in log form. Weight decay would pull them to 0 (a step size of 1,
+# Re A = -1, the LRU's |lambda| = 1/e) and so shorten how long the model remembers, which no loss asked for.
+NO_DECAY = frozenset({"log_dt", "log_neg_A_real", "A_imag", "nu_log", "theta_log", "gamma_log", "A_log"})
+
+
+def decays(name: str, param) -> bool:
+    """Weight decay for weights only (as nanoGPT, and s4's example.py for the dynamics): never the dynamics
+    above, a parameter marked `_no_weight_decay` (Mamba's convention), a vector or scalar (biases, norms'
+    gains, skips), or a weight norm's gain (`parametrizations.weight.original0`, the TCN's)."""
+    if param.dim() < 2 or getattr(param, "_no_weight_decay", False) or name.endswith("weight.original0"):
+        return False
+    return name.rsplit(".", 1)[-1] not in NO_DECAY
+
+
+def make_optimizer(model, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    """The configured optimizer over `model`'s parameters (a module, or an iterable of parameters); with weight
+    decay, a module's parameters that `decays` refuses go in a group of their own without it."""
     import torch
 
     lr = config.lr if lr is None else lr
     name, wd = config.optimizer, config.weight_decay
+    if wd > 0 and isinstance(model, torch.nn.Module):
+        named = list(model.named_parameters())
+        groups = [{"params": [p for n, p in named if decays(n, p)], "weight_decay": wd},
+                  {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}]
+        params = [g for g in groups if g["params"]]
+    else:
+        params = model.parameters() if isinstance(model, torch.nn.Module) else model
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if name == "adamw":
@@ -109,7 +133,7 @@ class Backprop:
     def __init__(self, model: torch.nn.Module, task, config: TrainConfig, options=None):
         self.model, self.config = model, config
         self.options = options if options is not None else self.Options()
-        self.optimizer = make_optimizer(model.parameters(), config)
+        self.optimizer = make_optimizer(model, config)
 
     @property
     def optimizers(self) -> list:

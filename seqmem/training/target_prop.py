@@ -99,8 +99,8 @@ class TargetProp:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.inverse = Inverse(model.rnn.hidden_size, model.encoder.features)
-        self.optimizer = make_optimizer(model.parameters(), config)
-        self.inverse_optimizer = make_optimizer(self.inverse.parameters(), config, lr=self.options.inverse_lr)
+        self.optimizer = make_optimizer(model, config)
+        self.inverse_optimizer = make_optimizer(self.inverse, config, lr=self.options.inverse_lr)
 
     @property
     def optimizers(self) -> list:
