@@ -246,9 +246,9 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     import torch
 
     from seqmem.config import SECTIONS, set_value
-    from seqmem.imports import import_class, is_import_path
-    from seqmem.models import make_model
-    from seqmem.tasks import make_task
+    from seqmem.imports import construct, import_class, is_import_path
+    from seqmem.models import model_class
+    from seqmem.tasks import check_params, make_task
     from seqmem.training.config import TrainConfig
     from seqmem.training.methods import make_method
 
@@ -279,9 +279,10 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
         return kind, [(False, f"task {data['task']['name']} does not build: {e}")]
     if kind == "task":
         return kind, list(task_checks(built))
-    try:
-        model = make_model(data["model"]["name"], built, allow_short_receptive_field=True,
-                           **{k: v for k, v in data["model"].items() if k != "name"})
+    try:  # built here rather than by make_model, whose quick check would stop at the first failure
+        model_cls = model_class(data["model"]["name"])
+        params = check_params(f"model {name}", model_cls, {k: v for k, v in data["model"].items() if k != "name"}, skip=2)
+        model = construct(f"model {name}", model_cls, built, **params)
     except ConfigError as e:
         return kind, [(False, f"does not build for {built.name}: {e}")]
     results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"))
