@@ -76,9 +76,7 @@ class Registry(Mapping):
     @cached_property
     def entry_points(self) -> dict[str, str]:
         """Name -> `package.module:Class`, as installed packages declare them (`seqmem.models = {...}`)."""
-        from importlib.metadata import entry_points
-
-        return {ep.name: ep.value for ep in entry_points(group=f"seqmem.{self.kind}s") if imports.is_import_path(ep.value)}
+        return {k: v for k, v in imports.entry_points(f"seqmem.{self.kind}s").items() if imports.is_import_path(v)}
 
     def read_spec(self, spec: str) -> Entry:
         """A class named by import path, as its source declares it (None where only the class can tell)."""
