@@ -53,6 +53,8 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
                                "run": str(run.path), "baseline": task.baseline().as_dict()})
             raise
         summary = {**result.summary(), "diverged": False, "run": str(run.path)}
+        if getattr(model, "state_size", None) is not None:  # a model's own count of what it carries (as zoology logs it)
+            summary["state_size"] = model.state_size
         run.write_summary(summary)
     return summary
 

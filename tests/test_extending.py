@@ -42,6 +42,7 @@ def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
     assert len(demo.stdout.splitlines()[-1].split()[-1]) <= 8
     loaded = seqmem.load(out)
     assert type(loaded.model).__name__ == "MinGRU" and loaded.model.state_size == 16
+    assert json.loads((out / "summary.json").read_text())["state_size"] == 16
     assert seqmem_cli("report", out, cwd=tmp_path).stdout.count("MinGRU") == 1
 
 
