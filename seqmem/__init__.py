@@ -19,7 +19,7 @@ EXPORTS = {
     "Task": "seqmem.tasks.base", "SampledTask": "seqmem.tasks.base", "Batch": "seqmem.tasks.base",
     "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods", "make_optimizer": "seqmem.training.methods",
     "detach_state": "seqmem.training.methods", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
-    "register_method": "seqmem.training.methods", "check": "seqmem.contract",
+    "register_method": "seqmem.training.methods", "check": "seqmem.contract", "set_threads": "seqmem.threads",
 }
 
 __all__ = ["ConfigError", *EXPORTS]

@@ -313,6 +313,9 @@ def dispatch(argv: list[str] | None) -> int:
 def use_threads(threads: int) -> None:
     """PyTorch's CPU threads (0 keeps its default), set by the commands that compute, once their arguments are
     checked: setting them imports PyTorch, which listings, help and refused commands do without."""
+    from seqmem.threads import set_threads
+
+    set_threads(threads)  # what training runs on (seqmem.threads)
     if threads:
         import torch
 

@@ -16,9 +16,11 @@ from tqdm.auto import tqdm
 
 from seqmem import interrupt
 from seqmem.errors import ConfigError, Diverged
+from seqmem.imports import label
 from seqmem.metrics import evaluate
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
+from seqmem.threads import training_threads
 from seqmem.training.config import TrainConfig
 from seqmem.training.methods import make_method
 from seqmem.training.schedule import lr_factor, set_lr_factor
@@ -132,12 +134,23 @@ def best_evaluation(history: list[dict]) -> dict:
             **{k: best[k] for k in SCORES}}
 
 
+def model_name(model) -> str:
+    """The name a model was made by (make_model sets it), or its class's for one built by hand."""
+    return getattr(model, "name", type(model).__name__)
+
+
 def train(model, task, config: TrainConfig | None = None, method="bptt", run: RunDir | None = None,
           progress: bool = True) -> Result:
     """Train `model` on `task`; with `run`, record and checkpoint into it, resuming what is there.
 
-    `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`.
+    `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`. It runs on
+    one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.threads).
     """
+    with training_threads():
+        return train_on_threads(model, task, config, method, run, progress)
+
+
+def train_on_threads(model, task, config, method, run, progress) -> Result:
     config = TrainConfig(steps=1000) if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train's config must be a TrainConfig, got {type(config).__name__}: "
@@ -165,7 +178,7 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
         torch.set_rng_state(checkpoint["rng"])
         history = run.metrics()
     model.train()
-    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{task.name} {model.name}",
+    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{label(task.name)} {label(model_name(model))}",
                unit="step", dynamic_ncols=True, leave=False)
     saved = start if checkpoint is not None else None
 
@@ -231,7 +244,7 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
         history = [{"step": start, "train_seconds": elapsed, **score(model, task, config.eval_batch_size)}]
     last = history[-1]
     return Result(
-        task=task.name, model=model.name, method=method.name, steps=last["step"],
+        task=task.name, model=model_name(model), method=method.name, steps=last["step"],
         train_seconds=last["train_seconds"], **{k: last[k] for k in SCORES},
         valid_recall_accuracy=last.get("valid_recall_accuracy"), parameters=count_parameters(model), baseline=baseline,
         at_best=best_evaluation(history), stopped_early=stopped and last["step"] < steps, history=history,

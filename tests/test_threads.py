@@ -1,0 +1,51 @@
+"""Training runs on one PyTorch thread from Python as from the command line, unless the user has chosen."""
+
+import pytest
+import torch
+
+import seqmem
+from seqmem import threads
+
+
+class Spy(torch.nn.Module):
+    """An echo-letters model that records the threads PyTorch has while it runs."""
+
+    receptive_field = 1
+
+    def __init__(self, task):
+        super().__init__()
+        self.head, self.seen = torch.nn.Embedding(task.vocab_size, task.num_classes), set()
+
+    def forward(self, x, state=None, cond=None):
+        self.seen.add(torch.get_num_threads())
+        return self.head(x), None
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "chosen", None)
+    torch.set_num_threads(2)
+    yield
+
+
+def spy_trained() -> set:
+    task = seqmem.make_task("echo-letters", test_size=20, validation_size=20)
+    model = Spy(task)
+    seqmem.train(model, task, seqmem.TrainConfig(steps=2), progress=False)
+    return model.seen
+
+
+def test_train_from_python_runs_one_thread_and_restores_the_callers(two_threads):
+    assert spy_trained() == {1}
+    assert torch.get_num_threads() == 2
+
+
+def test_a_number_the_user_chose_is_kept(two_threads, monkeypatch):
+    seqmem.set_threads(2)
+    assert spy_trained() == {2}
+    monkeypatch.setattr(threads, "chosen", None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert spy_trained() == {2}
+    with pytest.raises(seqmem.ConfigError, match="threads must be an integer >= 0"):
+        seqmem.set_threads(-1)
