@@ -150,7 +150,7 @@ def test_a_failed_point_is_recorded_and_the_others_go_on(tmp_path):
     (["--over", "blank=3,x"], "--over blank: expected an integer, got 'x'"),
     (["--models", "rnn,tcn"], "has no setting 'hidden' (task copy-memory: blank"),
     (["--seeds", "0"], "--seeds must be an integer >= 1"),
-    (["--workers", "0"], "--workers must be an integer >= 1"),
+    (["--workers", "0"], "--workers must be an integer in 1.."),
     (["--backend", "slurm"], "--backend must be process or ray"),
     (["--over", "blank=3", "--over", "blank=4"], "--over blank is given twice"),
 ])
