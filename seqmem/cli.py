@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqmem: diverged: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        interrupt.ignore()
         print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
         return interrupt.exit_code()
 

@@ -107,8 +107,14 @@ class ProcessPool:
                     try:
                         procs[process].send(job)
                         busy[process] = job
-                    except OSError:  # it died before its first job: that job goes back
-                        queue.insert(0, job)
+                    except OSError:  # it died while idle: the job fails in one line (a rerun resumes it)
+                        procs.pop(process).close()
+                        yield {"name": job[0], "status": "failed", "error": f"its worker {died(process)} before "
+                                                                           "it began; run the same command again"}
+                if not busy:
+                    if queue:
+                        start()
+                    continue
                 waiting = {procs[p]: p for p in busy} | {p.sentinel: p for p in busy}
                 for ready in connection_wait(list(waiting)):
                     process = waiting[ready]
