@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqmem: diverged: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        interrupt.ignore()
         print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
         return interrupt.exit_code()
 
@@ -539,9 +540,9 @@ def run_demo(args) -> None:
     from seqmem.experiment import load
 
     paths, text = args.args, None
-    if len(paths) > 1 and not Path(paths[-1]).is_dir():
+    if len(paths) > 1 and not is_dir(paths[-1]):  # a text of 256+ letters is no path, not an error
         paths, text = paths[:-1], paths[-1]
-    if len(paths) == 1 and not Path(paths[0]).is_dir():
+    if len(paths) == 1 and not is_dir(paths[0]):
         raise ConfigError(f"{paths[0]} is not a run directory: give seqmem demo RUN [RUN ...] [TEXT]")
     if args.seed is not None and text is not None:
         raise ConfigError("--seed picks a sample; with TEXT the input is the text: drop one of them")

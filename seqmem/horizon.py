@@ -15,10 +15,11 @@ from pathlib import Path
 
 from seqmem import imports
 from seqmem.atomic import write_json
-from seqmem.config import resolve_key, set_value
+from seqmem.config import resolve_key, set_value, without_name
 from seqmem.errors import ConfigError
 from seqmem.names import folder_name
 from seqmem.sweep import Point, grid, run_sweep
+from seqmem.tasks import make_task
 
 DEFAULT_KEYS = {"copy-memory": "task.blank", "echo-stream": "task.echo_step", "echo-letters": "task.delay"}
 
@@ -95,7 +96,9 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
     def point(model: str, seed: int, delay: int) -> Point:
         name = f"model={model},{short}={delay},seed={seed}"
         if name not in points:
-            points[name] = Point(name, probe_config(base, spec[model], key, delay, seed, settings), {"model": model})
+            config = probe_config(base, spec[model], key, delay, seed, settings)
+            make_task(config.task["name"], **without_name(config.task))  # a delay the task refuses, refused here
+            points[name] = Point(name, config, {"model": model})
         return points[name]
 
     for model in labels:  # every model's settings are checked at the start, not when its turn comes
@@ -105,7 +108,15 @@ def search(base: dict, models: list, seeds: list[int], out: str | Path, backend=
         probes = {ms: d for ms, d in probes.items() if d is not None}
         if not probes:
             break
-        wanted = {ms: point(*ms, d).name for ms, d in probes.items()}
+        wanted = {}
+        for ms, d in probes.items():
+            try:
+                wanted[ms] = point(*ms, d).name
+            except ConfigError as e:  # the task refuses that delay (past its sequence, say): not solved
+                bounds[ms][1] = d
+                say(f"model={ms[0]},{short}={d},seed={ms[1]}: refused ({e}); counted as not solved")
+        if not wanted:
+            continue
         entries = {e["name"]: e for e in run_sweep(list(points.values()), out, backend, progress=progress, built=built)}
         for (model, seed), name in wanted.items():
             entry, delay = entries[name], probes[(model, seed)]

@@ -45,6 +45,12 @@ def install(handler=raise_interrupt) -> dict:
     return {s: signal.signal(s, handler) for s in SIGNALS}
 
 
+def ignore() -> None:
+    """Ignore further signals: once the process is on its way out, a second Ctrl-C must not end it by the
+    signal (exit -2) in the middle of its cleanup."""
+    install(signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def deferred():
     """Signals set a flag instead of interrupting; the previous handlers come back on exit."""

@@ -43,7 +43,12 @@ class RunDir:
     """The files of one run. Opening a directory that holds another config is refused, not overwritten."""
 
     def __init__(self, path: str | Path):
+        if not isinstance(path, str | os.PathLike):
+            raise ConfigError(f"a run directory is a path, got {type(path).__name__}")
         self.path = Path(path)
+        if "\0" in str(self.path) or any(len(part.encode(errors="replace")) > 255 for part in self.path.parts):
+            raise ConfigError(f"{str(self.path)[:60]}...: a folder name longer than 255 bytes (or holding a "
+                              "NUL) cannot be made: choose a shorter path")
         self.config_path = self.path / "config.json"
         self.metrics_path = self.path / "metrics.jsonl"
         self.checkpoint_path = self.path / "checkpoint.pt"

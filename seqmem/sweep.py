@@ -9,6 +9,7 @@ process pool (`process`) or Ray (`ray`), through the same `run_point`, each work
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
@@ -21,6 +22,7 @@ from seqmem.atomic import read_json, write_json
 from seqmem.config import Config, build, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.names import clean, folder_name, shorten
+from seqmem.pool import ProcessPool, one_thread
 
 INDEX = "sweep.json"
 
@@ -205,53 +207,6 @@ def run_point(job: tuple[str, dict, str]) -> dict:
     return {"name": name, "status": "done", "summary": summary}
 
 
-def one_thread() -> None:
-    """One PyTorch thread a worker: two workers on two cores each with two threads would compete."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
-class ProcessPool:
-    """Points run in `workers` local processes (spawned, so none inherits a started thread pool)."""
-
-    def __init__(self, workers: int = 2):
-        self.workers = workers
-
-    def run(self, fn, jobs):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=one_thread)
-        try:
-            futures = {pool.submit(fn, job): job for job in jobs}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as e:  # a worker that died: that point failed, the others go on
-                    yield {"name": futures[future][0], "status": "failed", "error": one_line(e)}
-        except BaseException:  # Ctrl-C or SIGTERM: each worker checkpoints the update it is on and stops
-            stop_workers(pool)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def stop_workers(pool) -> None:
-    """After a SIGTERM to the sweep, SIGTERM to every worker (the executor offers no public way to reach
-    them), so the sweep stops within an update, not once every running point has finished. Ctrl-C at a
-    terminal reaches the workers already, with the rest of the process group."""
-    from seqmem import interrupt
-
-    if not interrupt.terminated():
-        return
-    for process in list(getattr(pool, "_processes", {}).values()):
-        if process.is_alive():
-            process.terminate()
-
-
 class RayBackend:
     """Points run as Ray tasks of one CPU each: on the cluster at `address`, or on a local Ray started for the
     sweep with `workers` CPUs and shut down after it. The sweep folder must be reachable from every node."""
@@ -277,20 +232,49 @@ class RayBackend:
                         yield ray.get(ref)
                     except Exception as e:
                         yield {"name": job[0], "status": "failed", "error": one_line(e)}
+        except BaseException:  # Ctrl-C or SIGTERM: the running points are told to stop, none new starts
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+            raise
         finally:
             ray.shutdown()
 
 
 def make_backend(name: str, workers: int, address: str | None = None):
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"--workers must be an integer >= 1, got {workers!r}")
+    cores = os.cpu_count() or 1
+    limit = 4 * cores
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limit:
+        raise ConfigError(f"--workers must be an integer in 1..{limit} (four a core of this machine's {cores}; more "
+                          f"only compete), got {workers!r}")
     if name == "process":
         if address:
             raise ConfigError("--address joins a Ray cluster: use it with --backend ray")
         return ProcessPool(workers)
     if name == "ray":
+        if address is not None:
+            check_address(address)
         return RayBackend(workers, address)
     raise ConfigError(f"--backend must be process or ray, got {name!r}")
+
+
+def check_address(address: str, seconds: float = 3.0) -> None:
+    """Refuse, within seconds, a Ray address that is malformed or where nothing answers (Ray itself would
+    wait for minutes)."""
+    import socket
+
+    if address == "auto":
+        return
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--address must be HOST:PORT (or ray://HOST:PORT, or auto), got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except (OSError, UnicodeError) as e:
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise ConfigError(f"--address {address}: cannot reach a Ray cluster there ({reason}): start one (ray start "
+                          "--head) or check the address") from None
 
 
 def read_index(out: Path) -> dict:

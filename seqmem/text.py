@@ -42,6 +42,8 @@ def text_delay(task, delay: int | None) -> torch.Tensor | None:
 
 
 def check_echo_letters(run) -> None:
+    if not hasattr(run, "task") or not hasattr(run, "predict"):
+        raise ConfigError(f"predict_text needs a run loaded by seqmem.load, got {type(run).__name__}")
     if run.task.name != "echo-letters":
         raise ConfigError(f"{run.path} is a run of {run.task.name}; text input needs an echo-letters run "
                           "(without TEXT, seqmem demo shows a test sample)")

@@ -240,6 +240,7 @@ def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path, capsys)
 
 def test_the_python_api_raises_config_errors_naming_the_parameter():
     import seqmem
+    from seqmem.text import predict_text
 
     task = seqmem.make_task("copy-memory", blank=3, recall_length=2, test_size=10, validation_size=10)
     cases = [
@@ -257,6 +258,10 @@ def test_the_python_api_raises_config_errors_naming_the_parameter():
         (lambda: seqmem.train(seqmem.make_model("rnn", task), task, {"steps": 3}), "must be a TrainConfig"),
         (lambda: seqmem.make_config({"task": {"name": "copy-memory"}, "model": {"name": "rnn"}, "trian": {}}),
          "no part 'trian'"),
+        (lambda: seqmem.run_experiment(SMALL, 5), "a run directory is a path, got int"),
+        (lambda: seqmem.load(5), "a run directory is a path"),
+        (lambda: seqmem.load("x" * 300), "longer than 255 bytes"),
+        (lambda: predict_text(None, "abc"), "needs a run loaded by seqmem.load"),
     ]
     for call, expected in cases:
         with pytest.raises(seqmem.ConfigError) as error:
@@ -331,3 +336,8 @@ def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monk
     assert not list(run.glob(".*.tmp")) and not (run / ".lock").exists()
     monkeypatch.setattr(os, "fsync", real)
     assert in_process(capsys, *args).returncode == 0
+
+
+def test_demo_takes_a_long_text_as_text(finished, capsys):
+    done = in_process(capsys, "demo", str(finished), "a" * 300)
+    assert one_line(done) and "text input needs an echo-letters run" in done.stderr, done.stderr

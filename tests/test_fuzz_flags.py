@@ -118,3 +118,34 @@ def test_every_flag_takes_a_value_cleanly(case, value, run_folder, finished_run,
         assert not out.exists(), (args, "a refused command wrote", sorted(p.name for p in out.iterdir()))
     if code == 1:
         assert "diverged" in captured.err or "failed" in captured.out, (args, captured.out, captured.err)
+
+
+NAMES = st.one_of(
+    st.sampled_from([".", "..", "sweep.json", "horizon.json", "../../outside/escaped", "/abs/path", "a\0b", "~", "-",
+                     ".hidden", "$HOME", "a b", "CON", "x" * 300, "\u00e9" * 200, "=,=", "\\\\server\\share"]),
+    st.text(min_size=1, max_size=300),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(name=NAMES)
+def test_every_sweep_file_name_runs_inside_out_or_is_refused(name, run_folder, capsys, monkeypatch):
+    """A point's name from a sweep file: its run lands in one folder directly under --out (at most 255 bytes),
+    or the sweep is refused in one line before anything is written; nothing is ever written beside --out."""
+    monkeypatch.setattr(sweep_module, "make_backend", lambda *args: InProcess())
+    case = run_folder / f"case{abs(hash(name))}"
+    case.mkdir()
+    base = {"task": {"name": "copy-memory", "blank": 2, "recall_length": 2, "test_size": 8, "validation_size": 8},
+            "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 1, "eval_every": 1}}
+    (case / "points.py").write_text(f"configs = [dict({base!r}, name={name!r})]\n")
+    code = main(["sweep", str(case / "points.py"), "--out", str(case / "out"), "--quiet"])
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in case.iterdir()) in (["points.py"], ["out", "points.py"])
+    if code == 2:
+        assert captured.err.count("\n") == 1 and "cannot name a folder" in captured.err, captured.err
+        assert not (case / "out").exists()
+        return
+    assert code == 0, captured
+    folders = [p for p in (case / "out").iterdir() if p.is_dir()]
+    assert len(folders) == 1 and len(folders[0].name.encode()) <= 255 and (folders[0] / "summary.json").exists()

@@ -104,3 +104,13 @@ def test_report_skips_an_index_entry_that_names_a_folder_outside(tmp_path, capsy
     assert main(["report", str(out)]) == 0
     captured = capsys.readouterr()
     assert "sweep.json" in captured.err and captured.err.count("\n") == 1 and "../.." not in captured.out
+
+
+def test_a_horizon_probe_the_task_refuses_counts_as_not_solved(tmp_path):
+    """echo-letters refuses a delay >= seq_length: that probe fails, and the search goes on below it."""
+    base = {"task": {"name": "echo-letters", "seq_length": 6, "test_size": 8, "validation_size": 400},
+            "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 1, "eval_every": 1}}
+    said = []
+    result = search(base, ["rnn"], [0], tmp_path / "out", InProcess(), start=4, limit=64, target=1e-9,
+                    progress=False, say=said.append)
+    assert result["models"]["rnn"]["mean"] < 6 and any("delay=8,seed=0: refused" in line for line in said), said

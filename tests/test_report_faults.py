@@ -77,6 +77,7 @@ DAMAGE = {
     "loss a string": (first_summary(lambda s: s.update(loss="low")), "sweep.json"),
     "delay a list": (index(lambda d: d["points"][0]["settings"].update({"task.blank": [1, 2]})), None),
     "delay a string": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "one"})), None),
+    "a $ in a label": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "$\\frac{$"})), None),
     "loose recall a string": (loose(lambda s: s.update(recall_accuracy="x")), "summary.json"),
     "loose diverged no": (loose(lambda s: s.update(diverged="no")), "summary.json"),
     "metrics without recall": (lines_of_metrics(lambda ls: [re.sub(r'"recall_accuracy": [^,]*, ', "", ls[0])] + ls[1:]),

@@ -101,16 +101,20 @@ def test_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
 
 
 def test_sigterm_to_the_sweep_alone_stops_its_workers_at_a_checkpoint(tmp_path):
-    """A long point, stopped by a SIGTERM to the sweep's process only: the worker checkpoints the update it
-    is on, the sweep exits 143 without waiting for the point, and the same command finishes it."""
+    """Two points on two workers: one finishes and its worker idles, the other is long. A SIGTERM to the
+    sweep's process only: the busy worker checkpoints the update it is on, the idle one stops too, and the
+    sweep exits 143 without waiting for the long point."""
+    sweep = tmp_path / "two.py"
+    sweep.write_text("base = " + repr(BASE) + "\n"
+                     "configs = [dict(base, name='short', train={'steps': 5}),\n"
+                     "           dict(base, name='long', train={'steps': 100000, 'eval_every': 200})]\n")
     out = tmp_path / "sweep"
-    args = [*FLAGS, "--steps", "100000", "--eval-every", "200", "--blank", "3", "--workers", "1",
-            "--out", str(out)]
-    point = out / "copy-memory-rnn"  # one point: named by its task and model
-    process = subprocess.Popen([sys.executable, "-m", "seqmem.cli", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (point / "metrics.jsonl").exists():  # training has begun
+    point = out / "long"
+    process = subprocess.Popen([sys.executable, "-m", "seqmem.cli", "sweep", str(sweep), "--workers", "2", "--quiet",
+                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / "short" / "summary.json").exists()
+                                               and (point / "config.json").exists()):  # one idles, one trains
         time.sleep(0.05)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
@@ -146,7 +150,7 @@ def test_a_failed_point_is_recorded_and_the_others_go_on(tmp_path):
     (["--over", "blank=3,x"], "--over blank: expected an integer, got 'x'"),
     (["--models", "rnn,tcn"], "has no setting 'hidden' (task copy-memory: blank"),
     (["--seeds", "0"], "--seeds must be an integer >= 1"),
-    (["--workers", "0"], "--workers must be an integer >= 1"),
+    (["--workers", "0"], "--workers must be an integer in 1.."),
     (["--backend", "slurm"], "--backend must be process or ray"),
     (["--over", "blank=3", "--over", "blank=4"], "--over blank is given twice"),
 ])
