@@ -33,6 +33,8 @@ class Recurrent(nn.Module):
                  init: str, **cell_args):
         super().__init__()
         check_int("hidden", hidden)
+        if hidden > 2**20:  # far past any memory here; beyond about 2**30 PyTorch cannot even size the weights
+            raise ConfigError(f"hidden must be at most {2**20}, got {hidden}")
         check_int("layers", layers)
         if layers > 256:
             raise ConfigError(f"layers must be at most 256, got {layers}")
