@@ -14,6 +14,8 @@ import copy
 import itertools
 import os
 import runpy
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,8 +221,12 @@ class RayBackend:
             import ray
         except ImportError:
             raise ConfigError("--backend ray needs Ray: pip install 'seqmem[ray]'") from None
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         ray.init(address=self.address, num_cpus=None if self.address else self.workers, include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in handlers.items():  # Ray's own SIGTERM handler dumps a stack and exits 1
+                signal.signal(signum, handler)
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(fn)
             pending = {remote.remote(job): job for job in jobs}

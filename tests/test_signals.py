@@ -133,3 +133,16 @@ def test_bad_workers_and_ray_addresses_are_refused_within_seconds(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and expected in err, err
     assert time.monotonic() - tic < 10 and not (tmp_path / "out").exists()
+
+
+def test_sigterm_to_a_sweep_on_ray_ends_in_one_line_and_nothing_is_left_running(tmp_path):
+    """Ray's driver sets a SIGTERM handler of its own (a stack dump, exit 1); the sweep puts seqmem's back."""
+    out = tmp_path / "ray"
+    args = ["sweep", "copy-memory", *SMALL, "--steps", "1000000", "--eval-every", "5", "--over", "blank=3,4",
+            "--backend", "ray", "--out", str(out)]
+    process = start(args, tmp_path)
+    wait_for(training(out, 1), what="a point training on Ray")
+    process.send_signal(signal.SIGTERM)
+    code, stderr = ended(process)
+    assert code == 143 and stderr.count("\n") == 1 and "SIGTERM received" not in stderr, stderr
+    assert set(statuses(out).values()) == {"pending"}
