@@ -47,6 +47,7 @@ class Registry(Mapping):
         self.package, self.decorator, self.kind, self.skip, self.options = package, decorator, kind, skip, options
         self.classes: dict[str, type] = {}
         self.specs: dict[str, Entry] = {}  # classes by import path, read from source
+        self.imported: dict[str, type] = {}  # classes by import path or entry point, once imported
 
     def register(self, name: str):
         """The class decorator that names a class and records it (run when its module is imported)."""
@@ -101,14 +102,16 @@ class Registry(Mapping):
                           "or name your own class as package.module:Class or path/to/file.py:Class")
 
     def __getitem__(self, name: str) -> type:
+        if name in self.imported:
+            return self.imported[name]
         if name not in self.classes:
             target = self.entry_points.get(name, name)
             if imports.is_import_path(target):
                 cls = imports.import_class(target)
                 cls.name = name  # what config.json records, and what imports the class again
-                self.classes[name] = cls
-            else:
-                importlib.import_module(self.entries[name].module)
+                self.imported[name] = cls
+                return cls
+            importlib.import_module(self.entries[name].module)
         return self.classes[name]
 
     def __iter__(self):
@@ -123,7 +126,7 @@ class Registry(Mapping):
     def entry(self, name: str) -> Entry | None:
         if name in self.entries:
             return self.entries[name]
-        if imports.is_import_path(name) and name not in self.classes:
+        if imports.is_import_path(name):
             if name not in self.specs:
                 self.specs[name] = self.read_spec(name)
             return self.specs[name]
