@@ -20,6 +20,7 @@ EXPORTS = {
     "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods", "make_optimizer": "seqmem.training.methods",
     "detach_state": "seqmem.training.methods", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
     "register_method": "seqmem.training.methods", "check": "seqmem.contract", "set_threads": "seqmem.threads",
+    "results": "seqmem.frames", "history": "seqmem.frames",
 }
 
 __all__ = ["ConfigError", *EXPORTS]
