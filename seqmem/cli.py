@@ -39,7 +39,7 @@ def train_settings() -> dict:
 def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
     """Every setting of every registered task, model and method, and of the classes `named` by import path
     (section -> specs), that is not also a training setting."""
-    from seqmem.config import section_params
+    from seqmem.config import registries, section_params
 
     names = set()
     for section, registry in registries().items():
@@ -49,14 +49,6 @@ def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
             except ConfigError:
                 continue  # a class that cannot be read is refused, with its reason, when the config is made
     return names - set(train_settings()) - {"allow_short_receptive_field", "task"}
-
-
-def registries() -> dict:
-    from seqmem.models import MODELS
-    from seqmem.tasks import TASKS
-    from seqmem.training.methods import METHODS
-
-    return {"task": TASKS, "model": MODELS, "method": METHODS}
 
 
 def named_classes(argv: list[str]) -> dict[str, list[str]]:

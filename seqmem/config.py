@@ -49,30 +49,24 @@ class Config:
         return getattr(self, section)[name] if name else getattr(self, section)
 
 
+def registries() -> dict:
+    """Section -> the registry of its names (read from source: no PyTorch)."""
+    from seqmem.models import MODELS
+    from seqmem.tasks import TASKS
+    from seqmem.training.methods import METHODS
+
+    return {"task": TASKS, "model": MODELS, "method": METHODS}
+
+
 def known_name(section: str, name: str) -> str:
     """A task's, model's or method's name as config.json records it (an import path's file made absolute)."""
-    if section == "task":
-        from seqmem.tasks import known_task
-
-        return known_task(name)
-    if section == "model":
-        from seqmem.models import known_model
-
-        return known_model(name)
-    from seqmem.training.methods import known_method
-
-    return known_method(name)
+    return registries()[section].known(name)
 
 
 def source_digests(parts: dict) -> dict[str, str]:
     """Each file a part is imported from, and the SHA-256 of its contents now."""
     files = [imports.source_file(p["name"]) for p in parts.values() if imports.is_import_path(p.get("name"))]
     return {str(f): imports.digest(f) for f in files if f is not None}
-
-
-def changed_sources(recorded: dict, now: dict) -> list[str]:
-    """The files whose contents differ from what a config recorded."""
-    return [path for path, digest in recorded.items() if now.get(path, digest) != digest]
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:
@@ -142,8 +136,9 @@ def make_config(data) -> Config:
     recorded = data.get("sources") or {}
     if not isinstance(recorded, dict):
         raise ConfigError(f"sources must be a table of file: sha256, got {recorded!r}")
-    for path in changed_sources(recorded, sources):
-        raise ConfigError(f"{path} has changed since this config was recorded: restore it, or start a new run "
+    changed = imports.changed_sources(recorded, sources)
+    if changed:
+        raise ConfigError(f"{changed[0]} has changed since this config was recorded: restore it, or start a new run "
                           "(a new --out) to train the changed code")
     return Config(task=parts["task"], model=parts["model"], method=method, train=train,
                   allow_short_receptive_field=allow, sources=sources)
@@ -260,10 +255,6 @@ def build(config) -> Experiment:
         weights = model_bytes(model_cls, task, model_params)
     except ConfigError:
         weights = 0  # the model's own check refuses it below, with its own message
-    except Exception:
-        if not is_user_class(model_cls):
-            raise
-        weights = 0  # a user's constructor that fails is refused below, in one line
     check_fits(task_cls.data_bytes(task_params) + weights + batch_bytes(task, max(train.batch_size, train.eval_batch_size)),
                f"this run ({model_cls.name} on {task.name}, span {task.span})",
                "make the model, the sequences or the batches smaller")

@@ -254,7 +254,7 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
 
     cls = import_class(name) if is_import_path(name) else None
     if cls is None:
-        from seqmem.cli import registries
+        from seqmem.config import registries
 
         found = [s for s, r in registries().items() if name in r]
         if not found:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from seqmem.config import Config, build, changed_sources, make_config, upgrade
+from seqmem.config import Config, build, make_config, upgrade
 from seqmem.errors import ConfigError, Diverged
+from seqmem.imports import changed_sources
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text

@@ -65,6 +65,11 @@ def digest(path: Path) -> str:
         raise ConfigError(f"{path} cannot be read ({e.strerror}): restore it, or name another file") from None
 
 
+def changed_sources(recorded: dict, now: dict) -> list[str]:
+    """The files (path -> SHA-256) whose contents now differ from what a config recorded."""
+    return [path for path, sha in recorded.items() if now.get(path, sha) != sha]
+
+
 def module_name(path: Path) -> str:
     """A module name of the file's own, stable for its path, so two files called model.py do not collide."""
     import hashlib

@@ -21,6 +21,7 @@ import torch
 
 from seqmem.atomic import atomic_write, not_regular, read_json, reported, write_json, write_jsonl
 from seqmem.errors import ConfigError
+from seqmem.imports import changed_sources
 
 __all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "write_jsonl"]
 
@@ -66,11 +67,10 @@ class RunDir:
         if self.config_path.exists():
             old = self.config
             old = upgrade(old) if upgrade else old
-            now = config.get("sources") or {}
-            for source, digest in (old.get("sources") or {}).items():
-                if now.get(source, digest) != digest:
-                    raise ConfigError(f"{source} has changed since the run in {self.path} started: restore it to "
-                                      "resume, or choose a new --out to train the changed code")
+            changed = changed_sources(old.get("sources") or {}, config.get("sources") or {})
+            if changed:
+                raise ConfigError(f"{changed[0]} has changed since the run in {self.path} started: restore it to "
+                                  "resume, or choose a new --out to train the changed code")
             if not same_config(old, json.loads(json.dumps(config))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"
