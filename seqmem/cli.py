@@ -214,14 +214,18 @@ def config_from_args(args, task: str | None, need_model: bool = True) -> tuple[d
             data.get("train", {}).pop(other, None)
     settings = [(k, v, flag(k.split(".", 1)[1])) for k, v in given.items() if k.startswith("train.")]
     settings += [(k.split(".", 1)[1], v, flag(k.split(".", 1)[1])) for k, v in given.items() if k.startswith("param.")]
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-        key, text = item.split("=", 1)
-        settings.append((key, text, f"--set {key}"))
+    settings += [(key, text, f"--set {key}") for key, text in map(set_item, args.set)]
     if args.allow_short_receptive_field:
         data["allow_short_receptive_field"] = True
     return data, settings
+
+
+def set_item(item: str) -> tuple[str, str]:
+    """One `--set KEY=VALUE` as `(key, text)`."""
+    key, eq, text = item.partition("=")
+    if not eq:
+        raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+    return key, text
 
 
 def apply(data: dict, settings: list) -> dict:
@@ -506,12 +510,7 @@ def run_horizon(args) -> int:
 
 
 def run_check(args) -> int:
-    settings = {}
-    for item in args.set:
-        key, eq, text = item.partition("=")
-        if not eq:
-            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-        settings[key] = text
+    settings = dict(map(set_item, args.set))
     use_threads(args.threads)
     from seqmem.contract import check
 
