@@ -37,9 +37,9 @@ def test_a_tolerance_stops_bisection_early_and_limits_bound_the_search():
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 24, "test_size": 100, "validation_size": 100},
         "model": {"name": "gru"},
-        "train": {"steps": 600, "eval_every": 200, "lr": 1e-2, "clip": 1.0}}
+        "train": {"steps": 600, "eval_every": 100, "lr": 1e-2, "clip": 1.0}}
 SHORT_TCN = {"name": "tcn", "levels": 1, "kernel_size": 2, "channels": 16, "label": "tcn-rf3"}
-SEARCH = {"start": 2, "limit": 8, "target": 0.9, "tolerance": 0.5, "progress": False, "say": lambda *_: None}
+SEARCH = {"start": 2, "limit": 4, "target": 0.9, "tolerance": 0.5, "progress": False, "say": lambda *_: None}
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,19 @@ def test_each_method_trains_its_own_probes_and_keeps_the_recipes_options():
     (["--steps", "5", "--models", "gru,gru"], "two models share the label 'gru'"),
     (["--steps", "5", "--methods", "bptt,nope"], "unknown method"),
 ])
-def test_bad_horizon_input_exits_2_before_anything_runs(tmp_path, args, expected):
+def test_bad_horizon_input_exits_2_before_anything_runs(tmp_path, capsys, args, expected):
+    """In-process (the command line's own exit path is pinned once, below)."""
     argv = ["horizon", "copy-memory", "--models", "gru", *args, "--out", str(tmp_path / "out")]
     if argv.count("--models") > 1:
         argv[2:4] = []
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_horizon_input_from_the_shell_is_one_line_and_exit_2(tmp_path):
+    argv = ["horizon", "copy-memory", "--models", "gru", "--key", "frobs", "--out", str(tmp_path / "out")]
     done = subprocess.run([sys.executable, "-m", "seqmem.cli", *argv], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "has no setting 'frobs'" in done.stderr
     assert not (tmp_path / "out").exists()
