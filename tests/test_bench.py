@@ -1,0 +1,101 @@
+"""The memory profile: every model sized to one parameter count, the grid chosen on validation (never on
+test), the solved fraction over settings with its spread over seeds, one resumable sweep."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seqmem.bench import TaskSpec, load_suite, parse_count, parse_grid, profile, run_bench, size_model, suite_names
+from seqmem.errors import ConfigError
+from seqmem.sweep import ProcessPool
+from seqmem.tasks import make_task
+
+ROOT = Path(__file__).resolve().parents[1]
+MIN_GRU = f"{ROOT}/examples/min_gru.py:MinGRU"
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "rnn", "tcn", "s4d", "lru", "mamba", MIN_GRU])
+def test_every_model_is_sized_to_the_nearest_count_its_width_allows(model):
+    from seqmem.bench import count_parameters, width_key
+
+    task = make_task("associative-recall", layout="zoology", length=32, vocab=64, pairs=2, queries=2)
+    settings, achieved = size_model(model, task, 20_000)
+    key = width_key(model, task)
+    assert achieved == count_parameters(model, task, settings)
+    width = settings[key]
+    for other in (width - 1, width + 1):  # no other width comes nearer
+        assert abs(count_parameters(model, task, {**settings, key: other}) - 20_000) >= abs(achieved - 20_000)
+    assert abs(achieved - 20_000) < 0.1 * 20_000
+
+
+def entry(seed, lr, value, valid, test, baseline=0.125):
+    return {"name": f"{lr}-{value}-{seed}", "status": "done",
+            "tags": {"bench.model": "m", "bench.task": "t", "bench.setting": value, "bench.seed": seed,
+                     "bench.params": 100, "bench.lr": lr, "bench.weight_decay": 0.0},
+            "summary": {"at_best": {"valid_recall_accuracy": valid, "recall_accuracy": test},
+                        "baseline": {"recall_accuracy": baseline}, "train_seconds": 1.0}}
+
+
+def test_the_grid_point_is_chosen_on_validation_and_its_test_recall_reported():
+    """lr 0.1 has the better test recall but the worse validation: lr 0.01 is chosen, and its test reported."""
+    suite = load_suite("quick")
+    suite = type(suite)(**{**suite.__dict__, "name": "t", "tasks": (TaskSpec("t", "blank", (5, 9), {}),)})
+    entries = [entry(s, 0.01, 5, 1.0, 0.9) for s in (0, 1)] + [entry(s, 0.1, 5, 0.5, 1.0) for s in (0, 1)]
+    entries += [entry(0, 0.01, 9, 0.995, 0.97), entry(1, 0.01, 9, 0.6, 0.5)]  # seed 1 fails the harder setting
+    entries += [entry(s, 0.1, 9, 0.2, 0.99) for s in (0, 1)]
+    task = profile(entries, suite)["models"]["m"]["tasks"]["t"]
+    assert task["chosen"] == {"5": {"lr": 0.01, "weight_decay": 0.0}, "9": {"lr": 0.01, "weight_decay": 0.0}}
+    assert task["solved"]["values"] == [1.0, 0.5] and task["per_seed"] == {"0": 1.0, "1": 0.5}  # seed 0 solves both settings, seed 1 one of two
+    assert task["test_recall"]["values"] == pytest.approx([(0.9 + 0.97) / 2, (0.9 + 0.5) / 2])
+    assert task["memoryless_recall"] == 0.125
+    assert profile(entries, suite)["models"]["m"]["score"]["mean"] == 0.75
+
+
+def test_a_profile_runs_as_one_resumable_sweep(tmp_path):
+    suite_file = tmp_path / "tiny.toml"
+    suite_file.write_text("""
+params = 2000
+budget = 30
+seeds = 1
+[grid]
+lr = [1e-3, 1e-2]
+weight_decay = [0.0]
+[train]
+batch_size = 16
+eval_every = 15
+[[tasks]]
+name = "copy-memory"
+key = "blank"
+values = [3]
+settings = { convention = "symbols", recall_length = 2, test_size = 40, validation_size = 40 }
+""")
+    out = tmp_path / "bench"
+    result = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+                       say=lambda *_: None)
+    assert set(result["models"]) == {"gru", "MinGRU"} and not result["failed"]
+    for model in ("gru", "MinGRU"):
+        task = result["models"][model]["tasks"]["copy-memory"]
+        assert abs(task["parameters"] - 2000) < 200 and task["memoryless_recall"] == 1 / 8
+        assert 0 <= task["test_recall"]["mean"] <= 1
+    index = json.loads((out / "sweep.json").read_text())
+    assert len(index["points"]) == 4 and {p["tags"]["bench.lr"] for p in index["points"]} == {1e-3, 1e-2}
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    again = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+                      say=lambda *_: None)
+    assert again == result == json.loads((out / "profile.json").read_text())
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+
+
+def test_the_shipped_suites_load_and_bad_input_is_named():
+    assert {"quick", "standard"} <= set(suite_names())
+    for name in suite_names():
+        assert load_suite(name).tasks
+    assert parse_count("50k") == 50_000 and parse_count("1.5M") == 1_500_000 and parse_count("300") == 300
+    assert parse_grid("lr=1e-3,3e-3,wd=0,0.1") == {"lr": [1e-3, 3e-3], "weight_decay": [0.0, 0.1]}
+    for bad, text in ((lambda: parse_count("lots"), "--params must be a count"),
+                      (lambda: parse_grid("momentum=0.9"), "tune lr and wd"),
+                      (lambda: parse_grid("lr=fast"), "expected a number"),
+                      (lambda: load_suite("nope"), "unknown suite 'nope': choose one of")):
+        with pytest.raises(ConfigError, match=text):
+            bad()
