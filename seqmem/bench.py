@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import statistics
 import tomllib
 from dataclasses import dataclass
@@ -241,10 +242,48 @@ def spread(values: list[float]) -> dict:
             "max": max(values, default=None), "values": values}
 
 
+REFERENCE_MODELS = ("tcn", "gru", "lstm", "s4d", "lru", "mamba")
+KEPT = ("steps", "train_seconds", "recall_accuracy", "valid_recall_accuracy", "parameters", "at_best", "baseline")
+
+
+def reference_path(suite: str) -> Path:
+    return Path(str(resources.files("seqmem.benches") / f"{suite}-reference.json"))
+
+
+def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
+    """A finished profile of the built-in models as a reference file: each run's config and scores, with
+    the seqmem version that made them. Returns the number of runs."""
+    import seqmem
+    from seqmem.atomic import write_json
+    from seqmem.sweep import read_index
+
+    runs = []
+    for e in read_index(Path(out))["points"]:
+        if e["status"] != "done" or e["tags"]["bench.model"] not in REFERENCE_MODELS:
+            continue
+        config = json.loads((Path(out) / e["name"] / "config.json").read_text())
+        runs.append({"name": e["name"], "tags": e["tags"], "config": config,
+                     "summary": {k: e["summary"][k] for k in KEPT}})
+    write_json(Path(path), {"seqmem": seqmem.__version__, "suite": suite.name, "runs": runs})
+    return len(runs)
+
+
+def reference_entries(suite: Suite, skip: set[str]) -> list[dict]:
+    """The shipped reference runs of `suite` as sweep entries, less the models in `skip`."""
+    path = reference_path(suite.name)
+    if not path.is_file():
+        raise ConfigError(f"suite {suite.name} has no reference profile; those shipped: "
+                          f"{', '.join(n for n in suite_names() if reference_path(n).is_file()) or 'none'}")
+    data = json.loads(path.read_text())
+    return [{**r, "status": "done"} for r in data["runs"] if r["tags"]["bench.model"] not in skip]
+
+
 def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, seeds: int | None = None,
               params: int | None = None, budget: int | None = None, grid: dict | None = None,
-              progress: bool = True, say=print) -> dict:
-    """Run the profile as one sweep into `out` (a rerun skips finished runs); write and return profile.json."""
+              against: str | None = None, progress: bool = True, say=print) -> dict:
+    """Run the profile as one sweep into `out` (a rerun skips finished runs); write and return profile.json.
+    With `against="reference"`, the shipped reference runs of the built-in models stand beside `models`
+    (only for the suite's own parameter count, budget, grid and seeds, which they were measured with)."""
     from seqmem.atomic import write_json
     from seqmem.sweep import run_sweep
 
@@ -253,9 +292,15 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     labels = [imports.label(m) for m in models]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"two models share the label {next(x for x in labels if labels.count(x) > 1)!r}")
+    if against not in (None, "reference"):
+        raise ConfigError(f"--against must be reference (the shipped profile of the built-in models), got {against!r}")
+    if against and any(v is not None for v in (seeds, params, budget, grid)):
+        raise ConfigError("--against reference compares at the suite's own --params, --budget, --grid and --seeds "
+                          "(what the reference was measured with): drop them")
+    references = reference_entries(suite, set(labels)) if against else []
     points, sizes = bench_points(models, suite, seeds, params, budget, grid, say)
     entries = run_sweep(points, out, backend, progress=progress)
-    result = profile(entries, suite)
+    result = profile(references + entries, suite)
     result.update(target_parameters=params or suite.params, budget=budget or suite.budget,
                   grid=grid or suite.grid, seeds=seeds or suite.seeds,
                   sizes={f"{imports.label(m)} on {t}": {"settings": s, "parameters": n} for (m, t), (s, n) in sizes.items()},
