@@ -50,8 +50,8 @@ def test_csv_holds_the_same_numbers_unformatted(sweep, tmp_path):
     assert len(rows) == 4
     index = json.loads((sweep / "sweep.json").read_text())
     for row in rows:
-        runs = [p["summary"] for p in index["points"] if p["settings"]["model.name"] == row["model"]
-                and str(p["settings"]["task.delay"]) == row["delay"]]
+        runs = [p["summary"] for p in index["points"] if p["settings"]["model.name"] == row["model.name"]
+                and str(p["settings"]["task.delay"]) == row["task.delay"]]
         values = [r["recall_accuracy"] for r in runs]
         assert float(row["recall_accuracy"]) == pytest.approx(sum(values) / 2)
         assert float(row["recall_accuracy min"]) == min(values)
