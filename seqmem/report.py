@@ -150,39 +150,6 @@ def sweep_records(entries: list[dict]) -> list[dict]:
             for e in entries if e.get("status") == "done"]
 
 
-def summarize(records: list[dict], by: list[str], metrics: dict[str, str]) -> list[dict]:
-    """One JSON-ready record a group and metric (`{metric key: unit}`): the mean as `value`, with `min`, `max`
-    and every run's `values`, beside the group's settings."""
-    out = []
-    for key, rs in group(records, by):
-        for metric, unit in metrics.items():
-            values = [field(r, metric) for r in rs]
-            values = [v for v in values if v is not None]
-            if values:
-                out.append({"metric": metric, "value": statistics.fmean(values), "unit": unit, "min": min(values),
-                            "max": max(values), "values": values, "runs": len(rs), **dict(zip(by, key, strict=True))})
-    return out
-
-
-def pivot(records: list[dict], row: str, column: str, metric: str, fmt: str = "{:.3f}",
-          bold_above: float | None = None) -> str:
-    """A Markdown table of one metric: `row` values down, `column` values across, mean (min..max) in each cell,
-    bold where the mean is above `bold_above`."""
-    rows = list(dict.fromkeys(field(r, row) for r in records))
-    columns = list(dict.fromkeys(field(r, column) for r in records))
-    lines = [f"| {row.split('.')[-1]} | " + " | ".join(map(str, columns)) + " |", "|---:|" + "---:|" * len(columns)]
-    for v in rows:
-        cells = []
-        for c in columns:
-            values = [field(r, metric) for r in records if field(r, row) == v and field(r, column) == c]
-            text = cell(values, fmt)
-            numbers = [x for x in values if x is not None]
-            bold = bold_above is not None and numbers and statistics.fmean(numbers) > bold_above
-            cells.append(f"**{text}**" if bold else text)
-        lines.append(f"| {v} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) -> str:
     """A sweep grouped by its axes less the seed: spreads over seeds."""
     return table(sweep_records(entries), by=[a for a in axes if a != "train.seed"], markdown=markdown)
@@ -270,7 +237,7 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
         index = read_index(path / "sweep.json", damaged)
         if index is not None:
             entries, axes = index
-            records = sweep_records(entries)
+            records = [with_seed(r, path / r["run"]) for r in sweep_records(entries)]
             curves = {r["run"]: read_curve(path / r["run"], damaged) for r in records}
             horizon = read_horizon(path / "horizon.json", damaged) if (path / "horizon.json").exists() else None
             by = axes or None  # a sweep without axes is a list of runs (a suite)
@@ -280,6 +247,19 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
     records = find_summaries([path], damaged)
     curves = {r["run"]: read_curve(Path(r["run"]), damaged) for r in records}
     return Section(str(path), records, None, curves) if records else None
+
+
+def with_seed(record: dict, run: Path) -> dict:
+    """The record with its training seed, read from the run's config.json where the seed is no axis of the
+    sweep (the report's `seeds`); as it is where that file cannot be read."""
+    from seqmem.atomic import read_json
+
+    if "train.seed" in record:
+        return record
+    try:
+        return {**record, "train.seed": read_json(run / "config.json")["train"]["seed"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return record
 
 
 def by_delay(records: list[dict], by: list[str] | None, horizon: dict | None) -> list[dict]:
