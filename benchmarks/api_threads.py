@@ -2,11 +2,11 @@
 process, alternated, the training seconds each reports (evaluation excluded), median of `--repeats`.
 
     python benchmarks/api_threads.py             # 3 each, the figure the README quotes
+    python benchmarks/api_threads.py --quick     # 1 each, for tests
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from harness import Lines, arguments, load, main
 
 API = """
 import seqmem
@@ -23,10 +25,11 @@ print(seqmem.train(model, task, seqmem.TrainConfig(steps=200, eval_every=200), p
 """
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(argv=None) -> int:
+    parser = arguments(__doc__, "api_threads", quick="one run each, for tests; writes nothing")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    args.repeats = 1 if args.quick else args.repeats
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # PyTorch's own default, as in a notebook
     script = Path(sys.executable).parent / "seqmem"
     seconds = {"python": [], "command line": []}
@@ -39,11 +42,11 @@ def main(argv=None) -> int:
                            check=True)
             seconds["command line"].append(json.loads(Path(out, "run", "summary.json").read_text())["train_seconds"])
     medians = {k: statistics.median(v) for k, v in seconds.items()}
-    print(json.dumps({"benchmark": "api_threads", "metric": "python_over_command_line", "unit": "ratio",
-                      "value": round(medians["python"] / medians["command line"], 2), "seconds": medians,
-                      "repeats": args.repeats, "load": os.getloadavg()[0]}))
-    return 0
+    lines = Lines("api_threads")
+    lines.add("python_over_command_line", round(medians["python"] / medians["command line"], 2), "ratio",
+              numerator="python", denominator="command line", seconds=medians, repeats=args.repeats, load=load())
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

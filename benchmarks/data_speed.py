@@ -14,15 +14,11 @@ A recipe that cannot be built here (the Fashion-MNIST files missing) is a `skipp
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
 import torch
+from harness import Lines, arguments, main
 
-from seqmem.atomic import write_jsonl
 from seqmem.config import build, make_config, recipe_config
 from seqmem.errors import ConfigError
 from seqmem.training.loop import chunks_per_batch, training_chunks
@@ -56,41 +52,31 @@ def measure(recipe: str, updates: int, warmup: int, max_seconds: float) -> dict:
             "span": task.span, "updates": done, "data_seconds": data / done, "update_seconds": update / done}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few updates of each, for tests")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, "data_speed", quick="a few updates of each, for tests; writes nothing")
     parser.add_argument("--recipes", help=f"comma-separated (default {','.join(RECIPES)}; with --quick the first four)")
     parser.add_argument("--updates", type=int, default=1000, help="updates timed a recipe (at least one batch's chunks)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="stop a recipe after this much update time")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "data_speed.jsonl"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     updates, warmup = (3, 1) if args.quick else (args.updates, 5)
     max_seconds = 2.0 if args.quick else args.max_seconds
-    lines = []
+    lines = Lines("data_speed")
     recipes = args.recipes.split(",") if args.recipes else QUICK if args.quick else RECIPES
     for recipe in recipes:
         try:
             m = measure(recipe, updates, warmup, max_seconds)
         except ConfigError as e:  # e.g. the Fashion-MNIST files are not on this machine
-            lines.append({"benchmark": "data_speed", "metric": "skipped", "value": None, "unit": None,
-                          "recipe": recipe, "reason": str(e)})
-            print(json.dumps(lines[-1]), flush=True)
+            lines.add("skipped", None, None, recipe=recipe, reason=str(e))
             continue
         settings = {k: v for k, v in m.items() if k not in ("data_seconds", "update_seconds")}
         settings["quick"] = args.quick
         for metric in ("data_seconds", "update_seconds"):
-            lines.append({"benchmark": "data_speed", "metric": metric, "value": round(m[metric], 7), "unit": "s",
-                          **settings})
-        lines.append({"benchmark": "data_speed", "metric": "data_fraction",
-                      "value": round(m["data_seconds"] / m["update_seconds"], 5), "unit": "ratio",
-                      "numerator": "data seconds an update", "denominator": "update seconds", **settings})
-        for line in lines[-3:]:
-            print(json.dumps(line), flush=True)
-    if not args.quick:
-        write_jsonl(Path(args.out), lines)
-    return 0
+            lines.add(metric, round(m[metric], 7), "s", **settings)
+        lines.add("data_fraction", round(m["data_seconds"] / m["update_seconds"], 5), "ratio",
+                  numerator="data seconds an update", denominator="update seconds", **settings)
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

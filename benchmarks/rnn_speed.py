@@ -20,15 +20,12 @@ random) to the module's.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
+from harness import Lines, arguments, main, median_ratio, rotated
 from torch import nn
 
 NAME = "rnn_speed"
@@ -135,7 +132,7 @@ def compare(kind: str, length: int, batch: int, hidden: int, features: int, repe
     weights = torch.randn(length, batch, hidden)
     runs = {"nn": lambda x, h: module(x, h.unsqueeze(0))[0], "handwritten": handwritten(module),
             "onednn": onednn(module)}
-    common = {"benchmark": NAME, "cell": kind, "length": length, "batch": batch, "hidden": hidden,
+    common = {"cell": kind, "length": length, "batch": batch, "hidden": hidden,
               "input_features": features, "repeats": repeats, "threads": torch.get_num_threads(),
               "load_average": list(os.getloadavg())}
     records, seconds = [], {}
@@ -154,43 +151,33 @@ def compare(kind: str, length: int, batch: int, hidden: int, features: int, repe
                         "unit": "of the output's or a gradient's largest value", "contender": name})
         seconds[name] = []
     names = list(runs)
-    for i in range(repeats):
-        for name in names[i % len(names):] + names[: i % len(names)]:
-            seconds[name].append(step(runs[name], x, h, weights, params)[0])
+    for _, name in rotated(names, repeats):
+        seconds[name].append(step(runs[name], x, h, weights, params)[0])
     for name in names:
         records.append({"metric": "step_seconds", "value": statistics.median(seconds[name]), "unit": "s",
                         "contender": name})
         if name != "nn":
-            ratios = [a / b for a, b in zip(seconds[name], seconds["nn"], strict=True)]
-            records.append({"metric": "step_time_ratio", "value": statistics.median(ratios), "unit": "ratio",
-                            "numerator": name, "denominator": "nn"})
+            records.append({"metric": "step_time_ratio", "value": median_ratio(seconds[name], seconds["nn"]),
+                            "unit": "ratio", "numerator": name, "denominator": "nn"})
     return [{**common, **r} for r in records]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, NAME)
     parser.add_argument("--lengths", default="100,1000")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / f"{NAME}.jsonl"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from seqmem.runs import write_jsonl
-
     lengths = [20] if args.quick else [int(n) for n in args.lengths.split(",")]
     hidden, batch, repeats = (16, 4, 2) if args.quick else (args.hidden, args.batch, args.repeats)
-    records = []
+    lines = Lines(NAME)
     for length in lengths:
         for kind in ("gru", "rnn"):
-            for record in compare(kind, length, batch, hidden, 10, repeats):
-                print(json.dumps(record), flush=True)
-                records.append(record)
-    if not args.quick:
-        write_jsonl(Path(args.out), records)
-    return 0
+            lines.extend(compare(kind, length, batch, hidden, 10, repeats))
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

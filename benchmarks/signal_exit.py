@@ -11,8 +11,6 @@ issue that asked for this measured 35-65 s for one Ctrl-C with the executor pool
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
 import statistics
@@ -22,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seqmem.atomic import write_jsonl
+from harness import Lines, arguments, load, main
 
 CASES = {"ctrl-c once": (signal.SIGINT, False), "ctrl-c twice": (signal.SIGINT, True), "sigterm": (signal.SIGTERM, False)}
 
@@ -59,14 +57,12 @@ def once(out: Path, signum: int, twice: bool) -> tuple[float, float, int]:
     return exited, time.monotonic() - tic, process.returncode
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 round")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, "signal_exit", quick="1 round; writes nothing")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "signal_exit.jsonl"))
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
-    lines = []
+    lines = Lines("signal_exit")
     for name, (signum, twice) in CASES.items():
         exits, gones, codes = [], [], set()
         for _ in range(repeats):
@@ -75,16 +71,12 @@ def main(argv=None) -> int:
             exits.append(exited)
             gones.append(gone)
             codes.add(code)
-        load = os.getloadavg()[0]
         for metric, values in (("seconds_to_exit", exits), ("seconds_to_nothing_running", gones)):
-            lines.append({"benchmark": "signal_exit", "case": name, "metric": metric, "unit": "s",
-                          "value": round(statistics.median(values), 2), "values": [round(v, 2) for v in values],
-                          "exit_codes": sorted(codes), "load_average_1min": load, "repeats": repeats})
-            print(json.dumps(lines[-1]), flush=True)
-    if not args.quick:
-        write_jsonl(Path(args.out), lines)
-    return 0
+            lines.add(metric, round(statistics.median(values), 2), "s", case=name,
+                      values=[round(v, 2) for v in values], exit_codes=sorted(codes), load_average_1min=load(),
+                      repeats=repeats)
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

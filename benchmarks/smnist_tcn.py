@@ -11,19 +11,15 @@ its training time. Prints one JSON object a line and writes the same lines to be
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import RESULTS, Lines, arguments, load, main
 
 from seqmem.models import count_parameters, make_model
-from seqmem.runs import write_jsonl
 from seqmem.tasks import make_task
 from seqmem.training import TrainConfig, train
 
@@ -66,13 +62,12 @@ def accuracy_after(task, steps: int, batch_size: int, seed: int) -> dict:
             "baseline_loss": result.baseline["loss"]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny settings, seconds (for tests)")
+def run(argv: list[str] | None = None) -> int:
+    parser = arguments(__doc__, NAME, quick="tiny settings, seconds (for tests)")
+    parser.set_defaults(out=None)
     parser.add_argument("--data-dir", default="", help="folder of the Fashion-MNIST IDX files (default: search)")
     parser.add_argument("--steps", type=int, help="updates before scoring (default 100; quick 2)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
-    parser.add_argument("--out", help=f"JSON lines file (default benchmarks/results/{NAME}[-quick].jsonl)")
     args = parser.parse_args(argv)
     quick = args.quick
     if args.threads:
@@ -81,17 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (2 if quick else 100)
     seed = 1111
     task = make_task(TASK, data_dir=args.data_dir, normalize="data")
-    common = {"benchmark": NAME, "quick": quick, "task": TASK, "model": "tcn", **TCN,
+    common = {"quick": quick, "task": TASK, "model": "tcn", **TCN,
               "sequence_length": task.span, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
               "torch": torch.__version__,
               "machine": platform.machine()}
-    lines = []
+    lines = Lines(NAME)
 
     def emit(metric: str, value: float, unit: str, **settings) -> None:
-        line = {"benchmark": NAME, "metric": metric, "value": round(value, 4), "unit": unit, **common, **settings,
-                "load_average_1min": round(os.getloadavg()[0], 2)}  # other work on the machine, when measured
-        lines.append(line)
-        print(json.dumps(line), flush=True)
+        lines.add(metric, round(value, 4), unit, **common, **settings, load_average_1min=load())
 
     speed = throughput(task, batch_size, warmup, timed, seed)
     settings = {"batch_size": batch_size, "batches_timed": timed, "warmup_batches": warmup,
@@ -108,16 +100,8 @@ def main(argv: list[str] | None = None) -> int:
          train_seconds=round(scores["train_seconds"], 1), eval_seconds=round(scores["eval_seconds"], 1),
          memoryless_accuracy=scores["baseline_accuracy"], memoryless_loss=round(scores["baseline_loss"], 4),
          optimizer="adam", lr=2e-3, seed=seed)
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"{NAME}{'-quick' if quick else ''}.jsonl"
-    write_jsonl(out, lines)
-    return 0
+    return lines.write(args.out or RESULTS / f"{NAME}{'-quick' if quick else ''}.jsonl")  # the quick run too
 
 
 if __name__ == "__main__":
-    from seqmem.errors import ConfigError
-
-    try:
-        sys.exit(main())
-    except ConfigError as e:
-        print(f"{NAME}: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    main(run)

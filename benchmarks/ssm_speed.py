@@ -47,11 +47,10 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import Lines, arguments, main, matmul_gflops, median_ratio, rotated, seconds
 from torch import nn
 
 NAME = "ssm_speed"
@@ -187,23 +186,6 @@ def floor_flops(name: str, model, batch: int, length: int) -> float:
     return 3 * forward
 
 
-def matmul_gflops(size=1024, repeats=10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    seconds = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        a @ b
-        seconds.append(time.perf_counter() - tic)
-    return 2 * size**3 / statistics.median(seconds) / 1e9
-
-
-def timed_update(method, data) -> float:
-    tic = time.perf_counter()
-    method.update(data)
-    return time.perf_counter() - tic
-
-
 def compare(name: str, length: int, batch: int, repeats: int, matmul_rate: float) -> list[dict]:
     """Every contender of one model at one length: outputs checked equal, then steps interleaved."""
     import seqmem
@@ -216,10 +198,9 @@ def compare(name: str, length: int, batch: int, repeats: int, matmul_rate: float
         logits = {k: m.eval()(data.x)[0] for k, m in nets.items()}
     methods = {k: make_method(m.train(), task, seqmem.TrainConfig(steps=1, batch_size=batch)) for k, m in nets.items()}
     names = list(nets)
-    times = {k: [timed_update(methods[k], data)] for k in names}  # the first is the warm-up
-    for i in range(repeats):
-        for k in names[i % len(names):] + names[: i % len(names)]:
-            times[k].append(timed_update(methods[k], data))
+    times = {k: [seconds(lambda k=k: methods[k].update(data))] for k in names}  # the first is the warm-up
+    for _, k in rotated(names, repeats):
+        times[k].append(seconds(lambda k=k: methods[k].update(data)))
     floor = floor_flops(name, model, batch, length) / (matmul_rate * 1e9)
     common = {"benchmark": NAME, "model": name, "length": length, "batch": batch, "repeats": repeats,
               "threads": torch.get_num_threads(), "load_average": list(os.getloadavg())}
@@ -233,9 +214,8 @@ def compare(name: str, length: int, batch: int, repeats: int, matmul_rate: float
                         "floor_seconds": floor, "over_floor": step / floor,
                         "floor_gflop": floor * matmul_rate, "matmul_gflop_per_second": matmul_rate})
     for k in names[1:]:
-        ratios = [a / b for a, b in zip(times[k][1:], times["seqmem"][1:], strict=True)]
-        records.append({"metric": "step_time_ratio", "value": statistics.median(ratios), "unit": "ratio",
-                        "numerator": k, "denominator": "seqmem"})
+        records.append({"metric": "step_time_ratio", "value": median_ratio(times[k][1:], times["seqmem"][1:]),
+                        "unit": "ratio", "numerator": k, "denominator": "seqmem"})
     return [{**common, **r} for r in records]
 
 
@@ -265,9 +245,8 @@ def child(args, *extra) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="L = 50, one round, in this process; writes nothing")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, NAME, quick="L = 50, one round, in this process; writes nothing")
     parser.add_argument("--lengths", default="1000,10000")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
@@ -276,7 +255,6 @@ def main(argv=None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--time", nargs=3, help=argparse.SUPPRESS)  # model length matmul-rate, in a child
     parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)  # model contender length, in a child
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / f"{NAME}.jsonl"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.time or args.memory:  # a child: capped, so a form too large for the machine fails alone
@@ -291,18 +269,11 @@ def main(argv=None) -> int:
     except ImportError:
         print("ssm_speed: the peer is not installed: pip install mambapy (or seqmem[compare])", file=sys.stderr)
         return 2
-    from seqmem.runs import write_jsonl
-
-    records = []
-
-    def emit(new):
-        for record in new:
-            print(json.dumps(record), flush=True)
-            records.append(record)
+    lines = Lines(NAME)
+    emit = lines.extend
 
     rate = matmul_gflops(256 if args.quick else 1024)
-    emit([{"benchmark": NAME, "metric": "matmul_gflop_per_second", "value": rate, "unit": "GFLOP/s",
-           "size": 256 if args.quick else 1024, "threads": 1}])
+    lines.add("matmul_gflop_per_second", rate, "GFLOP/s", size=256 if args.quick else 1024, threads=1)
     lengths = [50] if args.quick else [int(n) for n in args.lengths.split(",")]
     for length in lengths:
         for name in args.models.split(","):
@@ -313,10 +284,8 @@ def main(argv=None) -> int:
             if not args.no_memory:
                 for contender in contenders(name, setting(name, 50, 2)[1], length):
                     emit(child(args, "--memory", name, contender, str(length)))
-    if not args.quick:
-        write_jsonl(Path(args.out), records)
-    return 0
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

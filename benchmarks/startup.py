@@ -12,8 +12,6 @@ entry points, the examples' MinGRU and Hold: its ratio to the plain listing is w
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import statistics
@@ -23,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seqmem.atomic import write_jsonl
+from harness import Lines, arguments, main, rotated
 
 PLUGIN = "seqmem models (an entry-point package installed)"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -69,11 +67,9 @@ def run_once(argv: list[str], code: int, cwd: str, env: dict | None = None) -> f
     return seconds
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 round, for tests")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, "startup", quick="1 round, for tests; writes nothing")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "startup.jsonl"))
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     todo = commands()
@@ -82,29 +78,23 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as cwd, tempfile.TemporaryDirectory() as site:
         # cwd: where a command would write, and must not
         plugin_env = {**os.environ, "PYTHONPATH": str(entry_point_package(Path(site)))}
-        for round_ in range(repeats + 1):
-            for name in names[round_ % len(names):] + names[: round_ % len(names)]:
-                seconds = run_once(*todo[name], cwd, plugin_env if name == PLUGIN else None)
-                if round_:
-                    times[name].append(seconds)
+        for round_, name in rotated(names, repeats + 1):
+            seconds = run_once(*todo[name], cwd, plugin_env if name == PLUGIN else None)
+            if round_:  # the first round warms up
+                times[name].append(seconds)
         if any(Path(cwd).iterdir()):
             raise SystemExit(f"a command wrote into its folder: {sorted(p.name for p in Path(cwd).iterdir())}")
     medians = {name: statistics.median(values) for name, values in times.items()}
     base = "python -c pass"
-    settings = {"repeats": repeats, "quick": args.quick}
-    lines = [{"benchmark": "startup", "metric": "median_seconds", "value": round(medians[n], 4), "unit": "s",
-              "command": n, **settings} for n in names]
-    lines += [{"benchmark": "startup", "metric": "ratio_to_python", "value": round(medians[n] / medians[base], 2),
-               "unit": "ratio", "numerator": n, "denominator": base, **settings} for n in names if n != base]
-    lines.append({"benchmark": "startup", "metric": "entry_points_ratio", "unit": "ratio", "numerator": PLUGIN,
-                  "denominator": "seqmem models", "value": round(medians[PLUGIN] / medians["seqmem models"], 2),
-                  **settings})
-    for line in lines:
-        print(json.dumps(line), flush=True)
-    if not args.quick:
-        write_jsonl(Path(args.out), lines)
-    return 0
+    lines = Lines("startup", repeats=repeats, quick=args.quick)
+    for n in names:
+        lines.add("median_seconds", round(medians[n], 4), "s", command=n)
+    for n in names[1:]:
+        lines.add("ratio_to_python", round(medians[n] / medians[base], 2), "ratio", numerator=n, denominator=base)
+    lines.add("entry_points_ratio", round(medians[PLUGIN] / medians["seqmem models"], 2), "ratio", numerator=PLUGIN,
+              denominator="seqmem models")
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

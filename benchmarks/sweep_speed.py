@@ -10,14 +10,12 @@ ratio is what a user gets from `seqmem sweep --workers 2` on this machine.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from seqmem.runs import write_jsonl
+from harness import Lines, arguments, main
+
 from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
 
 
@@ -35,11 +33,8 @@ def timed(sweep, workers: int) -> tuple[float, list[dict]]:
         return time.perf_counter() - tic, entries
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 tiny points, for tests")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sweep_speed.jsonl"))
-    args = parser.parse_args(argv)
+def run(argv=None) -> int:
+    args = arguments(__doc__, "sweep_speed", quick="4 tiny points, for tests; writes nothing").parse_args(argv)
     sweep = points(args.quick)
     rate, scores = {}, {}
     for workers in (1, 2):
@@ -48,18 +43,13 @@ def main(argv=None) -> int:
             raise SystemExit(f"a point failed: {[e for e in entries if e['status'] != 'done'][0]}")
         rate[workers] = len(sweep) / seconds * 60
         scores[workers] = {e["name"]: e["summary"]["recall_accuracy"] for e in entries}
-    settings = {"points": len(sweep), "quick": args.quick}
-    lines = [{"benchmark": "sweep_speed", "metric": "points_per_minute", "value": round(rate[w], 2), "unit": "points/min",
-              "workers": w, **settings} for w in (1, 2)]
-    lines.append({"benchmark": "sweep_speed", "metric": "throughput_ratio", "value": round(rate[2] / rate[1], 3),
-                  "unit": "ratio", "numerator": "2 workers", "denominator": "1 worker",
-                  "same_scores": scores[1] == scores[2], **settings})
-    for line in lines:
-        print(json.dumps(line), flush=True)
-    if not args.quick:
-        write_jsonl(Path(args.out), lines)
-    return 0
+    lines = Lines("sweep_speed", points=len(sweep), quick=args.quick)
+    for w in (1, 2):
+        lines.add("points_per_minute", round(rate[w], 2), "points/min", workers=w)
+    lines.add("throughput_ratio", round(rate[2] / rate[1], 3), "ratio", numerator="2 workers", denominator="1 worker",
+              same_scores=scores[1] == scores[2])
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

@@ -29,25 +29,22 @@ competes with it; the load average is recorded.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import os
 import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
+from harness import Lines, arguments, interleaved, main, matmul_gflops, median_ratio, rotated, seconds
 from torch import nn
 
 from seqmem.models import count_parameters
 from seqmem.models.causal_conv import causal_conv1d
 from seqmem.models.tcn import TCN
-from seqmem.runs import write_jsonl
 
 SETTINGS = [  # (name, length, batch, levels, kernel, channels, per_step): notebooks 000 and 003
     ("copy T=1000", 1020, 32, 8, 8, 10, True),
@@ -144,17 +141,6 @@ def conv_flops(length, batch, levels, kernel, channels, per_step, last_step_form
     return 3 * forward
 
 
-def matmul_gflops(size=1024, repeats=10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    seconds = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        a @ b
-        seconds.append(time.perf_counter() - tic)
-    return 2 * size**3 / statistics.median(seconds) / 1e9
-
-
 def compare(name, length, batch, levels, kernel, channels, per_step, repeats, matmul_rate):
     ours, peer = nets(length, levels, kernel, channels, per_step)
     contenders = {"seqmem": ours, "pytorch-tcn": peer}
@@ -173,9 +159,8 @@ def compare(name, length, batch, levels, kernel, channels, per_step, repeats, ma
     for k in names:  # warm-up
         timed_step(contenders[k], optimizers[k], x, y)
     times = {k: [] for k in names}  # per repetition: (forward, backward, adam)
-    for i in range(repeats):
-        for k in names[i % len(names):] + names[: i % len(names)]:
-            times[k].append(timed_step(contenders[k], optimizers[k], x, y))
+    for _, k in rotated(names, repeats):
+        times[k].append(timed_step(contenders[k], optimizers[k], x, y))
     settings = {"setting": name, "length": length, "batch_size": batch, "levels": levels, "kernel_size": kernel,
                 "channels": channels, "per_step": per_step, "repeats": repeats, "threads": torch.get_num_threads()}
     records = [
@@ -201,7 +186,7 @@ def compare(name, length, batch, levels, kernel, channels, per_step, repeats, ma
             ratios = [sum(a[s]) / sum(b[s]) for a, b in zip(times["pytorch-tcn"], times[den], strict=True)]
             records.append({"metric": f"{p}_time_ratio", "value": statistics.median(ratios), "unit": "ratio",
                             "numerator": f"pytorch-tcn {p}", "denominator": f"{den} {p}"})
-    return [{"benchmark": NAME, **r, **settings} for r in records]
+    return [{**r, **settings} for r in records]
 
 
 def conv_seconds(length, batch, kernel, channels, dilation, repeats) -> dict[str, list[float]]:
@@ -228,29 +213,21 @@ def conv_seconds(length, batch, kernel, channels, dilation, repeats) -> dict[str
         causal_conv1d(nwc, w, b, dilation).backward(g)
 
     runs = {"conv1d": conv1d, "conv1d_no_onednn": conv1d_native, "causal_conv1d": ours}
-    seconds = {k: [] for k in runs}
-    for i in range(repeats + 1):
-        for k, run in runs.items():
-            tic = time.perf_counter()
-            run()
-            if i:  # the first round warms up
-                seconds[k].append(time.perf_counter() - tic)
-    return seconds
+    return interleaved({k: lambda run=run: seconds(run) for k, run in runs.items()}, repeats, warmup=1)
 
 
 def conv_alternatives(name, length, batch, levels, kernel, channels, repeats):
     """`conv_seconds` at the first, a middle and the last level's dilation; ratios over `causal_conv1d`."""
     records = []
     for dilation in (1, 2 ** (levels // 2), 2 ** (levels - 1)):
-        seconds = conv_seconds(length, batch, kernel, channels, dilation, repeats)
+        times = conv_seconds(length, batch, kernel, channels, dilation, repeats)
         settings = {"setting": name, "length": length, "batch_size": batch, "kernel_size": kernel,
                     "channels": channels, "dilation": dilation, "repeats": repeats}
         for k in ("conv1d", "conv1d_no_onednn"):
-            ratios = [a / c for a, c in zip(seconds[k], seconds["causal_conv1d"], strict=True)]
-            records.append({"benchmark": NAME, "metric": "conv_forward_backward_time_ratio",
-                            "value": statistics.median(ratios), "unit": "ratio", "numerator": k,
+            records.append({"metric": "conv_forward_backward_time_ratio",
+                            "value": median_ratio(times[k], times["causal_conv1d"]), "unit": "ratio", "numerator": k,
                             "denominator": "causal_conv1d",
-                            "causal_conv1d_seconds": statistics.median(seconds["causal_conv1d"]), **settings})
+                            "causal_conv1d_seconds": statistics.median(times["causal_conv1d"]), **settings})
     return records
 
 
@@ -294,19 +271,16 @@ def images(threads, repeats, batch=128, score_batch=1000, length=784, tiny=False
              "test_set_seconds": 10000 / score_ips},
         ]
     for metric, times in (("train_images_per_second_ratio", train_s), ("score_images_per_second_ratio", score_s)):
-        ratios = [p / o for p, o in zip(times["pytorch-tcn"], times["seqmem"], strict=True)]
-        records.append({"metric": metric, "value": statistics.median(ratios), "unit": "ratio",
-                        "numerator": "seqmem images/s", "denominator": "pytorch-tcn images/s"})
-    return [{"benchmark": NAME, **r, **settings} for r in records]
+        records.append({"metric": metric, "value": median_ratio(times["pytorch-tcn"], times["seqmem"]),
+                        "unit": "ratio", "numerator": "seqmem images/s", "denominator": "pytorch-tcn images/s"})
+    return [{**r, **settings} for r in records]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny settings, seconds (for tests); writes nothing")
+def run(argv=None) -> int:
+    parser = arguments(__doc__, NAME, quick="tiny settings, seconds (for tests); writes nothing")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--image-threads", type=int, default=2, help="threads for the images measurement")
     parser.add_argument("--no-images", action="store_true", help="skip the images measurement")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / f"{NAME}.jsonl"))
     args = parser.parse_args(argv)
     try:
         import pytorch_tcn  # noqa: F401
@@ -315,16 +289,11 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(1)
     repeats = 3 if args.quick else args.repeats
-    records = []
-
-    def emit(new):
-        for record in new:
-            print(json.dumps(record), flush=True)
-            records.append(record)
+    lines = Lines(NAME)
+    emit = lines.extend
 
     rate = matmul_gflops(256 if args.quick else 1024)
-    emit([{"benchmark": NAME, "metric": "matmul_gflop_per_second", "value": rate, "unit": "GFLOP/s",
-           "size": 256 if args.quick else 1024, "threads": 1}])
+    lines.add("matmul_gflop_per_second", rate, "GFLOP/s", size=256 if args.quick else 1024, threads=1)
     for name, length, batch, levels, kernel, channels, per_step in SETTINGS:
         if args.quick:
             length, batch, levels = 64, 4, 3
@@ -333,10 +302,8 @@ def main(argv=None) -> int:
     if not args.no_images:
         emit(images(1 if args.quick else args.image_threads, 2 if args.quick else 5,
                     score_batch=8 if args.quick else 1000, length=64 if args.quick else 784, tiny=args.quick))
-    if not args.quick:
-        write_jsonl(Path(args.out), records)
-    return 0
+    return lines.write(None if args.quick else args.out)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

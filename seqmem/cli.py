@@ -177,7 +177,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="Print each folder's table: a sweep's points grouped by its axes less the seed (mean and "
                     "min..max over seeds), loose runs one a row; the memoryless baseline beside every score.")
     report.add_argument("runs", nargs="*", default=["runs"], help="run directories, sweep folders or folders of runs")
-    report.add_argument("--markdown", action="store_true", help="Markdown tables")
+    report.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json", "jsonl"),
+                        help="the tables as text (default), Markdown, or a row a line of numbers: csv, json (one "
+                             "list), jsonl (one object a line) with each row's settings, tags, seeds, mean, min, max")
+    report.add_argument("--output", metavar="FILE", help="write the tables to FILE instead of standard output")
+    report.add_argument("--markdown", action="store_const", const="markdown", dest="format",
+                        help="the same as --format markdown")
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with the tables and "
                                                          "plots (learning curves, recall by delay, recall by time)")
     report.add_argument("--csv", metavar="FILE", help="also write the (first) table as CSV, numbers unformatted")
@@ -420,69 +425,10 @@ def run_suite(args) -> int:
 
 
 def run_report(args) -> None:
-    """Each folder's table; a damaged file is named in one line and the rest still shown (refused, exit 2,
-    where nothing at all can be read). Every output is checked writable before anything is read."""
-    from seqmem.atomic import check_writable
-    from seqmem.report import collect, table, write_csv
+    from seqmem.reporting import report
 
-    for flag_name, path in ("--html", args.html), ("--csv", args.csv):
-        if path is not None:
-            check_writable(path, flag_name)
-    if args.figures is not None:
-        check_writable(args.figures, "--figures", folder=True)
-    missing = [p for p in args.runs if not Path(p).exists()]
-    if missing:
-        raise ConfigError(f"{missing[0]} does not exist: give run directories, sweep folders or folders of runs")
-    damaged: list[str] = []
-    sections = [s for s in (collect(p, damaged) for p in args.runs) if s is not None]
-    if not sections:
-        if damaged:
-            more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
-            raise ConfigError(damaged[0] + more)
-        raise ConfigError(f"no finished runs (summary.json) under {' '.join(args.runs)}: train or sweep first")
-    for line in damaged:
-        print(f"seqmem: warning: {line}", file=sys.stderr)
-    if args.choose:
-        sections += [chosen_section(s, args.choose) for s in sections]
-    for section in sections:
-        if len(sections) > 1 or section.by is not None:
-            print(f"{section.title}:")
-        print(table(section.records, section.table_by, markdown=args.markdown))
-        if section.horizon:
-            print(horizon_text(section.horizon))
-    if args.csv:
-        write_csv(Path(args.csv), sections[0].records, sections[0].table_by)
-        print(f"table written to {args.csv}")
-    if args.html:
-        from seqmem.page import write_page
-
-        print(f"report written to {write_page(args.html, sections)}")
-    if args.figures:
-        from seqmem.page import write_figures
-
-        for path in write_figures(args.figures, sections):
-            print(f"figure written to {path}")
-
-
-def chosen_section(section, key: str):
-    """The section with only the runs of the `key` value chosen on validation, in each group of the others."""
-    from seqmem.report import Section, choose_on_validation
-
-    if section.by is None:
-        raise ConfigError(f"--choose {key}: {section.title} is not a sweep; give a sweep's folder")
-    key = key if key in section.by or "." in key else next((a for a in section.by if a.endswith(f".{key}")), key)
-    records = choose_on_validation(section.records, section.by, key)
-    return Section(f"{section.title}, {key} chosen on validation recall", records, section.by,
-                   {r["run"]: section.curves[r["run"]] for r in records if r["run"] in section.curves})
-
-
-def horizon_text(horizon: dict) -> str:
-    lines = [f"memory horizon: largest {horizon['key']} with validation recall >= {horizon['target']} "
-             f"(searched {horizon['start']}..{horizon['limit']})"]
-    for model, h in horizon["models"].items():
-        spread = f" ({h['min']:g}..{h['max']:g})" if h["min"] != h["max"] else ""
-        lines.append(f"  {model:<10} {h['mean']:.4g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
-    return "\n".join(lines)
+    report(args.runs, args.format, args.output, args.html, args.csv, args.figures, args.choose, say=print,
+           err=lambda line: print(line, file=sys.stderr))
 
 
 def run_horizon(args) -> int:
@@ -504,6 +450,8 @@ def run_horizon(args) -> int:
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
                     limit=args.limit, target=args.target, tolerance=args.resolution, settings=settings,
                     progress=not args.quiet)
+    from seqmem.report import horizon_text
+
     print(horizon_text(result))
     print(f"probes and horizon.json in {out}; `seqmem report {out} --html report.html` draws them")
     return 0

@@ -5,30 +5,40 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import time
 from pathlib import Path
 
 from seqmem.atomic import atomic_write
-from seqmem.plots import FIGURES
-from seqmem.report import COLUMNS, table_rows
+from seqmem.plots import FIGURES, figure_name, png
+from seqmem.report import COLUMNS, Section, axis_label, field, group, number, shown, table_rows
 
+# The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
+# its own under the mean, so no column scrolls out of sight (the memoryless ones are last).
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
-th { background: #f4f4f4; }
-td.label { text-align: left; }
-img { max-width: 100%; margin: 0.5em 1em 0.5em 0; }
+body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; width: 100%; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.4em; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; font-weight: 600; }
+td.label { text-align: left; overflow-wrap: anywhere; }
+td span.spread { display: block; color: #666; font-size: 0.85em; white-space: nowrap; }
+img { display: block; width: 100%; max-width: 1400px; margin: 0.5em 0; }
 p.note { color: #555; font-size: 0.9em; }
 """
 
 
+def html_cell(text: str, label: bool) -> str:
+    if label:
+        return f"<td class=label>{html.escape(text)}</td>"
+    mean, _, spread = text.partition(" (")
+    spread = f"<span class=spread>({html.escape(spread)}</span>" if spread else ""
+    return f"<td>{html.escape(mean)}{spread}</td>"
+
+
 def html_table(head: list[str], rows: list[list[str]], labels: int) -> str:
     cells = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
-        cells.append("<tr>" + "".join(f'<td{" class=label" if i < labels else ""}>{html.escape(c)}</td>'
-                                      for i, c in enumerate(row)) + "</tr>")
-    return "<div style=\"overflow-x: auto\"><table>\n" + "\n".join(cells) + "\n</table></div>"
+    cells += ["<tr>" + "".join(html_cell(c, i < labels) for i, c in enumerate(row)) + "</tr>" for row in rows]
+    return "<table>\n" + "\n".join(cells) + "\n</table>"
 
 
 def horizon_table(horizon: dict) -> str:
@@ -45,20 +55,82 @@ def horizon_table(horizon: dict) -> str:
     return f"<h3>Memory horizon</h3>\n<p class=note>{note}</p>\n" + html_table(head, rows, 1)
 
 
-def section_html(section) -> str:
-    head, rows = table_rows(section.records, section.table_by)
-    parts = [f"<h2>{html.escape(section.title)}</h2>",
-             "<p class=note>Test scores of each run's last evaluation; mean (min..max) over seeds; the "
-             "memoryless baseline beside every score. Early stopping and the best step read validation only.</p>",
-             html_table(head, rows, len(head) - len(COLUMNS))]
+def task_settings(section, record: dict) -> dict:
+    """The task part of a run's config.json (a suite's point under the folder, or a loose run), or {}."""
+    from seqmem.atomic import read_json
+
+    for folder in (Path(section.title) / record["run"], Path(record["run"])):
+        try:
+            return read_json(folder / "config.json")["task"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {}
+
+
+def per_task(section) -> list:
+    """A list of unrelated runs (a suite) as one part a task (its name and settings), so each part compares
+    the models on one task; a sweep, or runs of one task, as it is."""
+    if section.by is not None:
+        return [section]
+    settings = {r["run"]: task_settings(section, r) for r in section.records}
+    keyed = [{**r, "task settings": json.dumps(settings[r["run"]], sort_keys=True, default=str)}
+             for r in section.records]
+    parts = group(keyed, ["task", "task settings"])
+    if len(parts) < 2:
+        return [section]
+    names = [task for (task, _), _ in parts]
+    out = []
+    for (task, _), records in parts:
+        mine = settings[records[0]["run"]]
+        if names.count(task) > 1:  # tell apart two tasks of one name by the settings they differ in
+            others = [settings[rs[0]["run"]] for (t, _), rs in parts if t == task and rs is not records]
+            differ = [k for k in mine if k != "name" and any(o.get(k) != mine[k] for o in others)]
+            title = f"{shown('task', task)} ({', '.join(f'{k}={mine[k]}' for k in differ)})"
+        else:
+            title = shown("task", task)
+        records = [{k: v for k, v in r.items() if k != "task settings"} for r in records]
+        out.append(Section(f"{section.title}: {title}", records, None,
+                           {r["run"]: section.curves.get(r["run"], []) for r in records}, tags=section.tags))
+    return out
+
+
+def best_note(section) -> str:
+    """Which row recalls best (mean over its seeds), beside the memoryless recall: on a suite's task, which
+    model remembers; on a sweep, which setting."""
+    by = ["run"] if section.by is None else section.rows_by
+    means = []
+    for _, runs in group(section.records, by):
+        values = [r["recall_accuracy"] for r in runs if number(r.get("recall_accuracy"))]
+        if values:
+            means.append((sum(values) / len(values), runs[0]))
+    if len(means) < 2 or sorted(m[0] for m in means)[-2] == max(m[0] for m in means):
+        return ""  # nothing to tell apart, or a tie at the top
+    recall, best = max(means, key=lambda m: m[0])
+    keys = ["model", "method"] if section.by is None else by
+    who = ", ".join(f"{axis_label(k)}={shown(k, field(best, k))}" for k in keys)
+    baseline = field(best, "baseline.recall_accuracy")
+    against = f" (memoryless {baseline:.4f})" if number(baseline) else ""
+    return f"<p class=note>Highest test recall: <b>{html.escape(who)}</b>, {recall:.4f}{html.escape(against)}.</p>"
+
+
+def section_html(section, level: int = 2) -> str:
+    parts = [f"<h{level}>{html.escape(section.title)}</h{level}>"]
+    pieces = per_task(section)
+    if len(pieces) > 1:
+        parts.append("<p class=note>Unrelated tasks: each has a table and figures of its own.</p>")
+        return "\n".join(parts + [section_html(piece, level + 1) for piece in pieces])
+    head, rows = table_rows(section.records, section.rows_by)
+    parts += ["<p class=note>Test scores of each run's last evaluation; mean (min..max) over seeds; the "
+              "memoryless baseline beside every score. Early stopping and the best step read validation only.</p>",
+              best_note(section), html_table(head, rows, len(head) - len(COLUMNS))]
     if section.horizon:
         parts.append(horizon_table(section.horizon))
     for draw in FIGURES:
-        image = draw(section)
-        if image is not None:
-            data = base64.b64encode(image).decode()
-            parts.append(f'<img alt="{html.escape(draw.__name__.replace("_", " "))}" src="data:image/png;base64,{data}">')
-    return "\n".join(parts)
+        fig = draw(section)
+        if fig is not None:
+            data = base64.b64encode(png(fig)).decode()
+            parts.append(f'<img alt="{html.escape(figure_name(draw))}" src="data:image/png;base64,{data}">')
+    return "\n".join(p for p in parts if p)
 
 
 def write_page(path: str | Path, sections: list) -> Path:
@@ -78,9 +150,10 @@ def write_figures(folder: str | Path, sections: list) -> list[Path]:
     for i, section in enumerate(sections):
         prefix = Path(section.title).name or f"section{i}"
         for draw in FIGURES:
-            image = draw(section)
-            if image is not None:
-                path = Path(folder) / f"{prefix}-{draw.__name__.replace('_', '-')}.png"
+            fig = draw(section)
+            if fig is not None:
+                path = Path(folder) / f"{prefix}-{figure_name(draw).replace(' ', '-')}.png"
+                image = png(fig)
                 atomic_write(path, lambda f, image=image: f.write(image))
                 written.append(path)
     return written

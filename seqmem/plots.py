@@ -1,43 +1,56 @@
-"""The report's figures (matplotlib, drawn off-screen to PNG): learning curves, recall against delay, recall
-against training seconds. Every figure draws the memoryless baseline, so a flat line at chance reads as one.
+"""The report's figures: learning curves, recall against delay, recall against training seconds. Every figure
+draws the memoryless baseline, so a flat line at chance reads as one.
 
-Each function takes a report section (seqmem.report.Section) and returns PNG bytes, or None where the
-figure has nothing to show (no delay among the axes, say).
+Each `draw_*` takes a report section (seqmem.report.Section) and returns a `matplotlib.figure.Figure`, or
+None where the figure has nothing to show (no delay among the axes, say); `png` renders one. The figures are
+made with `Figure` itself, not pyplot, so no backend is chosen for the process: a notebook keeps showing its
+own figures inline, and nothing here needs a display.
+
+Colours: one a group (a model, say), from a qualitative map with as many distinct colours as groups (up to
+20); the seeds of a group share its colour and differ by line style. The legend sits outside the axes, on
+the right, so it never covers a curve.
 """
 
 from __future__ import annotations
 
 import io
 
-from seqmem.report import axis_label, field, group, number, shown
+from seqmem.report import DELAY_KEYS, axis_label, field, group, number, shown
 
-DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
-MAX_GROUPS = 12
-
-
-def figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    return plt, fig, ax
+MAX_GROUPS = 20
+LINESTYLES = ("-", "--", ":", "-.")
 
 
-def png(plt, fig, ax, title: str, xlabel: str, ylabel: str) -> bytes:
-    ax.set_title(title, fontsize=11)
+def colours(n: int) -> list:
+    """`n` distinct colours: tab10 up to 10, tab20 up to 20."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if n <= 10 else "tab20"]
+    return [palette(i) for i in range(n)]
+
+
+def new_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.4), dpi=100)
+    return fig, fig.add_subplot()
+
+
+def finish(fig, ax, title: str, xlabel: str, ylabel: str, more: int = 0):
+    ax.set_title(title + (f" (the first {MAX_GROUPS} groups; {more} more not drawn)" if more else ""), fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(fontsize=8, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
+    return fig
+
+
+def png(fig) -> bytes:
     out = io.BytesIO()
-    fig.savefig(out, format="png")
-    plt.close(fig)
+    fig.savefig(out, format="png", bbox_inches="tight")
     return out.getvalue()
 
 
@@ -48,38 +61,41 @@ def label(by: list[str], key: tuple) -> str:
 
 
 def baselines(ax, records: list[dict]) -> None:
-    """One dashed line a distinct memoryless recall."""
+    """One dashed grey line a distinct memoryless recall."""
     values = sorted({round(b, 6) for b in (field(r, "baseline.recall_accuracy") for r in records) if number(b)})
     for i, value in enumerate(values):
-        ax.axhline(value, color="grey", linestyle="--", linewidth=1, label="memoryless" if i == 0 else None)
+        ax.axhline(value, color="grey", linestyle=(0, (6, 3)), linewidth=1, label="memoryless" if i == 0 else None)
 
 
-def curves(section, x: str, title: str, xlabel: str) -> bytes | None:
-    """Test recall at every evaluation against `x` (step or train_seconds), a line a run, a colour a group."""
+def draw_curves(section, x: str, title: str, xlabel: str):
+    """Test recall at every evaluation against `x` (step or train_seconds): a colour a group, a line style a seed."""
     if not section.records:
         return None
-    plt, fig, ax = figure()
-    by = ["run"] if section.by is None else [k for k in section.by if k != "train.seed"]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (key, runs) in enumerate(group(section.records, by)[:MAX_GROUPS]):
+    fig, ax = new_figure()
+    by = ["run"] if section.by is None else section.rows_by
+    groups = group(section.records, by)
+    palette = colours(min(len(groups), MAX_GROUPS))
+    for i, (key, runs) in enumerate(groups[:MAX_GROUPS]):
         for j, run in enumerate(runs):
             history = section.curves.get(run["run"], [])
-            ax.plot([h[x] for h in history], [h["recall_accuracy"] for h in history], color=colours[i % len(colours)],
-                    linewidth=1.2, alpha=0.8, marker="." if len(history) < 30 else None,
-                    label=label(by, key) if j == 0 else None)
+            ax.plot([h[x] for h in history], [h["recall_accuracy"] for h in history], color=palette[i],
+                    linestyle=LINESTYLES[j % len(LINESTYLES)], linewidth=1.3, alpha=0.9,
+                    marker="." if len(history) < 30 else None, label=label(by, key) if j == 0 else None)
+    if any(len(runs) > 1 for _, runs in groups):
+        ax.plot([], [], color="black", linestyle="-", label="line style: seed")
     baselines(ax, section.records)
-    return png(plt, fig, ax, title, xlabel, "test recall accuracy")
+    return finish(fig, ax, title, xlabel, "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
 
 
-def learning_curves(section) -> bytes | None:
-    return curves(section, "step", "Learning curves", "updates")
+def draw_learning_curves(section):
+    return draw_curves(section, "step", "Learning curves", "updates")
 
 
-def recall_by_seconds(section) -> bytes | None:
-    return curves(section, "train_seconds", "Recall against training time", "training seconds")
+def draw_recall_by_seconds(section):
+    return draw_curves(section, "train_seconds", "Recall against training time", "training seconds")
 
 
-def recall_by_delay(section) -> bytes | None:
+def draw_recall_by_delay(section):
     """Test recall against the delay, mean over seeds with the spread (min..max) as error bars, a line for each
     setting of the other axes (each model, say)."""
     delay = next((k for k in DELAY_KEYS if k in (section.by or [])), None)
@@ -88,9 +104,11 @@ def recall_by_delay(section) -> bytes | None:
     records = [r for r in section.records if number(field(r, delay)) and number(r.get("recall_accuracy"))]
     if not records:
         return None
-    plt, fig, ax = figure()
-    others = [k for k in section.by if k not in (delay, "train.seed")]
-    for key, runs in group(records, others)[:MAX_GROUPS]:
+    fig, ax = new_figure()
+    others = [k for k in section.rows_by if k != delay]
+    groups = group(records, others)
+    palette = colours(min(len(groups), MAX_GROUPS))
+    for colour, (key, runs) in zip(palette, groups, strict=False):
         points = sorted(group(runs, [delay]), key=lambda g: g[0][0])
         xs, means, lows, highs = [], [], [], []
         for (d,), rs in points:
@@ -100,11 +118,17 @@ def recall_by_delay(section) -> bytes | None:
             means.append(mean)
             lows.append(max(0.0, mean - min(values)))  # rounding can put the mean a hair outside the range
             highs.append(max(0.0, max(values) - mean))
-        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, label=label(others, key))
+        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, color=colour, label=label(others, key))
     baselines(ax, records)
     if max(field(r, delay) for r in records) > 20 * max(1, min(field(r, delay) for r in records)):
         ax.set_xscale("log")
-    return png(plt, fig, ax, f"Recall against {axis_label(delay)}", axis_label(delay), "test recall accuracy")
+    return finish(fig, ax, f"Recall against {axis_label(delay)}", axis_label(delay), "test recall accuracy",
+                  max(0, len(groups) - MAX_GROUPS))
 
 
-FIGURES = (recall_by_delay, learning_curves, recall_by_seconds)
+FIGURES = (draw_recall_by_delay, draw_learning_curves, draw_recall_by_seconds)
+
+
+def figure_name(draw) -> str:
+    """`draw_recall_by_delay` -> `recall by delay`: the page's alt text, and (dashed) the PNG file's name."""
+    return draw.__name__.removeprefix("draw_").replace("_", " ")

@@ -29,6 +29,7 @@ COLUMNS = [
     ("memoryless recall", "baseline.recall_accuracy", "{:.4f}"),
 ]
 RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", "method")]
+DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 
 
 def field(record: dict, key: str):
@@ -106,27 +107,22 @@ def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, mar
     return "\n".join(lines)
 
 
-def write_csv(path: Path, records: list[dict], by: list[str] | None, columns=COLUMNS) -> None:
-    """The table as CSV, numbers unformatted: a group's mean, min and max in columns of their own."""
-    import csv
-    import io
-
-    from seqmem.atomic import atomic_write
-
-    by = by if by is not None else ["run"]
-    head = [axis_label(k) for k in by] + ["runs"]
-    for _, key, _ in columns:
-        head += [key, f"{key} min", f"{key} max"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(head)
-    for key, rs in group(records, by):
-        row = [*key, len(rs)]
+def data_rows(section, columns=COLUMNS) -> list[dict]:
+    """The table's rows as numbers, one dict a row: the folder, the row's settings (dotted keys) and every tag,
+    `runs` and `seeds`, and each score's mean with its min and max over the row's runs (`key min`, `key max`);
+    a score no run has is None. What CSV and JSON hold."""
+    by = section.rows_by or [k for _, k in RUN_COLUMNS]
+    by += [t for t in section.tags if t not in by]
+    rows = []
+    for key, rs in group(section.records, by):
+        seeds = sorted({s for s in (field(r, "train.seed") for r in rs) if s is not None})
+        row = {"folder": section.title, **dict(zip(by, key, strict=True)), "runs": len(rs), "seeds": seeds}
         for _, name, _ in columns:
-            values = [v for v in (field(r, name) for r in rs) if isinstance(v, int | float) and not isinstance(v, bool)]
-            row += [statistics.fmean(values), min(values), max(values)] if values else ["", "", ""]
-        writer.writerow(row)
-    atomic_write(Path(path), lambda f: f.write(out.getvalue().encode()))
+            values = [v for v in (field(r, name) for r in rs) if number(v)]
+            row.update({name: statistics.fmean(values) if values else None, f"{name} min": min(values, default=None),
+                        f"{name} max": max(values, default=None)})
+        rows.append(row)
+    return rows
 
 
 def choose_on_validation(records: list[dict], by: list[str], key: str,
@@ -152,39 +148,6 @@ def sweep_records(entries: list[dict]) -> list[dict]:
     """A sweep's finished points as flat records: its settings (dotted keys) and tags beside the run's summary."""
     return [{**e["summary"], **e.get("settings", {}), **e.get("tags", {}), "run": e["name"]}
             for e in entries if e.get("status") == "done"]
-
-
-def summarize(records: list[dict], by: list[str], metrics: dict[str, str]) -> list[dict]:
-    """One JSON-ready record a group and metric (`{metric key: unit}`): the mean as `value`, with `min`, `max`
-    and every run's `values`, beside the group's settings."""
-    out = []
-    for key, rs in group(records, by):
-        for metric, unit in metrics.items():
-            values = [field(r, metric) for r in rs]
-            values = [v for v in values if v is not None]
-            if values:
-                out.append({"metric": metric, "value": statistics.fmean(values), "unit": unit, "min": min(values),
-                            "max": max(values), "values": values, "runs": len(rs), **dict(zip(by, key, strict=True))})
-    return out
-
-
-def pivot(records: list[dict], row: str, column: str, metric: str, fmt: str = "{:.3f}",
-          bold_above: float | None = None) -> str:
-    """A Markdown table of one metric: `row` values down, `column` values across, mean (min..max) in each cell,
-    bold where the mean is above `bold_above`."""
-    rows = list(dict.fromkeys(field(r, row) for r in records))
-    columns = list(dict.fromkeys(field(r, column) for r in records))
-    lines = [f"| {row.split('.')[-1]} | " + " | ".join(map(str, columns)) + " |", "|---:|" + "---:|" * len(columns)]
-    for v in rows:
-        cells = []
-        for c in columns:
-            values = [field(r, metric) for r in records if field(r, row) == v and field(r, column) == c]
-            text = cell(values, fmt)
-            numbers = [x for x in values if x is not None]
-            bold = bold_above is not None and numbers and statistics.fmean(numbers) > bold_above
-            cells.append(f"**{text}**" if bold else text)
-        lines.append(f"| {v} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) -> str:
@@ -245,9 +208,23 @@ class Section:
     curves: dict = dataclass_field(default_factory=dict)
     horizon: dict | None = None
 
+    tags: list[str] = dataclass_field(default_factory=list)
+
     @property
     def table_by(self) -> list[str] | None:
         return None if self.by is None else [a for a in self.by if a != "train.seed"]
+
+    @property
+    def rows_by(self) -> list[str] | None:
+        """What names a row of the table: the tags that vary across the runs, then the axes less the seed."""
+        if self.by is None:
+            return None
+        def repeats_an_axis(tag: str) -> bool:  # a horizon's `model` tag is its model.name axis again
+            return any(all(str(r.get(tag)) == shown(a, field(r, a)) for r in self.records) for a in self.table_by)
+
+        varying = [t for t in self.tags if len({hashable(r.get(t)) for r in self.records}) > 1
+                   and not repeats_an_axis(t)]
+        return varying + [a for a in self.table_by if a not in varying]
 
 
 def collect(path: str | Path, damaged: list[str] | None = None) -> Section | None:
@@ -260,14 +237,46 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
         index = read_index(path / "sweep.json", damaged)
         if index is not None:
             entries, axes = index
-            records = sweep_records(entries)
+            records = [with_seed(r, path / r["run"]) for r in sweep_records(entries)]
             curves = {r["run"]: read_curve(path / r["run"], damaged) for r in records}
             horizon = read_horizon(path / "horizon.json", damaged) if (path / "horizon.json").exists() else None
             by = axes or None  # a sweep without axes is a list of runs (a suite)
-            return Section(str(path), records, by, curves, horizon) if records else None
+            tags = list(dict.fromkeys(t for e in entries for t in e.get("tags", {})))
+            records = by_delay(records, by, horizon)
+            return Section(str(path), records, by, curves, horizon, tags) if records else None
     records = find_summaries([path], damaged)
     curves = {r["run"]: read_curve(Path(r["run"]), damaged) for r in records}
     return Section(str(path), records, None, curves) if records else None
+
+
+def with_seed(record: dict, run: Path) -> dict:
+    """The record with its training seed, read from the run's config.json where the seed is no axis of the
+    sweep (the report's `seeds`); as it is where that file cannot be read."""
+    from seqmem.atomic import read_json
+
+    if "train.seed" in record:
+        return record
+    try:
+        return {**record, "train.seed": read_json(run / "config.json")["train"]["seed"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return record
+
+
+def by_delay(records: list[dict], by: list[str] | None, horizon: dict | None) -> list[dict]:
+    """The records with each setting of the other axes together, in order of first appearance, and within it
+    by delay (a horizon's key, or the first delay among the axes): a horizon's probes come in the order the
+    search tried them."""
+    delay = horizon["key"] if horizon else next((k for k in DELAY_KEYS if k in (by or [])), None)
+    if delay is None or delay not in (by or []):
+        return records
+    others = [k for k in by if k not in (delay, "train.seed")]
+    first = {key: i for i, (key, _) in enumerate(group(records, others))}
+
+    def order(r):
+        value = field(r, delay)
+        return first[tuple(hashable(field(r, k)) for k in others)], not number(value), value if number(value) else 0
+
+    return sorted(records, key=order)
 
 
 def read_index(path: Path, damaged: list[str]) -> tuple[list[dict], list[str]] | None:
@@ -353,3 +362,24 @@ def read_horizon(path: Path, damaged: list[str]) -> dict | None:
         damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
         return None
     return horizon
+
+
+def chosen_section(section: Section, key: str) -> Section:
+    """The section with only the runs of the `key` value chosen on validation, in each group of the others."""
+    if section.by is None:
+        raise ConfigError(f"--choose {key}: {section.title} is not a sweep; give a sweep's folder")
+    key = key if key in section.by or "." in key else next((a for a in section.by if a.endswith(f".{key}")), key)
+    records = choose_on_validation(section.records, section.by, key)
+    return Section(f"{section.title}, {key} chosen on validation recall", records, section.by,
+                   {r["run"]: section.curves[r["run"]] for r in records if r["run"] in section.curves},
+                   tags=section.tags)
+
+
+def horizon_text(horizon: dict) -> str:
+    """A horizon's result as lines of text: each model's largest delay solved, mean (min..max) over seeds."""
+    lines = [f"memory horizon: largest {horizon['key']} with validation recall >= {horizon['target']} "
+             f"(searched {horizon['start']}..{horizon['limit']})"]
+    for model, h in horizon["models"].items():
+        spread = f" ({h['min']:g}..{h['max']:g})" if h["min"] != h["max"] else ""
+        lines.append(f"  {model:<10} {h['mean']:.4g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
+    return "\n".join(lines)

@@ -131,8 +131,21 @@ def name_points(configs: list[Config]) -> list[Point]:
     return [Point(point_name(c, keys), c) for c in configs]
 
 
+def check_tags(tags, where: str) -> dict:
+    """Tags as a sweep file gives them: names to text, numbers, true/false or None (what JSON holds as is)."""
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and k for k in tags):
+        raise ConfigError(f"{where}: `tags` must be a dict of names to values, e.g. {{\"variant\": \"gru-64\"}}")
+    bad = next((k for k, v in tags.items() if not isinstance(v, str | int | float | bool | type(None))), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: tag {bad!r} is a {type(tags[bad]).__name__}; give text, a number, true/false "
+                          "or None")
+    return dict(tags)
+
+
 def load_sweep_file(path: str | Path) -> list[Point]:
-    """A Python file that defines `configs`, a list of config dicts (or Configs); a dict may carry `name`."""
+    """A Python file that defines `configs`, a list of config dicts (or Configs); a dict may carry `name` and
+    `tags` (labels the index and the report carry beside its settings), and the file may define `tags` that
+    every point carries (a config's own win)."""
     path = Path(path)
     try:
         namespace = runpy.run_path(str(path), run_name="seqmem_sweep")
@@ -146,18 +159,21 @@ def load_sweep_file(path: str | Path) -> list[Point]:
     configs = namespace.get("configs")
     if not isinstance(configs, list | tuple) or not configs:
         raise ConfigError(f"sweep file {path} must define `configs`, a non-empty list of config dicts")
-    names, checked = [], []
+    shared = check_tags(namespace.get("tags", {}), f"sweep file {path}")
+    names, tags, checked = [], [], []
     for i, item in enumerate(configs):
         item = dict(item) if isinstance(item, dict) else item
         names.append(item.pop("name", None) if isinstance(item, dict) else None)
+        own = item.pop("tags", {}) if isinstance(item, dict) else {}
         try:
+            tags.append({**shared, **check_tags(own, "tags")})
             checked.append(make_config(item))
             if names[-1] is not None:
                 names[-1] = folder_name(str(names[-1]))
         except ConfigError as e:
             raise ConfigError(f"sweep file {path}, config {i + 1}: {e}") from None
     points = name_points(checked)
-    return [Point(str(n), p.config) if n else p for n, p in zip(names, points, strict=True)]
+    return [Point(str(n) if n else p.name, p.config, t) for n, p, t in zip(names, points, tags, strict=True)]
 
 
 def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tuple[str, dict, str]]:

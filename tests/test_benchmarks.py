@@ -1,4 +1,5 @@
-"""Benchmarks in their --quick form: they run and print one well-formed JSON object a line."""
+"""Benchmarks in their quick form: the sweep files train and `seqmem report --format jsonl` reads them back
+with their tags; the timing scripts print one well-formed JSON object a line through the shared harness."""
 
 import json
 import subprocess
@@ -7,17 +8,89 @@ from pathlib import Path
 
 import pytest
 
+from seqmem.cli import main
+from seqmem.sweep import load_sweep_file, run_sweep
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import harness  # noqa: E402
 
 
-def test_copy_tcn_quick_prints_json_lines(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "copy_tcn.py"), "--quick", "--runs",
-                           str(tmp_path / "runs")], capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert records and all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
-    by_metric = {r["metric"] for r in records}
-    assert {"recall_accuracy", "baseline.recall_accuracy", "accuracy", "valid_recall_accuracy", "steps"} <= by_metric
-    assert {r["init"] for r in records} == {"default", "paper"}
+class InProcess:
+    """Points run one after another in this process: no worker to start, for a quick sweep file."""
+
+    def run(self, fn, jobs):
+        for job in jobs:
+            yield fn(job)
+
+
+def quick_sweep(name, tmp_path, monkeypatch, capsys) -> tuple[list[dict], Path]:
+    """The sweep file's quick form trained, and the report's JSON lines of it."""
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what a worker sets; restored after the test
+    out = tmp_path / name
+    entries = run_sweep(load_sweep_file(ROOT / "benchmarks" / f"{name}.py"), out, InProcess(), progress=False)
+    assert all(e["status"] == "done" for e in entries), entries
+    capsys.readouterr()
+    assert main(["report", str(out), "--format", "jsonl"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()], out
+
+
+def summary(out: Path, run: str) -> dict:
+    return json.loads((out / run / "summary.json").read_text())
+
+
+def test_copy_tcn_sweep_file_reports_each_init_with_its_tags(tmp_path, monkeypatch, capsys):
+    rows, out = quick_sweep("copy_tcn", tmp_path, monkeypatch, capsys)
+    by_init = {r["init"]: r for r in rows}
+    assert set(by_init) == {"default", "paper"} and {r["model.init_std"] for r in rows} == {0.0, 0.01}
+    assert all(r["benchmark"] == "copy_tcn" and r["target"] == 0.99 and r["seeds"] == [1111] for r in rows)
+    for init, row in by_init.items():  # the row is the run's own summary, read apart
+        run = summary(out, f"init={init}")
+        assert row["recall_accuracy"] == run["recall_accuracy"] and row["steps"] == run["steps"] == 60
+    assert {r["baseline.recall_accuracy"] for r in rows} == {0.125}  # 1 of 8 digits, guessed
+
+
+def test_copy_tp_sweep_file_reports_both_methods(tmp_path, monkeypatch, capsys):
+    rows, out = quick_sweep("copy_tp", tmp_path, monkeypatch, capsys)
+    assert {r["recipe"]: r["method.name"] for r in rows} == {"seed-copy-bp": "bptt", "seed-copy-tp": "target-prop"}
+    assert {r["baseline.recall_accuracy"] for r in rows} == {0.125}
+    assert all(r["runs"] == 1 and r["seeds"] == [0] for r in rows)
+
+
+def test_content_recall_sweep_file_reports_each_task_and_model_with_its_baseline(tmp_path, monkeypatch, capsys):
+    rows, _ = quick_sweep("content_recall", tmp_path, monkeypatch, capsys)
+    recall = {(r["task.name"], r["model.name"]): r for r in rows}
+    assert set(recall) == {(t, m) for t in ("selective-copy", "associative-recall") for m in ("tcn", "gru")}
+    assert {r["baseline.recall_accuracy"] for r in rows} == {0.25}  # 1 of 4 symbols, guessed
+    assert all(0 <= r["recall_accuracy min"] <= r["recall_accuracy"] <= r["recall_accuracy max"] <= 1 for r in rows)
+
+
+def test_echo_stream_sweep_file_tags_each_variant(tmp_path, monkeypatch, capsys):
+    rows, _ = quick_sweep("echo_stream", tmp_path, monkeypatch, capsys)
+    assert {(r["variant"], r["task.echo_step"]) for r in rows} == {(v, e) for v in ("rnn-relu-4", "gru-64")
+                                                                   for e in (3, 10)}
+    assert all(r["baseline.recall_accuracy"] == 0.5 and r["series_length"] == 2000 for r in rows)
+
+
+def test_a_sweep_files_options_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BENCH_SEEDS", "0,1,2")
+    monkeypatch.setenv("BENCH_QUICK", "0")
+    monkeypatch.setenv("BENCH_LR", "3e-3")
+    assert harness.option("seeds", [0]) == [0, 1, 2] and harness.option("quick", True) is False
+    assert harness.option("lr", 1e-3) == 0.003 and harness.option("steps", 3000) == 3000  # unset: the default
+    monkeypatch.setenv("BENCH_MODELS", "nope")
+    with pytest.raises(Exception, match="BENCH_MODELS: unknown 'nope'"):
+        load_sweep_file(ROOT / "benchmarks" / "content_recall.py")
+
+
+def test_the_harness_interleaves_and_takes_the_median_of_per_round_ratios():
+    order = [name for _, name in harness.rotated(["a", "b", "c"], 3)]
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # no contender always first
+    calls = iter(range(100))
+    kept = harness.interleaved({"a": lambda: next(calls), "b": lambda: next(calls)}, rounds=2, warmup=1)
+    assert kept == {"a": [3, 4], "b": [2, 5]}  # round 0 (calls 0, 1) warms up; round 1 runs b first
+    assert harness.median_ratio([2, 9, 4], [1, 3, 1]) == 3  # ratios 2, 3, 4: not 15 / 5 of the sums
 
 
 def test_ssm_speed_quick_compares_each_model_with_its_peers_on_the_same_weights():
@@ -46,18 +119,6 @@ def test_rnn_speed_quick_checks_each_alternative_against_pytorchs_module():
     ratios = {(r["cell"], r["numerator"]) for r in records if r["metric"] == "step_time_ratio"}
     assert {("gru", "handwritten"), ("rnn", "handwritten")} <= ratios
     assert all(r["value"] > 0 for r in records if r["metric"] in ("step_seconds", "step_time_ratio"))
-
-
-def test_content_recall_quick_prints_each_task_and_model_with_its_baseline(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "content_recall.py"), "--quick", "--workers", "1",
-                           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out.jsonl")],
-                          capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    recall = {(r["task"], r["model"]): r for r in records if r["metric"] == "recall_accuracy"}
-    assert set(recall) == {(t, m) for t in ("selective-copy", "associative-recall") for m in ("tcn", "gru")}
-    baseline = {(r["task"], r["model"]): r["value"] for r in records if r["metric"] == "baseline.recall_accuracy"}
-    assert baseline[("selective-copy", "gru")] == 0.25 and baseline[("associative-recall", "gru")] == 0.25
-    assert all(0 <= r["value"] <= 1 for r in recall.values())
 
 
 def test_startup_quick_prints_each_command_and_its_ratio_to_python():

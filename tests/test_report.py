@@ -12,6 +12,7 @@ import pytest
 
 from seqmem.cli import main
 from seqmem.page import write_page
+from seqmem.plots import colours, draw_learning_curves, draw_recall_by_delay
 from seqmem.report import collect
 from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
 
@@ -50,8 +51,8 @@ def test_csv_holds_the_same_numbers_unformatted(sweep, tmp_path):
     assert len(rows) == 4
     index = json.loads((sweep / "sweep.json").read_text())
     for row in rows:
-        runs = [p["summary"] for p in index["points"] if p["settings"]["model.name"] == row["model"]
-                and str(p["settings"]["task.delay"]) == row["delay"]]
+        runs = [p["summary"] for p in index["points"] if p["settings"]["model.name"] == row["model.name"]
+                and str(p["settings"]["task.delay"]) == row["task.delay"]]
         values = [r["recall_accuracy"] for r in runs]
         assert float(row["recall_accuracy"]) == pytest.approx(sum(values) / 2)
         assert float(row["recall_accuracy min"]) == min(values)
@@ -69,7 +70,69 @@ def test_figures_can_be_written_as_png_files(sweep, tmp_path, capsys):
     assert main(["report", str(sweep), "--figures", str(tmp_path / "figs")]) == 0
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == ["sweep-learning-curves.png", "sweep-recall-by-delay.png", "sweep-recall-by-seconds.png"]
-    assert all((tmp_path / "figs" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+    from matplotlib.image import imread
+
+    width = imread(tmp_path / "figs" / "sweep-learning-curves.png").shape[1]
+    assert width > 1000  # drawn for the page's full width, not half of it
+
+
+def test_the_learning_curves_draw_each_runs_own_evaluations(sweep):
+    """Every run is a line through its metrics.jsonl's (step, recall), read here apart; a colour a group (the
+    model and delay), a line style a seed, and the legend outside the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    section = collect(sweep)
+    fig = draw_learning_curves(section)
+    lines = [line for line in fig.axes[0].get_lines() if list(line.get_xdata())]  # the legend's seed key is empty
+    drawn = {(tuple(line.get_xdata()), tuple(line.get_ydata())): line for line in lines}
+    index = json.loads((sweep / "sweep.json").read_text())
+    styles = {}
+    for point in index["points"]:
+        metrics = [json.loads(x) for x in (sweep / point["name"] / "metrics.jsonl").read_text().splitlines()]
+        line = drawn[(tuple(m["step"] for m in metrics), tuple(m["recall_accuracy"] for m in metrics))]
+        settings = point["settings"]
+        styles.setdefault((settings["model.name"], settings["task.delay"]), []).append(
+            (line.get_color(), line.get_linestyle()))
+    assert len(lines) == 8 + 1  # eight runs and the memoryless line
+    assert all(len({c for c, _ in s}) == 1 and len({ls for _, ls in s}) == 2 for s in styles.values())
+    assert len({s[0][0] for s in styles.values()}) == 4  # no two groups share a colour
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    legend, axes = fig.axes[0].get_legend(), fig.axes[0]
+    renderer = canvas.get_renderer()
+    assert legend.get_window_extent(renderer).x0 > axes.get_window_extent(renderer).x1  # it covers no curve
+
+
+def test_recall_by_delay_draws_the_mean_over_seeds_at_each_delay(sweep):
+    fig = draw_recall_by_delay(collect(sweep))
+    index = json.loads((sweep / "sweep.json").read_text())
+    curves = {bars.get_label(): (list(bars.lines[0].get_xdata()), list(bars.lines[0].get_ydata()))
+              for bars in fig.axes[0].containers}  # one errorbar a model: its line, caps and bars
+    assert set(curves) == {"model=rnn", "model=gru"}
+    for model in ("rnn", "gru"):
+        means = []
+        for delay in (1, 3):
+            values = [p["summary"]["recall_accuracy"] for p in index["points"]
+                      if p["settings"]["model.name"] == model and p["settings"]["task.delay"] == delay]
+            means.append(sum(values) / len(values))
+        assert curves[f"model={model}"][0] == [1, 3] and curves[f"model={model}"][1] == pytest.approx(means)
+
+
+def test_twenty_groups_get_twenty_colours():
+    assert len(set(colours(20))) == 20 and len(set(colours(9))) == 9
+
+
+def test_the_figures_choose_no_matplotlib_backend():
+    """Drawing a figure neither imports pyplot nor sets a backend, so a notebook's inline figures still work."""
+    code = ("import sys, matplotlib; before = matplotlib.rcParams._get_backend_or_none()\n"
+            "from seqmem.plots import draw_learning_curves, png\n"
+            "from seqmem.report import Section\n"
+            "s = Section('x', [{'run': 'a', 'baseline': {'recall_accuracy': 0.1}}], None,\n"
+            "            {'a': [{'step': 1, 'train_seconds': 0.1, 'recall_accuracy': 0.5}]})\n"
+            "assert png(draw_learning_curves(s))[:4] == b'\\x89PNG'\n"
+            "print('matplotlib.pyplot' in sys.modules, matplotlib.rcParams._get_backend_or_none() == before)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_a_list_of_unrelated_runs_is_reported_one_run_a_row(tmp_path):
@@ -93,7 +156,9 @@ def chromium() -> str:
 HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PROBE = ("<script>addEventListener('load', () => { const all = [...document.images]; document.title = "
-         "'loaded ' + all.filter(i => i.complete && i.naturalWidth > 0).length + ' of ' + all.length; });</script>")
+         "'loaded ' + all.filter(i => i.complete && i.naturalWidth > 0).length + ' of ' + all.length + "
+         "' wide ' + Math.ceil(Math.max(...[...document.querySelectorAll('table')].map(t => "
+         "t.getBoundingClientRect().right))); });</script>")
 
 
 def test_the_page_renders_in_headless_chromium_with_every_image_loaded(sweep, tmp_path):
@@ -102,8 +167,11 @@ def test_the_page_renders_in_headless_chromium_with_every_image_loaded(sweep, tm
     probe = tmp_path / "probe.html"  # the report itself runs no script; a copy carries the check
     probe.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
     common = [browser, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000"]
-    done = subprocess.run([*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "<title>loaded 3 of 3</title>" in done.stdout, done.stderr[-2000:]
+    done = subprocess.run([*common, "--window-size=1280,2400", "--dump-dom", probe.as_uri()], capture_output=True,
+                          text=True, timeout=120)
+    loaded, wide = re.search(r"<title>(loaded \d+ of \d+) wide (\d+)</title>", done.stdout).groups()
+    assert loaded == "loaded 3 of 3", done.stderr[-2000:]
+    assert int(wide) <= 1280  # every table's right edge in the window: no column scrolls out of sight
     shot = tmp_path / "report.png"  # kept out of the repository: it lives in the test's own folder
     subprocess.run([*common, "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=120)

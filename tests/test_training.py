@@ -54,12 +54,18 @@ def test_run_directory_records_everything(tmp_path):
     assert config["train"]["seed"] == 2 and config["task"]["convention"] == "digits" and config["model"]["dropout"] == 0.0
     metrics = run.metrics()
     assert [m["step"] for m in metrics] == [10, 20, 30, 40]
-    assert all({"loss", "accuracy", "recall_accuracy", "baseline", "train_seconds"} <= m.keys() for m in metrics)
-    for key in ("task", "model", "method", "steps", "train_seconds", "loss", "accuracy", "recall_accuracy",
-                "parameters", "baseline"):
-        assert key in summary
-    assert set(summary["baseline"]) >= {"loss", "accuracy", "recall_accuracy"}
-    assert summary["recall_accuracy"] == metrics[-1]["recall_accuracy"]
+    seconds = [m["train_seconds"] for m in metrics]
+    assert all(0 < a < b for a, b in zip(seconds, seconds[1:], strict=False))  # training time only grows
+    last = metrics[-1]
+    assert {k: summary[k] for k in ("loss", "accuracy", "recall_accuracy")} == {
+        k: last[k] for k in ("loss", "accuracy", "recall_accuracy")}  # the summary is the last evaluation's
+    assert (summary["task"], summary["model"], summary["method"], summary["steps"]) == ("copy-memory", "tcn", "bptt", 40)
+    task = make_task("copy-memory", blank=5, recall_length=3, test_size=200)  # built apart from the run
+    model = make_model("tcn", task, levels=3, kernel_size=3, channels=16)
+    assert summary["parameters"] == sum(p.numel() for p in model.parameters())
+    baseline = task.baseline()
+    assert summary["baseline"]["recall_accuracy"] == pytest.approx(baseline.recall_accuracy)
+    assert summary["baseline"]["loss"] == pytest.approx(baseline.loss) == last["baseline"]["loss"]
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
