@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from seqmem.atomic import write_jsonl
-from seqmem.config import build, make_config, recipe_config
+from seqmem.builder import build
+from seqmem.config import make_config, recipe_config
 from seqmem.errors import ConfigError
 from seqmem.training.loop import chunks_per_batch, training_chunks
 
