@@ -32,7 +32,7 @@ def build(config, check_device: bool = True) -> Experiment:
     from seqmem.models import make_model, model_class
     from seqmem.tasks import make_task, task_class
     from seqmem.training.config import TrainConfig
-    from seqmem.training.loop import check_where, total_steps
+    from seqmem.training.loop import check_method_precision, check_where, total_steps
     from seqmem.training.methods import make_method
 
     config = make_config(config)
@@ -59,6 +59,7 @@ def build(config, check_device: bool = True) -> Experiment:
         raise ConfigError(f"method {method.name}: it needs update(batch, state) and optimizers, a list (what a "
                           "learning-rate schedule scales); see docs/extending.md")
     total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
+    check_method_precision(method, train)
     if check_device:
         check_where(train)  # an absent device, or the package --log needs, refused here too
     return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)

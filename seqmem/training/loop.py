@@ -173,6 +173,12 @@ def check_where(config: TrainConfig) -> torch.device:
     return device
 
 
+def check_method_precision(method, config: TrainConfig) -> None:
+    """A method trains in the precisions it lists in `precisions` (bptt and tbptt: all three), others in fp32."""
+    if config.precision not in getattr(method, "precisions", ("fp32",)):
+        raise ConfigError(f"method {method.name} trains in fp32 only: use --precision fp32")
+
+
 def prepare(model, task, config, method, run):
     """The settings checked, the method made and everything on the device, before any file is read or written."""
     config = TrainConfig(steps=1000) if config is None else config
@@ -190,8 +196,7 @@ def prepare(model, task, config, method, run):
     elif isinstance(method, dict):
         method = make_method(model, task, config, **method)
     place(model, method, device)
-    if config.precision not in getattr(method, "precisions", ("fp32",)):
-        raise ConfigError(f"method {method.name} trains in fp32 only: use --precision fp32")
+    check_method_precision(method, config)
     if config.schedule != "constant" and not hasattr(method, "optimizers"):
         raise ConfigError(f"method {method.name} does not name its optimizers, so --schedule {config.schedule} "
                           "cannot scale them: use --schedule constant")
