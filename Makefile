@@ -13,7 +13,7 @@ TORCH := torch==2.13.0
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray,compare]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray,compare,tensorboard]'
 	touch $@
 
 run: $(BIN)/.installed

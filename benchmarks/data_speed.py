@@ -19,7 +19,8 @@ import time
 import torch
 from harness import Lines, arguments, main
 
-from seqmem.config import build, make_config, recipe_config
+from seqmem.builder import build
+from seqmem.config import make_config, recipe_config
 from seqmem.errors import ConfigError
 from seqmem.training.loop import chunks_per_batch, training_chunks
 

@@ -1,5 +1,5 @@
 """One home for an experiment's settings: a recipe, flags, `--set`, a Python dict and a sweep point all
-become the same validated `Config`, recorded as config.json and built into task, model and method once.
+become the same validated `Config`, recorded as config.json (seqmem.builder turns it into task, model and method).
 
 A config has five parts:
 
@@ -18,7 +18,7 @@ short name or an import path (`package.module:Class`, `path/to/file.py:Class`: s
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from seqmem import imports
 from seqmem.errors import ConfigError
@@ -219,53 +219,3 @@ def recipe_config(name: str) -> dict:
         if part in recipe and not isinstance(recipe[part], dict):
             raise ConfigError(f"recipe {name}: [{part}] must be a table of settings, got {recipe[part]!r}")
     return upgrade({k: copy.deepcopy(v) for k, v in recipe.items() if k not in ("description", "suites", "notes")})
-
-
-@dataclass
-class Experiment:
-    """A config built: the task, the model (weights drawn from the training seed), the training settings and
-    the method, each made once. `config` records the task as built (`task.params()`)."""
-
-    config: Config
-    task: object
-    model: object
-    train: object
-    method: object
-
-
-def build(config) -> Experiment:
-    """Turn a config into task, model and method, refusing before anything is written what cannot run."""
-    from seqmem.contract import refuse, task_checks
-    from seqmem.imports import is_user_class
-    from seqmem.memory import batch_bytes, check_fits, model_bytes
-    from seqmem.models import make_model, model_class
-    from seqmem.tasks import make_task, task_class
-    from seqmem.training.config import TrainConfig
-    from seqmem.training.loop import total_steps
-    from seqmem.training.methods import make_method
-
-    config = make_config(config)
-    task_params, model_params = without_name(config.task), without_name(config.model)
-    task_cls, model_cls = task_class(config.task["name"]), model_class(config.model["name"])
-    check_fits(task_cls.data_bytes(task_params), f"task {task_cls.name}'s fixed data",
-               "make its sizes (sequence length, set sizes) smaller")
-    task = make_task(config.task["name"], **task_params)
-    train = TrainConfig(**config.train)
-    try:
-        weights = model_bytes(model_cls, task, model_params)
-    except ConfigError:
-        weights = 0  # the model's own check refuses it below, with its own message
-    check_fits(task_cls.data_bytes(task_params) + weights + batch_bytes(task, max(train.batch_size, train.eval_batch_size)),
-               f"this run ({model_cls.name} on {task.name}, span {task.span})",
-               "make the model, the sequences or the batches smaller")
-    if is_user_class(task_cls):
-        refuse(f"task {task_cls.name}", task_checks(task))
-    model = make_model(config.model["name"], task, seed=train.seed,
-                       allow_short_receptive_field=config.allow_short_receptive_field, **model_params)
-    method = make_method(model, task, train, **config.method)
-    if is_user_class(type(method)) and not (isinstance(getattr(method, "optimizers", None), list)
-                                            and callable(getattr(method, "update", None))):
-        raise ConfigError(f"method {method.name}: it needs update(batch, state) and optimizers, a list (what a "
-                          "learning-rate schedule scales); see docs/extending.md")
-    total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
-    return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import torch
 
-from seqmem.config import Config, build, make_config, upgrade
+from seqmem.builder import build
+from seqmem.config import Config, make_config, upgrade
 from seqmem.errors import ConfigError, Diverged
 from seqmem.imports import changed_sources
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
 from seqmem.training import train
+from seqmem.training.device import check_device, model_device, resolve
 
 
 def default_out(config: Config) -> Path:
@@ -28,9 +30,11 @@ def default_out(config: Config) -> Path:
 
 
 def run_experiment(config, out: str | Path | None = None, progress: bool = True, say=print) -> dict:
-    """Train a config into a run directory (resuming one that was interrupted); return its summary.
+    """Train a config into a run directory (resuming one that was interrupted, on whatever device is asked
+    now); return its summary.
 
-    Everything is checked, and the task, model and method built, before the directory is touched.
+    Everything is checked, the device included, and the task, model and method built, before the directory is
+    touched.
     """
     experiment = build(make_config(config))
     recorded = experiment.config.as_dict()
@@ -71,30 +75,33 @@ class LoadedRun:
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """The model's class at each step (or for each sequence) of a batch of inputs."""
+        """The model's class at each step (or for each sequence) of a batch of inputs, on the inputs' device."""
         self.model.eval()
-        logits, _ = self.model(x, cond=cond)
-        return logits.argmax(-1)
+        device = model_device(self.model)
+        logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
+        return logits.argmax(-1).to(x.device)
 
     def predict_text(self, text: str, delay: int | None = None) -> str:
         """An echo-letters run's answer to `text` (letters a-z), blanks as spaces; `delay` for a variable-delay run."""
         return predict_text(self, text, delay)
 
 
-def load(path: str | Path, warn=None) -> LoadedRun:
-    """A run directory's task and model with its last weights. A file the run imports that has changed since
-    is warned of (`warn`, default `warnings.warn`), not refused: reading old weights with edited code is
-    common, and weights that no longer fit are refused by name."""
+def load(path: str | Path, warn=None, device: str = "cpu") -> LoadedRun:
+    """A run directory's task and model with its last weights, on `device` (the CPU by default, wherever the
+    run was trained: cpu, cuda, cuda:N, mps or auto). A file the run imports that has changed since is warned
+    of (`warn`, default `warnings.warn`), not refused: reading old weights with edited code is common, and
+    weights that no longer fit are refused by name."""
     run = RunDir(path)
     if not run.config_path.exists():
         raise ConfigError(f"{path} is not a run directory (no config.json): give a directory made by seqmem train")
     config = run.config
     recorded = config.pop("sources", None) or {}
-    experiment = build(config)
+    where = resolve(check_device(device))
+    experiment = build(config, check_device=False)
     for source in changed_sources(recorded, experiment.config.sources):
         (warn or warnings.warn)(f"{source} has changed since {path} was trained: its model is built from the file as it is now")
     if not run.checkpoint_path.exists():
         raise ConfigError(f"{path} has no checkpoint.pt yet: train it first")
     restore(experiment.model, run.read_checkpoint()["model"], run.checkpoint_path)
-    experiment.model.eval()
+    experiment.model.to(where).eval()
     return LoadedRun(Path(path), experiment.config.as_dict(), experiment.task, experiment.model)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from seqmem.tasks.base import IGNORE, Batch
+from seqmem.training.device import model_device, to_device
 
 
 @dataclass
@@ -66,11 +67,13 @@ class Tally:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int = 500) -> Scores:
-    """Score `model` on every sequence of a fixed split."""
+    """Score `model` on every sequence of a fixed split, each batch moved to the model's device."""
     was_training = model.training
     model.eval()
     tally = Tally(getattr(task, "tolerance", None))
+    device = model_device(model)
     for batch in task.batches(split, batch_size):
+        batch = to_device(batch, device)
         logits, _ = model(batch.x, cond=batch.cond)
         tally.add(logits, batch)
     model.train(was_training)

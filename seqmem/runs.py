@@ -40,6 +40,17 @@ def same_config(old: dict, new: dict) -> bool:
     return True
 
 
+def identity(config: dict) -> dict:
+    """What a run computes: its config without the settings of where it runs (`train.device`, `train.log`),
+    which may change when it resumes."""
+    from seqmem.training.config import EXECUTION
+
+    train = config.get("train")
+    if not isinstance(train, dict):
+        return config
+    return {**config, "train": {k: v for k, v in train.items() if k not in EXECUTION}}
+
+
 class RunDir:
     """The files of one run. Opening a directory that holds another config is refused, not overwritten."""
 
@@ -71,7 +82,7 @@ class RunDir:
             if changed:
                 raise ConfigError(f"{changed[0]} has changed since the run in {self.path} started: restore it to "
                                   "resume, or choose a new --out to train the changed code")
-            if not same_config(old, json.loads(json.dumps(config))):
+            if not same_config(identity(old), identity(json.loads(json.dumps(config)))):
                 raise ConfigError(
                     f"--out {self.path} holds a run with another config: choose a new --out, or delete it to start over"
                 )
@@ -127,9 +138,11 @@ class RunDir:
         atomic_write(self.checkpoint_path, lambda f: f.write(data.getbuffer()))
 
     def read_checkpoint(self) -> dict:
-        """checkpoint.pt, loaded with weights_only=True: tensors and plain data only, never code."""
+        """checkpoint.pt, loaded with weights_only=True (tensors and plain data only, never code) onto the CPU,
+        whichever device saved it (map_location): a run trained on a GPU resumes, or is loaded, on a CPU, and
+        load_state_dict copies the weights to wherever the model is."""
         try:
-            checkpoint = torch.load(self.checkpoint_path, weights_only=True)
+            checkpoint = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             reason = str(e).splitlines()[0] if str(e) else "it holds more than weights"
             raise ConfigError(f"{self.checkpoint_path} cannot be loaded safely ({reason[:120]}): it holds more "

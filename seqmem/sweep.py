@@ -21,7 +21,8 @@ from pathlib import Path
 
 from seqmem import imports
 from seqmem.atomic import read_json, write_json
-from seqmem.config import Config, build, make_config, set_value, upgrade
+from seqmem.builder import build
+from seqmem.config import Config, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.names import clean, folder_name, shorten
 from seqmem.pool import ProcessPool, one_thread

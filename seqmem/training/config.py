@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass, field
 
 from seqmem.errors import ConfigError
 from seqmem.params import check_int, coerce, parameters
+from seqmem.training.device import PRECISIONS, check_device
 from seqmem.training.schedule import SCHEDULES
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+LOGS = ("none", "tensorboard")
+# Where a run computes and who watches it, not what it computes: a run resumes under other values of these
+# (trained on a GPU, resumed on a CPU), so RunDir.check leaves them out when it compares configs.
+EXECUTION = ("device", "log")
 
 
 def setting(default, help: str):
@@ -36,12 +41,20 @@ class TrainConfig:
     eval_batch_size: int = setting(500, "sequences a batch when scoring (default 500)")
     stop_at: float | None = setting(None, "stop once validation recall accuracy reaches this (never read on test)")
     max_seconds: float | None = setting(None, "stop once training has taken this many seconds (evaluation excluded)")
+    device: str = setting("cpu", "cpu (default), cuda, cuda:N, mps, or auto (CUDA, else MPS, else the CPU)")
+    precision: str = setting("fp32", "fp32 (default), bf16 (CPU or GPU) or fp16 (GPU, loss-scaled): autocast's type")
+    log: str = setting("none", "none (default) or tensorboard: an event file beside metrics.jsonl")
 
     def __post_init__(self):
         for name, param in parameters(TrainConfig).items():
             setattr(self, name, coerce(f"train.{name}", getattr(self, name), param.kind))
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        check_device(self.device)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.log not in LOGS:
+            raise ConfigError(f"log must be one of {', '.join(LOGS)}, got {self.log!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         for name in ("steps", "epochs", "batch_size", "eval_every", "eval_batch_size"):

@@ -22,8 +22,10 @@ from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.threads import training_threads
 from seqmem.training.config import TrainConfig
+from seqmem.training.device import check_precision, place, resolve, to_device
 from seqmem.training.methods import make_method
 from seqmem.training.schedule import lr_factor, set_lr_factor
+from seqmem.training.tensorboard import require, tensorboard_log
 
 SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
 
@@ -49,6 +51,7 @@ class Result:
     baseline: dict
     at_best: dict
     stopped_early: bool = False
+    device: str = "cpu"
     history: list = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
@@ -144,108 +147,207 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
     """Train `model` on `task`; with `run`, record and checkpoint into it, resuming what is there.
 
     `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`. It runs on
-    one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.threads).
+    one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.threads), on
+    `config.device` (the model, and each module the method holds, are moved there).
     """
     with training_threads():
-        return train_on_threads(model, task, config, method, run, progress)
+        config, method, device = prepare(model, task, config, method, run)
+        rng = torch.get_rng_state()
+        torch.manual_seed(config.seed)  # dropout and other in-model draws; restored on exit
+        try:
+            session = resume(model, task, config, method, run, device)
+            with tensorboard_log(config, run, session.history, session.start) as board:
+                run_updates(session, progress, board)
+        finally:
+            torch.set_rng_state(rng)
+        return result(session)
 
 
-def train_on_threads(model, task, config, method, run, progress) -> Result:
+def check_where(config: TrainConfig) -> torch.device:
+    """The device the settings name, refused in one line where this machine lacks it (or its precision, or
+    the package `--log` needs), so a command refuses before it writes anything."""
+    device = resolve(config.device)
+    check_precision(config.precision, device)
+    if config.log == "tensorboard":
+        require()
+    return device
+
+
+def check_method_precision(method, config: TrainConfig) -> None:
+    """A method trains in the precisions it lists in `precisions` (bptt and tbptt: all three), others in fp32."""
+    if config.precision not in getattr(method, "precisions", ("fp32",)):
+        raise ConfigError(f"method {method.name} trains in fp32 only: use --precision fp32")
+
+
+def prepare(model, task, config, method, run):
+    """The settings checked, the method made and everything on the device, before any file is read or written."""
     config = TrainConfig(steps=1000) if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train's config must be a TrainConfig, got {type(config).__name__}: "
                           "use seqmem.TrainConfig(steps=...)")
     if not isinstance(model, torch.nn.Module) or not hasattr(task, "batches"):
         raise ConfigError("train needs a model from make_model and a task from make_task")
+    device = check_where(config)
+    if config.log != "none" and run is None:
+        raise ConfigError(f"--log {config.log} writes into the run directory: give train a run (or use run_experiment)")
+    model.to(device)  # before the method is made, so whatever it makes beside the weights is made there
     if isinstance(method, str):
         method = make_method(model, task, config, method)
     elif isinstance(method, dict):
         method = make_method(model, task, config, **method)
-    steps = total_steps(task, config, method)
+    place(model, method, device)
+    check_method_precision(method, config)
     if config.schedule != "constant" and not hasattr(method, "optimizers"):
         raise ConfigError(f"method {method.name} does not name its optimizers, so --schedule {config.schedule} "
                           "cannot scale them: use --schedule constant")
-    eval_every = config.eval_every or default_eval_every(task, config, method, steps)
-    baseline = task.baseline().as_dict()
-    start, elapsed, state, history, stopped = 0, 0.0, None, [], False
+    return config, method, device
+
+
+@dataclass
+class Session:
+    """One call of `train`: what it trains and where it has got to. `saved` is the last step checkpointed."""
+
+    model: torch.nn.Module
+    task: object
+    config: TrainConfig
+    method: object
+    run: RunDir | None
+    device: torch.device
+    steps: int
+    eval_every: int
+    baseline: dict
+    start: int = 0
+    step: int = 0
+    elapsed: float = 0.0
+    state: object = None
+    history: list = field(default_factory=list)
+    saved: int | None = None
+    stopped: bool = False
+
+
+def resume(model, task, config, method, run, device) -> Session:
+    """A session at step 0, or at the run's last checkpoint: weights, optimizers, carried state, random state
+    and the metrics logged up to it."""
+    steps = total_steps(task, config, method)
+    session = Session(model, task, config, method, run, device, steps,
+                      config.eval_every or default_eval_every(task, config, method, steps), task.baseline().as_dict())
     checkpoint = run.load_checkpoint() if run is not None else None
-    rng = torch.get_rng_state()
-    torch.manual_seed(config.seed)  # dropout and other in-model draws; restored on exit
     if checkpoint is not None:
         restore(model, checkpoint["model"], run.checkpoint_path)
         restore(method, checkpoint["method"], run.checkpoint_path)
-        start, elapsed, state = checkpoint["step"], checkpoint["train_seconds"], checkpoint["state"]
+        session.start, session.elapsed = checkpoint["step"], checkpoint["train_seconds"]
+        session.state = to_device(checkpoint["state"], device)
         torch.set_rng_state(checkpoint["rng"])
-        history = run.metrics()
+        if device.type == "cuda" and checkpoint.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
+        session.history, session.saved = run.metrics(), session.start
+    session.step = session.start
+    history, stop_at = session.history, config.stop_at
+    session.stopped = bool(history) and ((stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= stop_at)
+                                         or (config.max_seconds is not None and session.elapsed >= config.max_seconds))
     model.train()
-    bar = tqdm(total=steps, initial=start, disable=None if progress else True, desc=f"{label(task.name)} {label(model_name(model))}",
-               unit="step", dynamic_ncols=True, leave=False)
-    saved = start if checkpoint is not None else None
+    return session
 
-    per_batch = chunks_per_batch(task, method)
 
-    def save(step: int, seconds: float) -> None:
-        carried = None if step % per_batch == 0 else own_tensors(state)  # a new sequence starts afresh
-        run.save_checkpoint({"model": model.state_dict(), "method": method.state_dict(), "step": step,
-                             "train_seconds": seconds, "state": carried, "rng": torch.get_rng_state()})
+def save(session: Session, seconds: float) -> None:
+    """Checkpoint the session's step: weights, optimizers, the carried state (none where a new sequence starts)."""
+    step, device = session.step, session.device
+    carried = None if step % chunks_per_batch(session.task, session.method) == 0 else own_tensors(session.state)
+    checkpoint = {"model": session.model.state_dict(), "method": session.method.state_dict(), "step": step,
+                  "train_seconds": seconds, "state": carried, "rng": torch.get_rng_state()}
+    if device.type == "cuda":  # dropout's draws there, so a resumed run on the same GPU is the uninterrupted one
+        checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
+    session.run.save_checkpoint(checkpoint)
 
-    def diverged(step: int, what: str) -> Diverged:
-        kept = f"checkpoint.pt keeps step {saved}, the last with a finite loss and weights" if saved else \
-            "no checkpoint was kept"
-        return Diverged(f"{what} at step {step}: the run stopped; {kept}. To go on, train again into a new --out "
-                        "with a lower --lr or with --clip", step, saved)
 
+def diverged(session: Session, step: int, what: str) -> Diverged:
+    saved = session.saved
+    kept = f"checkpoint.pt keeps step {saved}, the last with a finite loss and weights" if saved else \
+        "no checkpoint was kept"
+    return Diverged(f"{what} at step {step}: the run stopped; {kept}. To go on, train again into a new --out "
+                    "with a lower --lr or with --clip", step, saved)
+
+
+def run_updates(session: Session, progress: bool, board) -> None:
+    """Update until the last step or a stop, evaluating every `eval_every` updates; Ctrl-C or SIGTERM checkpoints
+    the last whole update and stops."""
+    config, steps = session.config, session.steps
+    bar = tqdm(total=steps, initial=session.start, disable=None if progress else True,
+               desc=f"{label(session.task.name)} {label(model_name(session.model))}", unit="step",
+               dynamic_ncols=True, leave=False)
     try:
-        step, running, count, tic = start, 0.0, 0, time.perf_counter()
-        stopped = bool(history) and ((config.stop_at is not None and history[-1].get("valid_recall_accuracy", 0) >= config.stop_at)
-                                     or (config.max_seconds is not None and elapsed >= config.max_seconds))
-        chunks = training_chunks(task, config, method, start)
+        running, count, tic = 0.0, 0, time.perf_counter()
+        chunks = training_chunks(session.task, config, session.method, session.start)
         with interrupt.deferred():
-            while step < steps and not stopped:
+            while session.step < steps and not session.stopped:
                 if interrupt.requested():  # Ctrl-C or SIGTERM: keep this step's weights, then stop
-                    if run is not None:
-                        save(step, elapsed + time.perf_counter() - tic)
+                    if session.run is not None:
+                        save(session, session.elapsed + time.perf_counter() - tic)
                     raise KeyboardInterrupt
-                # one update
-                if config.schedule != "constant":
-                    set_lr_factor(method.optimizers, lr_factor(config.schedule, step, steps))
-                chunk, new_sequence = next(chunks)
-                loss, state = method.update(chunk, None if new_sequence else state)
-                if not math.isfinite(loss):
-                    raise diverged(step + 1, f"loss became {loss}")
-                step, running, count = step + 1, running + loss, count + 1
-                if step % 10 == 0 or step == steps:
+                loss = update(session, *next(chunks))
+                running, count = running + loss, count + 1
+                if session.step % 10 == 0 or session.step == steps:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 bar.update(1)
-                out_of_time = config.max_seconds is not None and elapsed + time.perf_counter() - tic >= config.max_seconds
-                if step % eval_every != 0 and step != steps and not out_of_time:
+                out_of_time = config.max_seconds is not None and \
+                    session.elapsed + time.perf_counter() - tic >= config.max_seconds
+                if session.step % session.eval_every != 0 and session.step != steps and not out_of_time:
                     continue
-                # evaluate on validation and test, record, checkpoint (finite weights and scores only)
-                elapsed += time.perf_counter() - tic
-                record = {"step": step, "train_seconds": round(elapsed, 3), "train_loss": running / count,
-                          **score(model, task, config.eval_batch_size), "baseline": baseline}
-                if not all(math.isfinite(record[k]) for k in ("loss", "valid_loss")) or not finite(model):
-                    raise diverged(step, "the weights or the evaluation loss became non-finite")
-                history.append(record)
+                session.elapsed += time.perf_counter() - tic
+                record = evaluation(session, running / count)
                 if progress:
-                    bar.write(f"step {step:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
-                              f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
-                              f"(memoryless recall {baseline['recall_accuracy']:.4f})")
-                stopped = out_of_time or (config.stop_at is not None and record["valid_recall_accuracy"] >= config.stop_at)
-                if run is not None:
-                    run.log(record)
-                    save(step, elapsed)
-                    saved = step
+                    bar.write(progress_line(record))
+                session.stopped = out_of_time or (config.stop_at is not None
+                                                  and record["valid_recall_accuracy"] >= config.stop_at)
+                if session.run is not None:
+                    session.run.log(record)
+                    board.log(record)
+                    save(session, session.elapsed)
+                    session.saved = session.step
                 running, count, tic = 0.0, 0, time.perf_counter()
     finally:
         bar.close()
-        torch.set_rng_state(rng)
+
+
+def update(session: Session, chunk, new_sequence: bool) -> float:
+    """One update on one chunk (on the device, the state carried unless a new sequence starts); its loss."""
+    config, method = session.config, session.method
+    if config.schedule != "constant":
+        set_lr_factor(method.optimizers, lr_factor(config.schedule, session.step, session.steps))
+    loss, session.state = method.update(to_device(chunk, session.device), None if new_sequence else session.state)
+    if not math.isfinite(loss):
+        raise diverged(session, session.step + 1, f"loss became {loss}")
+    session.step += 1
+    return loss
+
+
+def evaluation(session: Session, train_loss: float) -> dict:
+    """Score validation and test at this step; refuse non-finite weights or scores (nothing checkpointed)."""
+    record = {"step": session.step, "train_seconds": round(session.elapsed, 3), "train_loss": train_loss,
+              **score(session.model, session.task, session.config.eval_batch_size), "baseline": session.baseline}
+    if not all(math.isfinite(record[k]) for k in ("loss", "valid_loss")) or not finite(session.model):
+        raise diverged(session, session.step, "the weights or the evaluation loss became non-finite")
+    session.history.append(record)
+    return record
+
+
+def progress_line(record: dict) -> str:
+    return (f"step {record['step']:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+            f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
+            f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
+
+
+def result(session: Session) -> Result:
+    """The run's result: the last evaluation's test scores (a run with none is scored now), the best step's beside."""
+    model, task, history = session.model, session.task, session.history
     if not history:
-        history = [{"step": start, "train_seconds": elapsed, **score(model, task, config.eval_batch_size)}]
+        history = [{"step": session.start, "train_seconds": session.elapsed,
+                    **score(model, task, session.config.eval_batch_size)}]
     last = history[-1]
     return Result(
-        task=task.name, model=model_name(model), method=method.name, steps=last["step"],
+        task=task.name, model=model_name(model), method=session.method.name, steps=last["step"],
         train_seconds=last["train_seconds"], **{k: last[k] for k in SCORES},
-        valid_recall_accuracy=last.get("valid_recall_accuracy"), parameters=count_parameters(model), baseline=baseline,
-        at_best=best_evaluation(history), stopped_early=stopped and last["step"] < steps, history=history,
+        valid_recall_accuracy=last.get("valid_recall_accuracy"), parameters=count_parameters(model),
+        baseline=session.baseline, at_best=best_evaluation(history),
+        stopped_early=session.stopped and last["step"] < session.steps, history=history, device=str(session.device),
     )

@@ -114,7 +114,7 @@ class TargetProp:
 
     def update(self, batch: Batch, state=None):
         x = self.model.encoder(batch.x, batch.cond)
-        h0 = torch.zeros(1, x.shape[0], self.rnn.hidden_size) if state is None else state
+        h0 = torch.zeros(1, x.shape[0], self.rnn.hidden_size, device=x.device) if state is None else state
         with torch.no_grad():
             h, _ = self.rnn(x, h0)
         h_prev = torch.cat([h0[0].unsqueeze(1), h[:, :-1]], dim=1)
