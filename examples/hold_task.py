@@ -14,7 +14,15 @@ from seqmem import Baseline, Batch, SampledTask
 
 
 class Hold(SampledTask):
-    """hold the first symbol for `length` steps (a memory-length probe)"""
+    """hold the first symbol for `length` steps (a memory-length probe)
+
+    Args:
+        length: steps to hold the symbol (the memory asked for)
+        symbols: distinct symbols to hold
+        test_size: sequences in the fixed test set
+        validation_size: sequences in the fixed validation set
+        data_seed: seed of the fixed validation and test sets
+    """
 
     per_step = True
 

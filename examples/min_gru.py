@@ -12,7 +12,11 @@ from torch import nn
 
 
 class MinGRU(nn.Module):
-    """minGRU: the gate and the candidate read only the input, h_t = (1 - z_t) h_{t-1} + z_t h~_t."""
+    """minGRU: the gate and the candidate read only the input, h_t = (1 - z_t) h_{t-1} + z_t h~_t.
+
+    Args:
+        hidden: units of the state (and of the embedding)
+    """
 
     receptive_field = math.inf  # a recurrent model sees all the way back
 

@@ -18,8 +18,15 @@ class GradientNoise:
 
     @dataclass
     class Options:
-        eta: float = 0.01  # the noise variance at the first update
-        gamma: float = 0.55  # how fast it decays
+        """The noise's schedule.
+
+        Args:
+            eta: the noise variance at the first update
+            gamma: how fast the variance decays, eta / (1 + t)^gamma
+        """
+
+        eta: float = 0.01
+        gamma: float = 0.55
 
     def __init__(self, model, task, config, options):
         self.model, self.config, self.options = model, config, options

@@ -1,20 +1,28 @@
 """The `seqmem` command: list what exists, train, sweep, run suites, demo, report.
 
 The command line only parses and prints: every setting goes through seqmem.config, which knows each
-task's, model's, method's and training's settings from their declarations. Task, model and method
-settings are flags of their own (`--blank 1000 --levels 8 --chunk-length 20`); `--set key=value` sets
-anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`). Every mistake ends with one line on stderr
-and exit status 2.
+task's, model's, method's and training's settings from their declarations (seqmem.params). Task, model
+and method settings are flags of their own (`--blank 1000 --levels 8 --chunk-length 20`), shown in
+`--help` under the task, model or method that owns them, with their help and default; `--set key=value`
+sets anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`). Each verb is a `run_*` function that
+its subparser names (`set_defaults(run=...)`). Every mistake ends with one line on stderr and exit status 2,
+with the nearest name where a flag, a verb or a name is mistyped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from seqmem.errors import ConfigError
+from seqmem.params import Param, suggest
+
+SECTIONS = ("method", "task", "model")  # the order of their flag groups in --help, after training
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,6 +31,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
+        choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
+        if choice:  # a mistyped verb
+            message += suggest(choice[1], re.findall(r"'(.*?)'", choice[2]))
         raise ConfigError(message)
 
 
@@ -30,32 +41,126 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def train_settings() -> dict:
+def unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> ConfigError:
+    """The refusal of arguments no flag takes, with the nearest flag of the verb for a mistyped one."""
+    options = [o for o in parser._option_string_actions if o.startswith("--")]
+    near = next((suggest(t.partition("=")[0], options) for t in extra if t.startswith("--")), "")
+    return ConfigError(f"unrecognized arguments: {' '.join(extra)}{near}")
+
+
+# -- the settings' flags: generated from the declarations, grouped by owner ---------------------------------
+
+def train_settings() -> dict[str, Param]:
     from seqmem.config import section_params
 
     return section_params("train")
 
 
-def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
-    """Every setting of every registered task, model and method, and of the classes `named` by import path
-    (section -> specs), that is not also a training setting."""
+def owned_settings(named: dict[str, list[str]], only: dict[str, list[str]] | None = None) -> dict[str, list]:
+    """Setting -> `[(section, owner, Param), ...]` for every registered task, model and method and the classes
+    `named` by import path, or with `only` just the ones it names (a section it leaves empty keeps all);
+    training's own settings are left to the training group."""
     from seqmem.config import registries, section_params
+    from seqmem.imports import label
 
-    names = set()
-    for section, registry in registries().items():
-        for name in [*registry, *(named or {}).get(section, [])]:
+    skip = {*train_settings(), "allow_short_receptive_field", "task"}
+    owned: dict[str, list] = {}
+    for section in SECTIONS:
+        names = (only or {}).get(section) or [*registries()[section], *named.get(section, [])]
+        for name in dict.fromkeys(names):
             try:
-                names |= set(section_params(section, name))
+                params = section_params(section, name)
             except ConfigError:
                 continue  # a class that cannot be read is refused, with its reason, when the config is made
-    return names - set(train_settings()) - {"allow_short_receptive_field", "task"}
+            for key, param in params.items():
+                if key not in skip:
+                    owned.setdefault(key, []).append((section, label(name), param))
+    return owned
 
 
-def named_classes(argv: list[str]) -> dict[str, list[str]]:
-    """The classes the command line names by import path, by section (`--model my.py:Net` -> model), so
-    their settings become flags too; anything else with a colon is taken for a task."""
+def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
+    """Every setting of every registered task, model and method, and of the classes `named` by import path."""
+    return set(owned_settings(named or {}))
+
+
+def owners_title(owners: tuple) -> str:
+    """`model gru, lstm, rnn`, `every task`, or `task a; model b` for a setting of several kinds."""
+    from seqmem.config import registries
+
+    parts = []
+    for section in SECTIONS:
+        names = sorted({n for s, n in owners if s == section})
+        if names:
+            every = len(names) > 2 and set(names) >= set(registries()[section])
+            parts.append(f"every {section}" if every else f"{section} {', '.join(names)}")
+    return "; ".join(parts)
+
+
+def shared_help(entries: list) -> str:
+    """One help line for a setting several owners declare: their help and default once where they agree,
+    otherwise each owner's."""
+    by_help: dict[str, list] = {}
+    for _, name, param in entries:
+        by_help.setdefault(param.help, []).append((name, param))
+    lines = []
+    for help, owned in by_help.items():
+        defaults: dict[str, list[str]] = {}
+        for name, param in owned:
+            defaults.setdefault(param.default_text(), []).append(name)
+        if len(defaults) == 1:
+            text = owned[0][1].described()
+        else:
+            text = f"{help} (default " + "; ".join(f"{d} for {', '.join(n)}" for d, n in defaults.items()) + ")"
+        lines.append(text if len(by_help) == 1 else f"{', '.join(n for n, _ in owned)}: {text}")
+    return "; ".join(lines)
+
+
+def metavar(param: Param) -> str:
+    return "|".join(k.upper() for k in param.type_text().split(" | "))
+
+
+def add_config_flags(parser: argparse.ArgumentParser, named: dict[str, list[str]], shown: dict | None = None) -> None:
+    """The flags that make a config: a recipe, the method, training settings, each task's, model's and
+    method's settings in a group named by its owners, --set. With `shown` (the names --help narrows to),
+    the settings of other owners are still accepted but not listed."""
+    parser.add_argument("--recipe", help="start from a recipe's settings (a name from `seqmem recipes`, or a .toml "
+                                         "file of your own); flags override them")
+    parser.add_argument("--method", help="bptt (default), tbptt (with --chunk-length) or target-prop")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any setting, e.g. task.blank=100 or method.noise=0.05")
+    parser.add_argument("--allow-short-receptive-field", action="store_true", default=None,
+                        help="train a model that cannot see the whole span anyway")
+    group = parser.add_argument_group("training", "every run's settings (seqmem.TrainConfig)")
+    for name, param in train_settings().items():
+        group.add_argument(flag(name), dest="train." + name, metavar=metavar(param), default=None,
+                           help=param.described())
+    every = owned_settings(named)
+    listed = owned_settings(named, shown) if shown else every
+    groups: dict[tuple, list[str]] = {}
+    for name, entries in listed.items():
+        groups.setdefault(tuple(sorted({(s, n) for s, n, _ in entries})), []).append(name)
+    order = sorted(groups, key=lambda o: (SECTIONS.index(o[0][0]), -len(o), o))
+    titled = {owners: parser.add_argument_group(owners_title(owners)) for owners in order}
+    for name in [*listed, *(n for n in every if n not in listed)]:
+        if flag(name) in parser._option_string_actions:
+            continue  # a user's class whose setting is named like a flag of seqmem's: --set it
+        if name in listed:
+            owners = tuple(sorted({(s, n) for s, n, _ in listed[name]}))
+            titled[owners].add_argument(flag(name), dest="param." + name, metavar=metavar(listed[name][0][2]),
+                                        default=None, help=shared_help(listed[name]))
+        else:
+            parser.add_argument(flag(name), dest="param." + name, default=None, help=argparse.SUPPRESS)
+
+
+def named_in(argv: list[str]) -> dict[str, list[str]]:
+    """The tasks, models and methods the command line names, by section: the values of --model(s),
+    --method(s) and `--over model.name=...`, and any other word that is a task's name or an import path (a
+    task, unless a flag said otherwise). The classes named by import path get flags of their own; `--help`
+    shows only the settings of the ones named."""
+    from seqmem.config import registries
     from seqmem.imports import is_import_path
 
+    known = registries()
     named: dict[str, list[str]] = {"task": [], "model": [], "method": []}
     for i, token in enumerate(argv):
         option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
@@ -66,55 +171,68 @@ def named_classes(argv: list[str]) -> dict[str, list[str]]:
         if before == "--over":
             section, _, value = value.partition("=")
             section = section.split(".")[0] if section.endswith(".name") else None
+        elif before.startswith("-") and section is None:
+            continue  # another flag's value
         for part in value.split(","):
-            if is_import_path(part):
+            if is_import_path(part) or part in known[section or "task"]:
                 named[section or "task"].append(part)
     return named
 
 
-def add_config_flags(parser: argparse.ArgumentParser, named: dict[str, list[str]] | None = None) -> None:
-    """The flags that make a config: a recipe, the method, training settings, component settings, --set."""
-    parser.add_argument("--recipe", help="start from a recipe's settings (a name from `seqmem recipes`, or a .toml "
-                                         "file of your own); flags override them")
-    parser.add_argument("--method", help="bptt (default), tbptt (with --chunk-length) or target-prop")
-    group = parser.add_argument_group("training")
-    for name, param in train_settings().items():
-        group.add_argument(flag(name), dest="train." + name, metavar=name.upper(), default=None, help=param.help)
-    params = parser.add_argument_group("task, model and method settings",
-                                       "routed by name to the chosen task, model or method")
-    for name in sorted(component_settings(named)):
-        if flag(name) in parser._option_string_actions:
-            continue  # a user's class whose setting is named like a flag of seqmem's: --set it
-        params.add_argument(flag(name), dest="param." + name, metavar="VALUE", default=None)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any setting, e.g. task.blank=100 or method.noise=0.05")
-    parser.add_argument("--allow-short-receptive-field", action="store_true", default=None,
-                        help="train a model that cannot see the whole span anyway")
-
+# -- the parser, a small function a verb ---------------------------------------------------------------------
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; the settings of classes that `argv` names by import path become flags of their own."""
-    named = named_classes(sys.argv[1:] if argv is None else argv)
+    """The parser; the settings of classes that `argv` names by import path become flags of their own, and
+    with --help, only the settings of the task, model and method it names are listed."""
+    argv = sys.argv[1:] if argv is None else argv
+    named = named_in(argv)
+    shown = named if {"-h", "--help"} & set(argv) and any(named.values()) else None
     parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
     parser.add_argument("--threads", type=int, default=1,
                         help="PyTorch CPU threads (default 1: the small models here run several times faster on "
                              "one thread than on two that compete with other work; 0 keeps PyTorch's default)")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
-    verbs.add_parser("tasks", help="list the tasks")
-    verbs.add_parser("models", help="list the models")
-    verbs.add_parser("methods", help="list the training methods")
-    verbs.add_parser("recipes", help="list the recipes (named experiments)")
+    add_listings(verbs)
+    add_train(verbs, named, shown)
+    add_sweep(verbs, named, shown)
+    add_horizon(verbs, named, shown)
+    add_check(verbs)
+    add_suite(verbs)
+    add_demo(verbs)
+    add_report(verbs)
+    return parser
+
+
+def add_listings(verbs) -> None:
+    for kind, section in (("tasks", "task"), ("models", "model"), ("methods", "method")):
+        listing = verbs.add_parser(
+            kind, help=f"list the {kind}, or show one's settings",
+            description=f"Without NAME, the {kind}, one line each. With NAME (a short name, or your own class as "
+                        f"path/to/file.py:Class or package.module:Class), its settings: flag, type, default, help.")
+        listing.add_argument("name", nargs="?", metavar="NAME", help=f"a {section}: show its settings")
+        listing.set_defaults(run=run_listing, section=section)
+    verbs.add_parser("recipes", help="list the recipes (named experiments)").set_defaults(run=run_recipes)
+
+
+def add_train(verbs, named, shown) -> None:
     train = verbs.add_parser(
-        "train", help="train a model on a task",
+        "train", help="train a model on a task", usage="seqmem train TASK --model MODEL [settings]",
         description="Train a model on a task. Task, model and method settings are flags too (e.g. --blank 1000 "
-                    "--levels 8); see `seqmem tasks` and `seqmem models` for their names.")
+                    "--levels 8), listed below under their owner; with a task or --model given, --help lists only "
+                    "theirs. `seqmem models NAME` shows one model's settings.")
     train.add_argument("task", nargs="?", help="task name (or take it from --recipe)")
     train.add_argument("--model", help="model name")
-    add_config_flags(train, named)
     train.add_argument("--out", help="run directory (default runs/<task>-<model>-<time>); an unfinished one resumes")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (the evaluations are printed, one line each, when training ends)")
+    add_config_flags(train, named, shown)
+    train.set_defaults(run=run_train)
+
+
+def add_sweep(verbs, named, shown) -> None:
     sweep = verbs.add_parser(
         "sweep", help="train a grid of configs (or a sweep file's list) on a process pool or Ray",
+        usage="seqmem sweep TARGET [--models A,B] [--over KEY=V1,V2] [--seeds N] [settings]",
         description="Train every point of a sweep into DIR/<point>, where the point is named by the settings that "
                     "vary. A rerun skips finished points and resumes unfinished ones. TARGET is a task name (a grid "
                     "from --models, --over and --seeds) or a Python file that defines `configs`, a list of configs.")
@@ -125,10 +243,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        help="a setting and its values, comma-separated (e.g. delay=4,8 or model.hidden=32,64); repeat "
                             "for a grid")
     sweep.add_argument("--seeds", type=int, help="train each point with seeds 0..N-1")
-    add_config_flags(sweep, named)
     add_sweep_flags(sweep, out_help="the sweep's folder (default runs/sweeps/<task or file name>)")
+    add_config_flags(sweep, named, shown)
+    sweep.set_defaults(run=run_sweep_command)
+
+
+def add_horizon(verbs, named, shown) -> None:
     horizon = verbs.add_parser(
         "horizon", help="each model's memory horizon: the largest delay it solves within a budget",
+        usage="seqmem horizon TASK --models A,B [--seeds N] [settings]",
         description="For each model and seed, the largest delay (copy-memory blank, echo-stream echo_step, "
                     "echo-letters delay, or --key) at which validation recall reaches --target within the "
                     "budget (--steps or --epochs, and --max-seconds), found by doubling from --start and then "
@@ -146,8 +269,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     horizon.add_argument("--resolution", type=float, default=0.25,
                          help="stop bisecting once the failing delay is within this fraction of the solved one")
     horizon.add_argument("--model", help=argparse.SUPPRESS)
-    add_config_flags(horizon, named)
     add_sweep_flags(horizon, out_help="the search's folder (default runs/horizons/<task>)")
+    add_config_flags(horizon, named, shown)
+    horizon.set_defaults(run=run_horizon)
+
+
+def add_check(verbs) -> None:
     check = verbs.add_parser(
         "check", help="run the model, task or method contract on a class (yours, by import path)",
         description="Check a class against the contract of docs/extending.md, one line a check: a model is built "
@@ -159,10 +286,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                                                "(default echo-letters)")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="a setting of the task, model or method, e.g. task.blank=20 or model.hidden=32")
+    check.set_defaults(run=run_check)
+
+
+def add_suite(verbs) -> None:
     suite = verbs.add_parser("suite", help="run every recipe of a suite as a sweep, print the table, write the page")
-    suite.add_argument("name", nargs="?", default="quick")
+    suite.add_argument("name", nargs="?", default="quick", help="the suite (default quick; `seqmem recipes` shows "
+                                                                "which recipes belong to which)")
     add_sweep_flags(suite, out_help="folder of the suites (default runs/); the runs go to OUT/<suite>/<recipe>, the "
                                     "page to OUT/<suite>/report.html")
+    suite.set_defaults(run=run_suite)
+
+
+def add_demo(verbs) -> None:
     demo = verbs.add_parser(
         "demo", help="show a trained model's answer to one input",
         description="With TEXT (an echo-letters run): the model's output for that string, blanks as spaces. "
@@ -172,6 +308,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")
     demo.add_argument("--index", type=int, default=0, help="which test sequence to show (default 0)")
     demo.add_argument("--seed", type=int, help="show a fresh sample drawn from this seed instead of a test sequence")
+    demo.set_defaults(run=run_demo)
+
+
+def add_report(verbs) -> None:
     report = verbs.add_parser(
         "report", help="tables of finished runs (a sweep's grouped by its axes), and an HTML page with plots",
         description="Print each folder's table: a sweep's points grouped by its axes less the seed (mean and "
@@ -189,7 +329,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     report.add_argument("--figures", metavar="DIR", help="also write each figure as a PNG file into DIR")
     report.add_argument("--choose", metavar="KEY", help="a tuning axis (e.g. train.lr): also show, for each group of "
                         "the other axes, only its value with the best mean validation recall")
-    return parser
+    report.set_defaults(run=run_report)
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -198,6 +338,110 @@ def add_sweep_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument("--address", help="with --backend ray: a running cluster to join (default: a local Ray)")
     parser.add_argument("--out", help=out_help)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# -- running a verb --------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """Mistakes: one line, exit 2. Divergence: one line, exit 1. Ctrl-C or SIGTERM: checkpoint, one line, 130/143."""
+    from seqmem import interrupt
+
+    interrupt.install()  # SIGTERM as Ctrl-C, from the first moment (torch is not imported yet)
+    try:
+        return dispatch(argv)
+    except ConfigError as e:
+        print(f"seqmem: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"seqmem: diverged: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        interrupt.ignore()
+        print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return interrupt.exit_code()
+
+
+def dispatch(argv: list[str] | None) -> int:
+    parser = build_parser(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        raise unrecognized(verb_parser(parser, args.verb), extra)
+    cores = os.cpu_count() or 1
+    if not 0 <= args.threads <= cores:
+        raise ConfigError(f"--threads must be in 0..{cores} (this machine's cores; 0 keeps PyTorch's default), "
+                          f"got {args.threads}")
+    return args.run(args) or 0
+
+
+def verb_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._subparsers._group_actions if a.dest == "verb")
+    return action.choices[verb]
+
+
+def listing(registry) -> str:
+    return "\n".join(f"{name:<28} {registry.summary(name)}" for name in sorted(registry))
+
+
+def run_listing(args) -> None:
+    """`seqmem models`: one line a model; `seqmem models NAME`: its settings."""
+    from seqmem.config import registries
+
+    registry = registries()[args.section]
+    print(listing(registry) if args.name is None else settings_text(registry, args.section, args.name))
+
+
+def settings_text(registry, section: str, name: str) -> str:
+    """A class's settings, one a line: flag, type, default and help, wrapped to the terminal."""
+    from seqmem.config import section_params
+
+    known = registry.known(name)  # an unknown name is refused with the nearest one
+    params = section_params(section, known)
+    lines = [f"{section} {name}: {registry.summary(known)}"]
+    if not params:
+        lines.append("  no settings of its own (the training settings apply: seqmem train --help)")
+        return "\n".join(lines)
+    rows = [(flag(p.name), p.type_text(), p.default_text(), p.help) for p in params.values()]
+    widths = [max(len(r[i]) for r in rows + [("flag", "type", "default", "")]) for i in range(3)]
+    indent = 2 + sum(widths) + 6
+    width = max(shutil.get_terminal_size().columns, indent + 40)
+    lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(("flag", "type", "default"), widths, strict=True)) + "  help")
+    for row in rows:
+        start = "  " + "  ".join(v.ljust(w) for v, w in zip(row[:3], widths, strict=True)) + "  "
+        wrapped = textwrap.wrap(row[3], width - indent) or [""]
+        lines += [start + wrapped[0]] + [" " * indent + w for w in wrapped[1:]]
+    example = next(iter(params.values()))
+    lines.append(f"set one with {flag(example.name)} VALUE or --set {section}.{example.name}=VALUE")
+    return "\n".join(lines)
+
+
+def run_recipes(args) -> None:
+    from seqmem.recipes import load_recipe, recipe_names
+
+    print("\n".join(f"{n:<28} {load_recipe(n).get('description', '')}" for n in recipe_names()))
+
+
+def run_train(args) -> None:
+    from seqmem.config import make_config
+
+    config = make_config(apply(*config_from_args(args, args.task)))  # a mistake is refused before PyTorch loads
+    use_threads(args.threads)
+    from seqmem.experiment import run_experiment
+    from seqmem.report import table
+
+    summary = run_experiment(config, args.out, progress=not args.quiet)
+    if args.quiet:  # the bar printed these as they came; without it, they are still the run's curve
+        from seqmem.runs import RunDir
+
+        for record in RunDir(summary["run"]).metrics():
+            print(evaluation_line(record))
+    print(table([summary]))
+
+
+def evaluation_line(record: dict) -> str:
+    """One evaluation as training prints it beside the progress bar."""
+    return (f"step {record['step']:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+            f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
+            f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
 
 
 def config_from_args(args, task: str | None, need_model: bool = True) -> tuple[dict, list]:
@@ -239,77 +483,6 @@ def apply(data: dict, settings: list) -> dict:
     for key, text, label in settings:
         set_value(data, key, text, label=label)
     return data
-
-
-def listing(registry) -> str:
-    return "\n".join(f"{name:<28} {registry.summary(name)}" for name in sorted(registry))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Mistakes: one line, exit 2. Divergence: one line, exit 1. Ctrl-C or SIGTERM: checkpoint, one line, 130/143."""
-    from seqmem import interrupt
-
-    interrupt.install()  # SIGTERM as Ctrl-C, from the first moment (torch is not imported yet)
-    try:
-        return dispatch(argv)
-    except ConfigError as e:
-        print(f"seqmem: error: {e}", file=sys.stderr)
-        return 2
-    except FloatingPointError as e:
-        print(f"seqmem: diverged: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        interrupt.ignore()
-        print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return interrupt.exit_code()
-
-
-def dispatch(argv: list[str] | None) -> int:
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    cores = os.cpu_count() or 1
-    if not 0 <= args.threads <= cores:
-        raise ConfigError(f"--threads must be in 0..{cores} (this machine's cores; 0 keeps PyTorch's default), "
-                          f"got {args.threads}")
-    if args.verb == "tasks":
-        from seqmem.tasks import TASKS
-
-        print(listing(TASKS))
-    elif args.verb == "models":
-        from seqmem.models import MODELS
-
-        print(listing(MODELS))
-    elif args.verb == "methods":
-        from seqmem.training.methods import METHODS
-
-        print(listing(METHODS))
-    elif args.verb == "recipes":
-        from seqmem.recipes import load_recipe, recipe_names
-
-        print("\n".join(f"{n:<28} {load_recipe(n).get('description', '')}" for n in recipe_names()))
-    elif args.verb == "train":
-        from seqmem.config import make_config
-
-        config = make_config(apply(*config_from_args(args, args.task)))  # a mistake is refused before PyTorch loads
-        use_threads(args.threads)
-        from seqmem.experiment import run_experiment
-        from seqmem.report import table
-
-        summary = run_experiment(config, args.out, progress=not args.quiet)
-        print(table([summary]))
-    elif args.verb == "sweep":
-        return run_sweep_command(args)
-    elif args.verb == "horizon":
-        return run_horizon(args)
-    elif args.verb == "suite":
-        return run_suite(args)
-    elif args.verb == "check":
-        return run_check(args)
-    elif args.verb == "demo":
-        run_demo(args)
-    elif args.verb == "report":
-        run_report(args)
-    return 0
 
 
 def use_threads(threads: int) -> None:

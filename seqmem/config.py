@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from seqmem import imports
 from seqmem.errors import ConfigError
-from seqmem.params import REQUIRED, Param, coerce, parameters
+from seqmem.params import REQUIRED, Param, coerce, parameters, suggest
 
 SECTIONS = ("task", "model", "method", "train")
 LEGACY_METHOD_KEYS = {"chunk_length": "chunk_length", "tp_inverse_lr": "inverse_lr", "tp_target_lr": "target_lr",
@@ -117,7 +117,7 @@ def make_config(data) -> Config:
     data = upgrade(copy.deepcopy(data))
     unknown = data.keys() - {*SECTIONS, "allow_short_receptive_field", "sources"}
     if unknown:
-        raise ConfigError(f"a config has no part {sorted(unknown)[0]!r}; its parts: {', '.join(SECTIONS)}, "
+        raise ConfigError(f"a config has no part {sorted(unknown)[0]!r}{suggest(sorted(unknown)[0], SECTIONS)}; its parts: {', '.join(SECTIONS)}, "
                           "allow_short_receptive_field")
     parts = {}
     for section in SECTIONS:
@@ -166,7 +166,8 @@ def fill(section: str, given: dict) -> dict:
     for key, value in given.items():
         if key not in params:
             what = f"{section} {name}" if name else section
-            raise ConfigError(f"{what} has no setting {key!r}; its settings: {', '.join(params) or 'none'}")
+            raise ConfigError(f"{what} has no setting {key!r}{suggest(key, params)}; its settings: "
+                              f"{', '.join(params) or 'none'}")
         out[key] = coerce(f"{section}.{key}", value, params[key].kind)
     for key, param in params.items():
         if key not in out and (param.default is not REQUIRED or section != "method"):
@@ -182,7 +183,7 @@ def resolve_key(data: dict, key: str) -> tuple[str, str, Param | None]:
     section, _, name = key.rpartition(".")
     name = name.replace("-", "_")
     if section and section not in SECTIONS:
-        raise ConfigError(f"--set {key}: the part must be one of {', '.join(SECTIONS)}")
+        raise ConfigError(f"--set {key}: the part must be one of {', '.join(SECTIONS)}{suggest(section, SECTIONS)}")
     if name == "name" and section:
         return section, name, None
     chosen = {s: (data.get(s) or {}).get("name", "bptt" if s == "method" else None) for s in SECTIONS}
@@ -192,7 +193,8 @@ def resolve_key(data: dict, key: str) -> tuple[str, str, Param | None]:
     if not candidates:
         where = f"{section} " if section else "task, model, method or train "
         listed = "; ".join(f"{s + ' ' + chosen[s] if chosen[s] else s}: {', '.join(p) or 'none'}" for s, p in found.items())
-        raise ConfigError(f"{where}has no setting {name!r} ({listed})")
+        near = suggest(name, [k for params in found.values() for k in params])
+        raise ConfigError(f"{where}has no setting {name!r}{near} ({listed})")
     if len(candidates) > 1:
         raise ConfigError(f"{name!r} is a setting of both {' and '.join(candidates)}: write --set {candidates[0]}.{name}=...")
     return candidates[0], name, found[candidates[0]][name]

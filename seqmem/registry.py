@@ -20,9 +20,7 @@ from functools import cached_property
 
 from seqmem import imports
 from seqmem.errors import ConfigError
-from seqmem.params import REQUIRED, Param, parameters
-
-TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": None}
+from seqmem.params import Param, parameters, source_parameters, suggest
 
 
 @dataclass(frozen=True)
@@ -85,11 +83,10 @@ class Registry(Mapping):
         if found is None:
             return Entry(spec, None, None)
         node, classes = found
-        reader = read_options if self.options else read_init
         summary = read_summary(node, classes)
         if summary is None and ast.get_docstring(node):  # a base of seqmem's (Task, say) sets no summary
             summary = ast.get_docstring(node, clean=False).split("\n")[0]
-        return Entry(spec, summary, reader(node, classes, self.skip))
+        return Entry(spec, summary, source_parameters(lineage(node, classes), self.skip, self.options))
 
     def known(self, name) -> str:
         """The name as config.json records it (a file by its absolute path), or a ConfigError that lists the names."""
@@ -98,7 +95,7 @@ class Registry(Mapping):
         if imports.is_import_path(name):
             return imports.canonical(name)
         names = ", ".join(sorted(self))
-        raise ConfigError(f"unknown {self.kind} {name!r}: choose one of {names} (see `seqmem {self.kind}s`), "
+        raise ConfigError(f"unknown {self.kind} {name!r}{suggest(name, self)}: choose one of {names} (see `seqmem {self.kind}s`), "
                           "or name your own class as package.module:Class or path/to/file.py:Class")
 
     def __getitem__(self, name: str) -> type:
@@ -162,9 +159,8 @@ def read_module(module: str, decorator: str, skip: int, options: bool) -> dict[s
     for node in classes.values():
         for call in node.decorator_list:
             if call in calls and len(call.args) == 1 and isinstance(call.args[0], ast.Constant):
-                reader = read_options if options else read_init
                 entries[call.args[0].value] = Entry(module, read_summary(node, classes),
-                                                    reader(node, classes, skip))
+                                                    source_parameters(lineage(node, classes), skip, options))
     return entries if len(entries) == len(calls) else None
 
 
@@ -191,79 +187,3 @@ def read_summary(node: ast.ClassDef, classes: dict) -> str | None:
                 if stmt.value.value:
                     return stmt.value.value
     return (ast.get_docstring(node, clean=False) or "").split("\n")[0]
-
-
-def member(node: ast.ClassDef, classes: dict, name: str, kind: type):
-    """The first definition of `name` along the class's lineage, or None where it may come from elsewhere."""
-    for cls in lineage(node, classes):
-        if cls is None:
-            return None
-        for stmt in cls.body:
-            if isinstance(stmt, kind) and stmt.name == name:
-                return stmt
-    return None
-
-
-def read_init(node: ast.ClassDef, classes: dict, skip: int) -> dict[str, Param] | None:
-    init = member(node, classes, "__init__", ast.FunctionDef)
-    if init is None:
-        return None
-    args = init.args
-    if args.posonlyargs or args.vararg or args.kwarg or args.kwonlyargs:
-        return None
-    defaults = [REQUIRED] * (len(args.args) - len(args.defaults)) + args.defaults
-    params = {}
-    try:
-        for arg, default in list(zip(args.args, defaults, strict=True))[skip + 1:]:
-            value = REQUIRED if default is REQUIRED else ast.literal_eval(default)
-            params[arg.arg] = Param(arg.arg, kind_of(arg.annotation), value)
-    except (ValueError, TypeError):
-        return None
-    return params
-
-
-def read_options(node: ast.ClassDef, classes: dict, skip: int = 0) -> dict[str, Param] | None:
-    """The fields of the nested `@dataclass class Options` (`x: int = 1` or `x: int = field(default=...,
-    metadata={"help": ...})`)."""
-    opts = member(node, classes, "Options", ast.ClassDef)
-    if opts is None or opts.bases or [getattr(d, "id", None) for d in opts.decorator_list] != ["dataclass"]:
-        return None
-    params = {}
-    try:
-        for stmt in opts.body:
-            if isinstance(stmt, ast.AnnAssign):
-                name, (default, help) = stmt.target.id, field_default(stmt.value)
-                params[name] = Param(name, kind_of(stmt.annotation), default, help)
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return params
-
-
-def field_default(value: ast.expr | None) -> tuple[object, str]:
-    """A dataclass field's default and help text; ValueError for anything but a literal or `field(default=
-    literal or REQUIRED, metadata={"help": text})`."""
-    if value is None:
-        return REQUIRED, ""
-    if not (isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field"):
-        return ast.literal_eval(value), ""
-    keywords = {k.arg: k.value for k in value.keywords}
-    if value.args or not keywords.keys() <= {"default", "metadata"}:
-        raise ValueError
-    default = keywords.get("default")
-    if default is None or getattr(default, "id", None) == "REQUIRED":
-        default = REQUIRED
-    else:
-        default = ast.literal_eval(default)
-    metadata = ast.literal_eval(keywords["metadata"]) if "metadata" in keywords else {}
-    return default, metadata.get("help", "")
-
-
-def kind_of(node: ast.expr | None):
-    """An annotation of plain types (`int`, `float | None`) as the object it evaluates to; ValueError otherwise."""
-    if isinstance(node, ast.Name) and node.id in TYPES:
-        return TYPES[node.id]
-    if isinstance(node, ast.Constant) and node.value is None:
-        return None
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return kind_of(node.left) | kind_of(node.right)
-    raise ValueError("not a plain type")

@@ -170,6 +170,22 @@ class LRUBlock(nn.Module):
 
 @register_model("lru")
 class LRU(nn.Module):
+    """The LRU: residual blocks of complex diagonal linear recurrences.
+
+    Args:
+        d_model: width of the residual stream (channels a block reads and writes)
+        layers: residual blocks stacked
+        state_size: state numbers a channel carries between steps
+        dropout: dropout probability inside each block (0: off)
+        r_min: smallest initial |lambda| (how fast the quickest mode forgets)
+        r_max: largest initial |lambda| (closer to 1: modes that remember longer)
+        max_phase: largest initial phase of lambda
+        scan: chunked (matmuls inside chunks), parallel (a doubling scan) or loop (step by step, the reference)
+        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
+            input layer of width embedding_dim)
+        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
+    """
+
     summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, parallel scan (Orvieto 2023)"
     receptive_field = math.inf
 

@@ -106,6 +106,25 @@ class MambaBlock(nn.Module):
 
 @register_model("mamba")
 class Mamba(nn.Module):
+    """Mamba: residual selective state-space blocks.
+
+    Args:
+        d_model: width of the residual stream (channels a block reads and writes)
+        layers: residual blocks stacked
+        state_size: state numbers a channel carries between steps
+        expand: inner width of a block, as a multiple of d_model
+        conv_size: taps of the short causal depthwise convolution
+        dt_rank: rank of the step size's projection (0: ceil(d_model / 16), the paper's)
+        dt_min: smallest initial step size of the discretisation
+        dt_max: largest initial step size of the discretisation
+        dropout: dropout probability inside each block (0: off)
+        scan: chunked (the fast scan, backward written out), loop (step by step, the reference) or parallel (a
+            doubling scan)
+        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
+            input layer of width embedding_dim)
+        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
+    """
+
     summary = "Mamba: selective state-space blocks (input-dependent scan, short convolution, gating)"
     receptive_field = math.inf
 

@@ -24,7 +24,18 @@ INITS = ("default", "orthogonal")
 
 
 class Recurrent(nn.Module):
-    """Shared body of `rnn`, `gru` and `lstm`."""
+    """Shared body of `rnn`, `gru` and `lstm`.
+
+    Args:
+        hidden: units of each recurrent layer
+        layers: recurrent layers stacked
+        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
+            input layer of width embedding_dim)
+        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
+        condition: how a per-sequence value the task tells (a variable delay) reaches the model: input (one-hot on
+            every step), head (one output layer per value) or both
+        init: how the recurrent weights start: default (PyTorch's init) or orthogonal
+    """
 
     cell: type
     receptive_field = math.inf
@@ -64,6 +75,12 @@ class Recurrent(nn.Module):
 
 @register_model("rnn")
 class RNN(Recurrent):
+    """A vanilla RNN.
+
+    Args:
+        nonlinearity: tanh or relu
+    """
+
     summary = "vanilla (Elman) RNN, tanh or relu, any number of layers"
     cell = nn.RNN
 
@@ -86,6 +103,12 @@ class GRU(Recurrent):
 
 @register_model("lstm")
 class LSTM(Recurrent):
+    """An LSTM.
+
+    Args:
+        forget_bias: added to the forget gates' bias after PyTorch's init (3 solved temporal order; 0: PyTorch's)
+    """
+
     summary = "long short-term memory (Hochreiter & Schmidhuber 1997)"
     cell = nn.LSTM
 

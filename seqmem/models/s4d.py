@@ -89,6 +89,21 @@ class S4DLayer(nn.Module):
 
 @register_model("s4d")
 class S4D(nn.Module):
+    """S4D: residual blocks of diagonal state-space layers.
+
+    Args:
+        d_model: width of the residual stream (channels a block reads and writes)
+        layers: residual blocks stacked
+        state_size: state numbers a channel carries between steps
+        dropout: dropout probability inside each block (0: off)
+        dt_min: smallest initial step size of the discretisation
+        dt_max: largest initial step size of the discretisation
+        scan: fft (a causal FFT convolution) or loop (step by step, the reference)
+        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
+            input layer of width embedding_dim)
+        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
+    """
+
     summary = "S4D: diagonal state-space layers (S4D-Lin init, ZOH, FFT convolution) with GLU mixing"
     receptive_field = math.inf
 

@@ -72,6 +72,20 @@ class TemporalBlock(nn.Module):
 
 @register_model("tcn")
 class TCN(nn.Module):
+    """A TCN: `levels` residual blocks of two causal convolutions, level i dilated by 2**i.
+
+    Args:
+        levels: residual blocks; level i dilates by 2**i, so the receptive field is 1 + 2 (kernel_size - 1)
+            (2**levels - 1)
+        kernel_size: taps of each causal convolution
+        channels: channels of every block
+        dropout: dropout probability inside each block (0: off)
+        init_std: draw the convolutions' weights from N(0, init_std) before weight norm (0: PyTorch's init)
+        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
+            input layer of width embedding_dim)
+        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
+    """
+
     summary = "temporal convolutional network: causal dilated residual blocks with weight norm"
 
     def __init__(

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from seqmem.errors import ConfigError
+from seqmem.params import suggest
 
 
 def recipe_names() -> list[str]:
@@ -26,7 +27,7 @@ def load_recipe(name: str) -> dict:
     else:
         path = resources.files(__name__) / f"{name}.toml"
     if not path.is_file():
-        raise ConfigError(f"unknown recipe {name!r}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`), "
+        raise ConfigError(f"unknown recipe {name!r}{suggest(name, recipe_names())}: choose one of {', '.join(recipe_names())} (see `seqmem recipes`), "
                           "or give a .toml file")
     try:
         return tomllib.loads(path.read_text())
@@ -34,8 +35,18 @@ def load_recipe(name: str) -> dict:
         raise ConfigError(f"recipe {name}: invalid TOML ({e}); fix {path}") from None
 
 
+def suites() -> dict[str, list[str]]:
+    """Suite -> the recipes that belong to it."""
+    found: dict[str, list[str]] = {}
+    for name in recipe_names():
+        for suite in load_recipe(name).get("suites", []):
+            found.setdefault(suite, []).append(name)
+    return dict(sorted(found.items()))
+
+
 def suite_recipes(suite: str) -> list[str]:
-    names = [n for n in recipe_names() if suite in load_recipe(n).get("suites", [])]
-    if not names:
-        raise ConfigError(f"no recipe belongs to suite {suite!r}")
-    return names
+    known = suites()
+    if suite not in known:
+        raise ConfigError(f"unknown suite {suite!r}{suggest(suite, known)}: choose one of {', '.join(known)} "
+                          "(a recipe's `suites` puts it in one)")
+    return known[suite]

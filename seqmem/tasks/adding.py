@@ -24,6 +24,19 @@ from seqmem.tasks.base import Baseline, Batch, SampledTask, check_choice
 
 @register_task("adding")
 class Adding(SampledTask):
+    """The adding problem: the sum of the two marked numbers, from the last step.
+
+    Args:
+        length: steps a sequence
+        tolerance: an answer within this of the target counts as right (on the scale tolerance_scale names)
+        marks: where the two marks fall: halves (one in each half, Arjovsky et al.) or anywhere (locuslab/TCN)
+        tolerance_scale: sum (tolerance on the sum) or hochreiter (on their target's scale: twice as wide on the
+            sum)
+        test_size: sequences in the fixed test set
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+    """
+
     summary = "sum the two marked numbers of a long sequence (regression: MSE, and answers within 0.04)"
 
     input_channels = 2

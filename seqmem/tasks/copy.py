@@ -21,6 +21,20 @@ from seqmem.tasks.base import Baseline, Batch, Task, check_choice, generator_for
 
 @register_task("copy-memory")
 class CopyMemory(Task):
+    """Copy memory: see a few symbols, wait, reproduce them after a marker.
+
+    Args:
+        blank: empty steps between the symbols and the recall (the delay to remember across)
+        recall_length: symbols to remember and reproduce
+        alphabet: distinct symbols
+        convention: layout: digits (locuslab/TCN's, one float channel) or symbols (tokens)
+        data: training sequences: fresh (new ones every batch) or fixed (train_size drawn once)
+        train_size: sequences in the fixed training set (with data fixed)
+        test_size: sequences in the fixed test set
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+    """
+
     summary = "reproduce recall_length symbols after `blank` empty steps (locuslab digits or symbol tokens)"
 
     def __init__(

@@ -36,6 +36,17 @@ def shift(x: torch.Tensor, delay: torch.Tensor | int, fill: int = 0) -> torch.Te
 
 @register_task("echo-stream")
 class EchoStream(Task):
+    """Echo a random binary stream echo_step steps later.
+
+    Args:
+        echo_step: steps between a bit and its echo (the delay to remember across)
+        series_length: steps of each stream
+        streams: training streams (a fixed set; tbptt cuts each into chunks)
+        test_streams: streams in the test set
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+        validation_streams: streams in the validation set (what early stopping and the best step read)
+    """
+
     summary = "echo a random binary stream echo_step steps later (truncated BPTT over long streams)"
 
     num_classes = 2
@@ -92,6 +103,17 @@ class EchoStream(Task):
 
 @register_task("echo-letters")
 class EchoLetters(Task):
+    """Echo letters a-z `delay` steps later.
+
+    Args:
+        delay: steps between a letter and its echo, the same for every sequence (none with max_delay)
+        seq_length: letters a sequence (more than the delay)
+        max_delay: draw each sequence's delay in 0..max_delay and tell it to the model (instead of delay)
+        test_size: sequences in the fixed test set
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+    """
+
     summary = "echo letters a-z `delay` steps later (or a per-sequence delay 0..max_delay the model is told)"
 
     num_classes = LETTERS + 1

@@ -147,8 +147,13 @@ class ImageSequence(Task):
 
     `validation` holds back that many training images (chosen by a fixed hash, the same every run) as the
     split "validation", which early stopping reads (default: a twelfth, 5000 of MNIST's 60000).
-    `train_size` trains on a fixed subset of the rest (0: all of it). `normalize` is "data" (the training
-    images' own mean and deviation), "mnist" (0.1307 / 0.3081) or "none" (pixels in 0..1).
+
+    Args:
+        data_dir: folder of the four IDX files (default: searched in $SEQMEM_DATA, data/ and /usr/share/datasets)
+        input_channels: pixels read a step, side by side (1: one a step; 28 on MNIST: a column a step)
+        normalize: data (the training images' mean and deviation), mnist (0.1307 / 0.3081) or none (pixels in 0..1)
+        validation: training images held back as the validation split (default none: a twelfth of them)
+        train_size: train on a fixed subset of this many of the other training images (0: all of them)
     """
 
     dataset: str
@@ -239,7 +244,11 @@ class ImageSequence(Task):
 
 
 class PermutedImageSequence(ImageSequence):
-    """The same, with the pixels in a fixed random order drawn from `permute_seed`."""
+    """The same, with the pixels in a fixed random order drawn from `permute_seed`.
+
+    Args:
+        permute_seed: seed of the fixed pixel order
+    """
 
     def __init__(
         self,

@@ -27,6 +27,16 @@ DISTRACTORS, X, Y, START, END, PAD = 4, 4, 5, 6, 7, 8
 
 @register_task("temporal-order")
 class TemporalOrder(SampledTask):
+    """Temporal order: the order of two X/Y marks among distractors.
+
+    Args:
+        length: steps a sequence (with layout hochreiter, the shortest)
+        layout: fixed (marks in [0.1, 0.2) and [0.5, 0.6) of the length) or hochreiter (their lengths and positions)
+        test_size: sequences in the fixed test set
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+    """
+
     summary = "classify the order of two X/Y symbols among distractors (Hochreiter & Schmidhuber, exp. 6a)"
 
     num_classes = 4

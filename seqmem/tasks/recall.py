@@ -34,6 +34,18 @@ def guess_baseline(span: int, answers: int, choices: int) -> Baseline:
 
 @register_task("selective-copy")
 class SelectiveCopy(SampledTask):
+    """Selective copy: symbols scattered among blanks, reproduced in order.
+
+    Args:
+        blank: blank steps among which the symbols are scattered
+        recall_length: symbols to remember and reproduce
+        alphabet: distinct symbols
+        layout: compact (seqmem's), s4 (the S4 repository's generator) or mad (mad-lab's)
+        test_size: sequences in the fixed test set
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+    """
+
     summary = "reproduce recall_length symbols scattered among blanks, in order (compact, s4 or mad layout)"
 
     def __init__(self, blank: int = 64, recall_length: int = 8, alphabet: int = 8, layout: str = "compact",
@@ -115,6 +127,22 @@ class SelectiveCopy(SampledTask):
 
 @register_task("associative-recall")
 class AssociativeRecall(SampledTask):
+    """Multi-query associative recall: answer each queried key with its value.
+
+    Args:
+        pairs: key-value pairs shown before the queries
+        queries: keys asked (compact: drawn with replacement; zoology: as many as pairs)
+        keys: distinct keys (layout compact)
+        values: distinct values (layout compact)
+        layout: compact (seqmem's) or zoology (zoology's MQAR)
+        length: tokens a sequence (layout zoology)
+        vocab: tokens in the vocabulary (layout zoology)
+        power_a: power-law exponent of the gap between a pair and its query (layout zoology; 1: uniform gaps)
+        test_size: sequences in the fixed test set
+        validation_size: sequences in the fixed validation set (what early stopping and the best step read)
+        data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
+    """
+
     summary = "key-value pairs, then queries of seen keys: answer each with its value (compact, or zoology's MQAR)"
 
     def __init__(self, pairs: int = 8, queries: int = 8, keys: int = 64, values: int = 64, layout: str = "compact",
