@@ -10,10 +10,13 @@ TORCH := torch==2.13.0
 
 .PHONY: run test bench clean system-deps
 
+# editable_mode=compat installs the checkout as a path entry (.pth): setuptools' default editable finder runs
+# after Python's path finder, so a script beside a clone folder named seqmem imported that folder as an
+# empty namespace package instead of the package.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray,compare,tensorboard]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,ray,compare,tensorboard]' --config-settings editable_mode=compat
 	touch $@
 
 run: $(BIN)/.installed
