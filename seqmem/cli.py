@@ -198,6 +198,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_horizon(verbs, named, shown)
     add_check(verbs)
     add_suite(verbs)
+    add_bench(verbs)
     add_demo(verbs)
     add_report(verbs)
     return parser
@@ -330,6 +331,26 @@ def add_report(verbs) -> None:
     report.add_argument("--choose", metavar="KEY", help="a tuning axis (e.g. train.lr): also show, for each group of "
                         "the other axes, only its value with the best mean validation recall")
     report.set_defaults(run=run_report)
+
+
+def add_bench(verbs) -> None:
+    bench = verbs.add_parser(
+        "bench", help="the memory profile: models at one parameter count, tuned on validation, over a suite",
+        description="Size every model to one parameter count (its width found by search), train it on each task "
+                    "setting of the suite for every grid point and seed with one budget in updates, choose the "
+                    "grid point on validation recall, and score each task by the fraction of its settings solved "
+                    "(validation recall >= 0.99) beside the test recall and the memoryless recall. One resumable "
+                    "sweep; profile.json in --out. See docs/profile.md.")
+    bench.add_argument("models", metavar="MODELS", help="models, comma-separated: names or import paths")
+    bench.add_argument("--suite", default="quick", help="quick (default), standard, or a .toml file of your own")
+    bench.add_argument("--params", help="the parameter count every model is sized to (e.g. 20k; default the suite's)")
+    bench.add_argument("--budget", type=int, help="updates a run (default the suite's)")
+    bench.add_argument("--grid", help="the tuning grid, e.g. lr=1e-3,3e-3,wd=0,0.1 (default the suite's)")
+    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default the suite's)")
+    bench.add_argument("--against", help="reference: set the shipped profile of the built-in models beside yours, "
+                                         "training only yours")
+    add_sweep_flags(bench, out_help="the profile's folder (default runs/bench/<suite>)")
+    bench.set_defaults(run=run_bench)
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -595,6 +616,28 @@ def run_suite(args) -> int:
     if section is not None:
         print(f"report written to {write_page(out / 'report.html', [section])}")
     return code
+
+
+def run_bench(args) -> int:
+    from seqmem.bench import load_suite, parse_count, parse_grid, profile_text, run_bench
+    from seqmem.sweep import make_backend
+
+    suite = load_suite(args.suite)
+    params = parse_count(args.params) if args.params is not None else None
+    grid = parse_grid(args.grid) if args.grid is not None else None
+    for name, value in (("--budget", args.budget), ("--seeds", args.seeds)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value}")
+    backend = make_backend(args.backend, args.workers, args.address)
+    use_threads(args.threads)
+    out = Path(args.out) if args.out else Path("runs") / "bench" / suite.name
+    result = run_bench(split_values("MODELS", args.models), suite, out, backend, args.seeds, params, args.budget,
+                       grid, args.against, progress=not args.quiet)
+    print(profile_text(result))
+    print(f"runs and profile.json in {out}")
+    if result["failed"]:
+        print(f"{len(result['failed'])} runs failed: {', '.join(result['failed'][:3])}")
+    return 1 if result["failed"] else 0
 
 
 def run_report(args) -> None:

@@ -99,3 +99,22 @@ def test_the_shipped_suites_load_and_bad_input_is_named():
                       (lambda: load_suite("nope"), "unknown suite 'nope': choose one of")):
         with pytest.raises(ConfigError, match=text):
             bad()
+
+
+def test_the_shipped_reference_is_what_the_current_code_configures():
+    """Every run of the quick reference is a point the current code makes for its model (its config, with
+    the defaults of settings added since filled in), and every built-in model's point is there."""
+    from seqmem.bench import REFERENCE_MODELS, bench_points, reference_entries
+    from seqmem.config import make_config
+
+    suite = load_suite("quick")
+    points, _ = bench_points(list(REFERENCE_MODELS), suite, say=lambda *_: None)
+    shipped = {e["name"]: e for e in reference_entries(suite, set())}
+    assert set(shipped) == {p.name for p in points}
+    for point in points:
+        assert make_config(shipped[point.name]["config"]).as_dict() == point.config.as_dict(), point.name
+        assert shipped[point.name]["tags"] == json.loads(json.dumps(point.tags))
+    result = profile(list(shipped.values()), suite)
+    assert set(result["models"]) == set(REFERENCE_MODELS)
+    for model in result["models"].values():  # every score beside its memoryless recall, above it or not
+        assert all(t["memoryless_recall"] < 0.2 for t in model["tasks"].values())
