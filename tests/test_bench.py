@@ -118,3 +118,19 @@ def test_the_shipped_reference_is_what_the_current_code_configures():
     assert set(result["models"]) == set(REFERENCE_MODELS)
     for model in result["models"].values():  # every score beside its memoryless recall, above it or not
         assert all(t["memoryless_recall"] < 0.2 for t in model["tasks"].values())
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--suite", "nope"], "unknown suite 'nope': choose one of"),
+    (["--against", "reference", "--budget", "5"], "--against reference compares at the suite's own"),
+    (["--against", "others"], "--against must be reference"),
+    (["--params", "lots"], "--params must be a count"),
+    (["--budget", "0"], "--budget must be an integer >= 1"),
+])
+def test_bad_bench_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, expected):
+    from seqmem.cli import main
+
+    assert main(["bench", "gru", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "out").exists()
