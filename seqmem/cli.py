@@ -23,6 +23,7 @@ from seqmem.errors import ConfigError
 from seqmem.params import Param, suggest
 
 SECTIONS = ("method", "task", "model")  # the order of their flag groups in --help, after training
+VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "horizon", "check", "suite", "demo", "report")
 
 
 class Parser(argparse.ArgumentParser):
@@ -185,7 +186,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; the settings of classes that `argv` names by import path become flags of their own, and
     with --help, only the settings of the task, model and method it names are listed."""
     argv = sys.argv[1:] if argv is None else argv
-    named = named_in(argv)
+    verb = next((t for t in argv if t in VERBS), None)
+    named = named_in(argv) if verb in ("train", "sweep", "horizon") else {}  # `seqmem models my.py:Net` names no task
     shown = named if {"-h", "--help"} & set(argv) and any(named.values()) else None
     parser = Parser(prog="seqmem", description="Measure how well sequence models remember.")
     parser.add_argument("--threads", type=int, default=1,

@@ -34,6 +34,8 @@ def test_train_with_flags_writes_a_run(tmp_path, capsys):
     assert config["model"]["kernel_size"] == 2
     printed = capsys.readouterr().out
     assert "recall acc" in printed and "memoryless recall" in printed
+    evaluations = [line.split()[1] for line in printed.splitlines() if line.startswith("step ")]
+    assert evaluations == ["3", "6"]  # --quiet hides the bar, not the evaluation lines
     assert json.loads((out / "summary.json").read_text())["steps"] == 6
 
 

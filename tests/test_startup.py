@@ -6,6 +6,7 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,11 @@ def run_without_torch(args, tmp_path):
     return subprocess.run([sys.executable, "-c", CHECK.format(args=args)], capture_output=True, text=True, cwd=tmp_path)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["tasks"], ["models"], ["methods"], ["recipes"], ["train", "--help"]])
+MIN_GRU = str(Path(__file__).resolve().parents[1] / "examples" / "min_gru.py") + ":MinGRU"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tasks"], ["models"], ["methods"], ["recipes"], ["train", "--help"],
+                                  ["models", "tcn"], ["models", MIN_GRU], ["train", "--model", MIN_GRU, "--help"]])
 def test_listings_and_help_import_no_torch(args, tmp_path):
     done = run_without_torch(args, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -48,6 +53,8 @@ def test_listings_and_help_import_no_torch(args, tmp_path):
     (["train", "copy-memory", "--model", "tcn", "--method", "tbptt"], "method tbptt needs --chunk-length"),
     (["--threads", "99", "tasks"], "--threads must be in 0.."),
     (["frobnicate"], "invalid choice"),
+    (["suite", "nope"], "unknown suite 'nope': choose one of quick"),
+    (["models", "tnc"], "did you mean tcn?"),
 ])
 def test_a_refused_command_imports_no_torch_and_writes_nothing(args, expected, tmp_path):
     done = run_without_torch(args, tmp_path)
