@@ -84,6 +84,8 @@ def check_writable(path: str | Path, what: str, folder: bool = False) -> Path:
     written: an empty name, a folder given for a file, a special file, or a place no file can be made."""
     if str(path) == "":
         raise ConfigError(f"{what} is empty: give a {'folder' if folder else 'file name'}")
+    if "\0" in str(path):
+        raise ConfigError(f"{what} {str(path)!r} holds a NUL byte, which no file name can: choose another path")
     path = Path(path)
     kind = not_regular(path)  # None for a regular file or nothing
     if folder:

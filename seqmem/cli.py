@@ -23,7 +23,8 @@ from seqmem.errors import ConfigError
 from seqmem.params import Param, suggest
 
 SECTIONS = ("method", "task", "model")  # the order of their flag groups in --help, after training
-VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "horizon", "check", "suite", "demo", "report")
+VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "horizon", "check", "suite", "bench", "demo",
+         "report")
 
 
 class Parser(argparse.ArgumentParser):

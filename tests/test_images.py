@@ -198,18 +198,19 @@ def test_a_tcn_learns_a_cue_it_must_remember(tmp_path, task_name):
     assert summary["accuracy"] > 0.85, summary
 
 
-def test_benchmark_quick_mode_writes_its_json_lines(tmp_path):
+def test_benchmark_quick_mode_writes_its_json_lines(tmp_path, monkeypatch):
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).parent.parent / "benchmarks" / "smnist_tcn.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # its harness, as the script finds it beside itself
     spec = importlib.util.spec_from_file_location("smnist_tcn", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     make_data(tmp_path / "d", n_train=32, n_test=16)
     threads = torch.get_num_threads()
     try:
-        assert bench.main(["--quick", "--threads", "1", "--data-dir", str(tmp_path / "d"),
+        assert bench.run(["--quick", "--threads", "1", "--data-dir", str(tmp_path / "d"),
                            "--out", str(tmp_path / "out.jsonl")]) == 0
     finally:
         torch.set_num_threads(threads)
