@@ -12,6 +12,7 @@ whole profile runs as one sweep (a process pool or Ray, resumable); `profile.jso
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import statistics
@@ -110,7 +111,7 @@ def parse_grid(text: str) -> dict[str, list[float]]:
     return grid
 
 
-def width_key(model: str, task) -> str:
+def width_key(model: str) -> str:
     from seqmem.models import model_class
     from seqmem.params import parameters
 
@@ -122,21 +123,22 @@ def width_key(model: str, task) -> str:
     return key
 
 
-def count_parameters(model: str, task, settings: dict) -> int:
-    from seqmem.models import make_model
+def built_size(model: str, task, settings: dict) -> int:
+    """The parameter count of the model built for `task`, as the run's summary will record it."""
+    from seqmem.models import count_parameters, make_model
 
-    built = make_model(model, task, allow_short_receptive_field=True, **settings)
-    return sum(p.numel() for p in built.parameters() if p.requires_grad)
+    return count_parameters(make_model(model, task, allow_short_receptive_field=True, **settings))
 
 
 def size_model(model: str, task, target: int, settings: dict | None = None) -> tuple[dict, int]:
     """The model's settings with its width chosen so its parameter count is nearest `target` (the count is
     increasing in the width: bisection), and the count achieved."""
     settings = dict(settings or {})
-    key = width_key(model, task)
+    key = width_key(model)
 
+    @functools.cache  # each width is built once, however often the search compares it
     def count(width: int) -> int:
-        return count_parameters(model, task, {**settings, key: width})
+        return built_size(model, task, {**settings, key: width})
 
     lo, hi = 1, 2
     while count(hi) < target and hi < 2**16:
