@@ -383,6 +383,16 @@ def main(argv: list[str] | None = None) -> int:
         interrupt.ignore()
         print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
         return interrupt.exit_code()
+    except BrokenPipeError:  # `seqmem report runs | head`: the reader has what it wanted
+        quiet_stdout()
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush of the closed pipe at exit prints nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def dispatch(argv: list[str] | None) -> int:

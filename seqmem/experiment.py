@@ -20,6 +20,7 @@ from seqmem.imports import changed_sources
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
+from seqmem.threads import training_threads
 from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve
 
@@ -78,7 +79,8 @@ class LoadedRun:
         """The model's class at each step (or for each sequence) of a batch of inputs, on the inputs' device."""
         self.model.eval()
         device = model_device(self.model)
-        logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
+        with training_threads():  # PyTorch's default threads made a notebook's demo many times slower
+            logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
         return logits.argmax(-1).to(x.device)
 
     def predict_text(self, text: str, delay: int | None = None) -> str:

@@ -78,3 +78,14 @@ def test_every_recipe_is_a_valid_config():
     for name in recipe_names():
         config = make_config(recipe_config(name))
         assert config.task["name"] and config.model["name"] and config.method["name"]
+
+
+def test_a_closed_pipe_ends_quietly_with_the_shells_code():
+    """`seqmem models | head -1`: the reader stops reading; no traceback, exit 141 as for SIGPIPE."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from seqmem.cli import main; "
+                             "sys.stdout.reconfigure(line_buffering=True); sys.exit(main(['models']))"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    proc.stdout.close()  # closed before the first line: every write fails
+    err = proc.stderr.read()
+    assert proc.wait() == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -49,3 +49,15 @@ def test_a_number_the_user_chose_is_kept(two_threads, monkeypatch):
     assert spy_trained() == {2}
     with pytest.raises(seqmem.ConfigError, match="threads must be an integer >= 0"):
         seqmem.set_threads(-1)
+
+
+def test_a_loaded_runs_predictions_run_one_thread(two_threads, tmp_path):
+    config = seqmem.make_config({"task": {"name": "echo-letters", "test_size": 20, "validation_size": 20},
+                                 "model": {"name": "gru", "hidden": 8}, "train": {"steps": 2}})
+    seqmem.run_experiment(config, tmp_path / "run", progress=False)
+    loaded = seqmem.load(tmp_path / "run")
+    seen = set()
+    loaded.model.register_forward_pre_hook(lambda *_: seen.add(torch.get_num_threads()))
+    loaded.predict_text("abc")
+    assert seen == {1}
+    assert torch.get_num_threads() == 2
