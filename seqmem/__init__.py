@@ -11,7 +11,7 @@ from seqmem.errors import ConfigError
 __version__ = "0.1.0"
 
 EXPORTS = {
-    "Config": "seqmem.config", "build": "seqmem.builder", "make_config": "seqmem.config",
+    "Config": "seqmem.config", "build": "seqmem.builder", "make_config": "seqmem.config", "recipe_config": "seqmem.config",
     "load": "seqmem.experiment", "run_experiment": "seqmem.experiment",
     "make_model": "seqmem.models", "make_task": "seqmem.tasks",
     "Result": "seqmem.training", "TrainConfig": "seqmem.training", "make_method": "seqmem.training", "train": "seqmem.training",

@@ -16,7 +16,7 @@ import torch
 from seqmem.builder import build
 from seqmem.config import Config, make_config, upgrade
 from seqmem.errors import ConfigError, Diverged
-from seqmem.imports import changed_sources
+from seqmem.imports import changed_sources, label
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
@@ -49,8 +49,8 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
     task, model, method = experiment.task, experiment.model, experiment.method
     with run.lock():
         run.open(recorded, upgrade)
-        say(f"{run.path}: {task.name} with {model.name} ({count_parameters(model) / 1000:.2f} K parameters, "
-            f"receptive field {model.receptive_field}, span {task.span}), method {method.name}")
+        say(f"{run.path}: {label(task.name)} with {label(model.name)} ({count_parameters(model) / 1000:.2f} K "
+            f"parameters, receptive field {model.receptive_field}, span {task.span}), method {label(method.name)}")
         try:
             result = train(model, task, experiment.train, method=method, run=run, progress=progress)
         except Diverged as e:
