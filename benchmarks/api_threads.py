@@ -1,7 +1,7 @@
 """Training from Python against the command line: 200 updates of a GRU 64 on echo letters, each side a fresh
 process, alternated, the training seconds each reports (evaluation excluded), median of `--repeats`.
 
-    python benchmarks/api_threads.py             # 3 each, the figure the README quotes
+    python benchmarks/api_threads.py             # 3 each, the figure docs/usage.md quotes
     python benchmarks/api_threads.py --quick     # 1 each, for tests
 """
 

@@ -6,7 +6,7 @@ and 150 seconds (`BENCH_MAX_SECONDS`) of training on one thread, an evaluation e
 once validation recall reaches 0.99. The figure is the test recall of the last evaluation, mean (min..max)
 over the seeds; "solved" means a mean above 0.99. The memoryless recall is beside it.
 
-    seqmem sweep benchmarks/content_recall.py --out runs/content_recall     # the README's table (2 workers)
+    seqmem sweep benchmarks/content_recall.py --out runs/content_recall     # docs/results.md's table (2 workers)
     seqmem report runs/content_recall --format jsonl --output benchmarks/results/content_recall.jsonl
     BENCH_MODELS=mamba BENCH_MAX_SECONDS=120 seqmem sweep benchmarks/content_recall.py --workers 1 --out runs/cr-mamba
     BENCH_QUICK=1 seqmem sweep benchmarks/content_recall.py --out /tmp/cr   # seconds: tiny tasks, two models

@@ -6,7 +6,7 @@ loop runs them: the next chunk from `training_chunks` (for BPTT a whole batch fr
 (forward, backward, optimizer step). Both are timed, interleaved, in the same process, after `--warmup`
 updates not counted; `data_fraction` is the data's total time over the updates'.
 
-    python benchmarks/data_speed.py            # every recipe below, the figures the README quotes
+    python benchmarks/data_speed.py            # every recipe below, the figures docs/performance.md quotes
     python benchmarks/data_speed.py --quick    # a few updates of each but the images, for tests
 
 A recipe that cannot be built here (the Fashion-MNIST files missing) is a `skipped` line with the reason.

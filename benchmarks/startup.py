@@ -6,7 +6,7 @@ its ratio to `python -c pass` are printed from the same run. The refused command
 `seqmem models` also runs with a package installed (on PYTHONPATH) that declares a model and a task as
 entry points, the examples' MinGRU and Hold: its ratio to the plain listing is what entry points cost.
 
-    python benchmarks/startup.py            # 15 rounds, the figures the README quotes
+    python benchmarks/startup.py            # 15 rounds, the figures docs/performance.md quotes
     python benchmarks/startup.py --quick    # 1 round, for tests
 """
 

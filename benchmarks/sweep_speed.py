@@ -4,7 +4,7 @@ The points are echo-letters runs (rnn, gru and lstm of 64 units, delays 4 and 8,
 few seconds on one thread; each side trains them into a fresh folder, worker start-up included, so the
 ratio is what a user gets from `seqmem sweep --workers 2` on this machine.
 
-    python benchmarks/sweep_speed.py            # 12 points, the figure the README quotes
+    python benchmarks/sweep_speed.py            # 12 points, the figure docs/performance.md quotes
     python benchmarks/sweep_speed.py --quick    # 4 tiny points, for tests
 """
 

@@ -177,7 +177,7 @@ def main(argv=None) -> int:
 
 
 def table(lines: list[dict]) -> str:
-    """The README's table: a row per task, the notebook's recipe beside the fastest."""
+    """docs/performance.md's table, Time to solve: a row per task, the notebook's recipe beside the fastest."""
     out = ["| task | recipe | updates | train s | test recall | recipe (fastest) | updates | train s | test recall "
            "| seconds ratio |", "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for row in dict.fromkeys(r["row"] for r in lines):
