@@ -162,10 +162,13 @@ def test_tcn_speed_quick_compares_equal_nets_and_prints_every_ratio():
     assert all(r["value"] > 0 for r in records if r["metric"] != "max_abs_output_difference")
 
 
-def test_time_to_solve_quick_prints_both_recipes_of_each_row_and_their_ratio(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_solve.py"), "--quick", "--runs",
-                           str(tmp_path / "runs")], capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in done.stdout.splitlines()]
+def test_time_to_solve_quick_prints_both_recipes_of_each_row_and_their_ratio(tmp_path, monkeypatch, capsys):
+    import time_to_solve
+
+    monkeypatch.setattr(time_to_solve, "ProcessPool", lambda workers: InProcess())
+    assert time_to_solve.main(["--quick", "--runs", str(tmp_path / "runs")]) in (0, None)
+    done = capsys.readouterr()
+    records = [json.loads(line) for line in done.out.splitlines()]
     assert all({"benchmark", "metric", "value", "unit"} <= r.keys() for r in records)
     runs = [r for r in records if r["metric"] == "train_seconds_to_solve"]
     rows = {r["row"] for r in runs}
@@ -174,4 +177,4 @@ def test_time_to_solve_quick_prints_both_recipes_of_each_row_and_their_ratio(tmp
         assert r["updates"] > 0 and r["train_seconds"] > 0 and len(r["load_average"]) == 6
         assert (r["value"] is None) == (not r["solved"])
     assert {r["row"] for r in records if r["metric"] == "notebook_over_fastest_seconds"} == rows
-    assert "| task |" in done.stderr
+    assert "| task |" in done.err

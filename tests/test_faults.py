@@ -126,7 +126,7 @@ def test_a_partial_last_metrics_line_is_dropped_on_resume(tmp_path):
     assert [m["step"] for m in RunDir(tmp_path / "cut").metrics()] == [10, 20, 30]
 
 
-def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys):
     import socket
 
     run = tmp_path / "run"
@@ -134,20 +134,20 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid}")
-        done = cli("train", *TINY, "--steps", "2", "--out", str(run))
+        done = in_process(capsys, "train", *TINY, "--steps", "2", "--out", str(run))
         assert one_line(done) and f"in use by process {sleeper.pid}" in done.stderr
         assert not (run / "config.json").exists()
     finally:
         sleeper.kill()
         sleeper.wait()
-    done = cli("train", *TINY, "--steps", "2", "--out", str(run))  # its holder is dead now
+    done = in_process(capsys, "train", *TINY, "--steps", "2", "--out", str(run))  # its holder is dead now
     assert done.returncode == 0, done.stderr
     assert not (run / ".lock").exists()
 
 
-def test_divergence_stops_keeps_the_last_finite_checkpoint_and_says_so(tmp_path):
+def test_divergence_stops_keeps_the_last_finite_checkpoint_and_says_so(tmp_path, capsys):
     run = tmp_path / "run"
-    done = cli("train", "copy-memory", "--model", "tcn", "--levels", "2", "--kernel-size", "3", "--channels", "4",
+    done = in_process(capsys, "train", "copy-memory", "--model", "tcn", "--levels", "2", "--kernel-size", "3", "--channels", "4",
                "--blank", "3", "--recall-length", "2", "--set", "test_size=20", "--set", "validation_size=20",
                "--optimizer", "sgd", "--lr", "1e4", "--steps", "50", "--eval-every", "1", "--out", str(run))
     assert one_line(done, code=1) and "diverged" in done.stderr and "lower --lr" in done.stderr, done.stderr
@@ -197,7 +197,7 @@ class Planted:
         return (os.system, (f"touch {os.environ['SEQMEM_PLANTED']}",))
 
 
-def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch):
+def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch, capsys):
     marker = tmp_path / "ran"
     monkeypatch.setenv("SEQMEM_PLANTED", str(marker))
     run = tmp_path / "run"
@@ -205,7 +205,7 @@ def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch):
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     checkpoint["extra"] = Planted()
     torch.save(checkpoint, run / "checkpoint.pt")
-    done = cli("demo", str(run), env={**os.environ, "SEQMEM_PLANTED": str(marker)})
+    done = in_process(capsys, "demo", str(run))
     assert one_line(done) and "cannot be loaded safely" in done.stderr, done.stderr
     assert not marker.exists()
 
@@ -277,7 +277,7 @@ def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert (tmp_path / "file").read_text() == "mine"
 
 
-def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path):
+def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path, capsys):
     """The lock names a live process, but one started after the lock's writer: that writer is gone."""
     import socket
 
@@ -286,7 +286,7 @@ def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid} 1")  # started at tick 1: not this one
-        done = cli("train", *TINY, "--steps", "2", "--quiet", "--out", str(run))
+        done = in_process(capsys, "train", *TINY, "--steps", "2", "--quiet", "--out", str(run))
         assert done.returncode == 0, done.stderr
     finally:
         sleeper.kill()

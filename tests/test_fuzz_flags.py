@@ -90,7 +90,7 @@ def finished_run(tmp_path_factory):
     return path
 
 
-@settings(max_examples=800, deadline=None, derandomize=True,
+@settings(max_examples=500, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=st.sampled_from(CASES), value=VALUES)
 def test_every_flag_takes_a_value_cleanly(case, value, run_folder, finished_run, capsys, monkeypatch):

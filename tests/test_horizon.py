@@ -37,9 +37,9 @@ def test_a_tolerance_stops_bisection_early_and_limits_bound_the_search():
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 24, "test_size": 100, "validation_size": 100},
         "model": {"name": "gru"},
-        "train": {"steps": 600, "eval_every": 100, "lr": 1e-2, "clip": 1.0}}
+        "train": {"steps": 300, "eval_every": 100, "lr": 1e-2, "clip": 1.0}}
 SHORT_TCN = {"name": "tcn", "levels": 1, "kernel_size": 2, "channels": 16, "label": "tcn-rf3"}
-SEARCH = {"start": 2, "limit": 4, "target": 0.9, "tolerance": 0.5, "progress": False, "say": lambda *_: None}
+SEARCH = {"start": 2, "limit": 3, "target": 0.9, "tolerance": 0.5, "progress": False, "say": lambda *_: None}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_a_model_cannot_remember_past_what_it_sees(horizon):
     assert result["models"]["gru-32"]["min"] > 2
     assert json.loads((out / "horizon.json").read_text()) == json.loads(json.dumps(result))
     index = json.loads((out / "sweep.json").read_text())
-    assert {p["settings"]["task.delay"] for p in index["points"]} >= {2, 4}
+    assert {p["settings"]["task.delay"] for p in index["points"]} == {2, 3}
 
 
 def test_a_rerun_replays_the_finished_probes(horizon, capsys):
