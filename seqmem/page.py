@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from seqmem.atomic import atomic_write
-from seqmem.plots import FIGURES, figure_name, png
+from seqmem.plots import FIGURES, draw_profile, figure_name, png
 from seqmem.report import COLUMNS, Section, axis_label, field, group, number, shown, table_rows
 
 # The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
@@ -113,8 +113,28 @@ def best_note(section) -> str:
     return f"<p class=note>Highest test recall: <b>{html.escape(who)}</b>, {recall:.4f}{html.escape(against)}.</p>"
 
 
+def profile_html(result: dict) -> str:
+    """The memory profile's table, note and figure; every value from profile.json is escaped."""
+    from seqmem.bench import span
+
+    tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
+    head = ["model", *[f"{t}: solved / test recall (memoryless)" for t in tasks], "score"]
+    rows = [[str(model), *[("-" if (s := m["tasks"].get(t)) is None else
+                            f"{span(s['solved'])} / {span(s['test_recall'])} ({s['memoryless_recall']:.2f})")
+                           for t in tasks], span(m["score"])] for model, m in result["models"].items()]
+    note = (f"Every model at about {html.escape(str(result['target_parameters']))} parameters, "
+            f"{html.escape(str(result['budget']))} updates, the grid point chosen on validation for each task "
+            f"setting; solved = validation recall >= {html.escape(str(result['solved_at']))}; the score is the "
+            "solved fraction averaged over the tasks; mean (min..max) over seeds.")
+    data = base64.b64encode(png(draw_profile(Section("", [], None, profile=result)))).decode()
+    return (f"<h3>Memory profile</h3>\n<p class=note>{note}</p>\n" + html_table(head, rows, 1)
+            + f'\n<img alt="profile" src="data:image/png;base64,{data}">')
+
+
 def section_html(section, level: int = 2) -> str:
     parts = [f"<h{level}>{html.escape(section.title)}</h{level}>"]
+    if section.profile:
+        parts.append(profile_html(section.profile))
     pieces = per_task(section)
     if len(pieces) > 1:
         parts.append("<p class=note>Unrelated tasks: each has a table and figures of its own.</p>")
@@ -126,7 +146,7 @@ def section_html(section, level: int = 2) -> str:
     if section.horizon:
         parts.append(horizon_table(section.horizon))
     for draw in FIGURES:
-        fig = draw(section)
+        fig = None if draw is draw_profile else draw(section)  # the profile's figure stands with its table
         if fig is not None:
             data = base64.b64encode(png(fig)).decode()
             parts.append(f'<img alt="{html.escape(figure_name(draw))}" src="data:image/png;base64,{data}">')

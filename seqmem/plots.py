@@ -126,7 +126,58 @@ def draw_recall_by_delay(section):
                   max(0, len(groups) - MAX_GROUPS))
 
 
-FIGURES = (draw_recall_by_delay, draw_learning_curves, draw_recall_by_seconds)
+def draw_profile(section):
+    """The memory profile (`seqmem bench`): a panel a task with a bar a model, its test recall at the grid point
+    chosen on validation (mean over seeds, min..max as error bars) and the fraction of the task's settings it
+    solved written above; the memoryless recall dashed; a last panel with each model's overall score (the
+    solved fraction averaged over tasks). None where the folder holds no profile."""
+    from matplotlib.figure import Figure
+
+    result = section.profile
+    if not result or not result["models"]:
+        return None
+    models = list(result["models"])[:MAX_GROUPS]
+    tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
+    fig = Figure(figsize=(2.6 * (len(tasks) + 1) + 2.2, 4.4), dpi=100)
+    axes = fig.subplots(1, len(tasks) + 1, sharey=True, squeeze=False)[0]
+    palette = colours(len(models))
+
+    def bars(ax, spreads: list, title: str, ylabel: str | None, notes: list[str] | None = None):
+        xs = [i for i, s in enumerate(spreads) if s and s["mean"] is not None]
+        means = [spreads[i]["mean"] for i in xs]
+        errors = [[max(0.0, spreads[i]["mean"] - spreads[i]["min"]) for i in xs],
+                  [max(0.0, spreads[i]["max"] - spreads[i]["mean"]) for i in xs]]
+        for i, mean, low, high in zip(xs, means, *errors, strict=True):
+            ax.bar(i, mean, yerr=[[low], [high]], capsize=3, color=palette[i], label=models[i])
+            if notes:
+                ax.text(i, min(1.0, mean + high) + 0.02, notes[i], ha="center", fontsize=7)
+        ax.set_title(title.replace("$", r"\$"), fontsize=10)
+        ax.set_xticks([])
+        ax.set_ylim(0, 1.1)
+        ax.grid(axis="y", alpha=0.3)
+        if ylabel:
+            ax.set_ylabel(ylabel)
+
+    for ax, task in zip(axes, tasks, strict=False):
+        scores = [result["models"][m]["tasks"].get(task) for m in models]
+        bars(ax, [s and s["test_recall"] for s in scores], task, "test recall at the chosen grid point" if ax is axes[0]
+             else None, [f"{s['solved']['mean']:.2f}" if s and s["solved"]["mean"] is not None else "" for s in scores])
+        memoryless = [s["memoryless_recall"] for s in scores if s]
+        ax.axhline(sum(memoryless) / len(memoryless), color="grey", linestyle=(0, (6, 3)), linewidth=1, gid="memoryless",
+                   label="memoryless" if ax is axes[0] else None)
+    scores = [result["models"][m]["score"] for m in models]
+    bars(axes[-1], scores, "score: settings solved,\nmean over tasks", None,
+         [f"{s['mean']:.2f}" if s["mean"] is not None else "" for s in scores])
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, [x.replace("$", r"\$") for x in labels], fontsize=8, loc="upper left",
+               bbox_to_anchor=(1.0, 0.9))
+    fig.suptitle(f"Memory profile, suite {result.get('suite')}: {result['budget']} updates, ~{result['target_parameters']}"
+                 f" parameters; above each bar the fraction of settings solved", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = (draw_profile, draw_recall_by_delay, draw_learning_curves, draw_recall_by_seconds)
 
 
 def figure_name(draw) -> str:

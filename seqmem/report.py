@@ -200,13 +200,15 @@ def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) ->
 @dataclass
 class Section:
     """What the report shows of one folder: its runs as flat records, the axes to group them by (none for
-    loose runs), each run's evaluations (`curves`, by run name) and a memory horizon if one was searched."""
+    loose runs), each run's evaluations (`curves`, by run name), a memory horizon if one was searched and a
+    memory profile (profile.json, `seqmem bench`) if one was measured."""
 
     title: str
     records: list[dict]
     by: list[str] | None
     curves: dict = dataclass_field(default_factory=dict)
     horizon: dict | None = None
+    profile: dict | None = None
 
     tags: list[str] = dataclass_field(default_factory=list)
 
@@ -243,7 +245,8 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
             by = axes or None  # a sweep without axes is a list of runs (a suite)
             tags = list(dict.fromkeys(t for e in entries for t in e.get("tags", {})))
             records = by_delay(records, by, horizon)
-            return Section(str(path), records, by, curves, horizon, tags) if records else None
+            profile = read_profile(path / "profile.json", damaged) if (path / "profile.json").exists() else None
+            return Section(str(path), records, by, curves, horizon, profile, tags) if records else None
     records = find_summaries([path], damaged)
     curves = {r["run"]: read_curve(Path(r["run"]), damaged) for r in records}
     return Section(str(path), records, None, curves) if records else None
@@ -362,6 +365,33 @@ def read_horizon(path: Path, damaged: list[str]) -> dict | None:
         damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
         return None
     return horizon
+
+
+def read_profile(path: Path, damaged: list[str]) -> dict | None:
+    """profile.json, if it has the shape the report shows (every score a mean with its min and max); else
+    named damaged and left out."""
+    from seqmem.runs import read_record
+
+    fix = "delete it and rerun the bench's command to rewrite it"
+    try:
+        result = read_record(path, fix)
+    except ConfigError as e:
+        damaged.append(str(e))
+        return None
+
+    def spread(s) -> bool:
+        return isinstance(s, dict) and all(s.get(k) is None or number(s.get(k)) for k in ("mean", "min", "max"))
+
+    models = result.get("models")
+    shaped = (isinstance(models, dict) and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
+              and all(isinstance(m, dict) and spread(m.get("score")) and isinstance(m.get("tasks"), dict)
+                      and all(isinstance(t, dict) and spread(t.get("solved")) and spread(t.get("test_recall"))
+                              and number(t.get("memoryless_recall")) for t in m["tasks"].values())
+                      for m in models.values()))
+    if not shaped:
+        damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
+        return None
+    return result
 
 
 def chosen_section(section: Section, key: str) -> Section:

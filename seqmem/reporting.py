@@ -29,6 +29,10 @@ def render(sections: list, fmt: str) -> str:
             parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown"))
             if section.horizon:
                 parts.append(horizon_text(section.horizon))
+            if section.profile:
+                from seqmem.bench import profile_text
+
+                parts.append(profile_text(section.profile))
         return "\n".join(parts) + "\n"
     rows = [row for section in sections for row in data_rows(section)]
     if fmt == "json":

@@ -85,6 +85,30 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
                       say=lambda *_: None)
     assert again == result == json.loads((out / "profile.json").read_text())
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    reported_profile(out, result, tmp_path)
+
+
+def reported_profile(out, result, tmp_path):
+    """`seqmem report` on the bench folder: the profile's table in the text, on the page, and its figure: a
+    panel a task with a bar a model at its test recall, the memoryless recall drawn, and the score panel."""
+    from seqmem.plots import draw_profile
+    from seqmem.report import collect
+    from seqmem.reporting import report
+
+    models, printed = list(json.loads((out / "profile.json").read_text())["models"]), []  # as the file has them
+    report([str(out)], html=str(tmp_path / "page.html"), figures=str(tmp_path / "figures"), say=printed.append,
+           err=printed.append)
+    profile_lines = printed[0].split("memory profile, suite")[1].splitlines()
+    assert [line.split()[0] for line in profile_lines[2:]] == models and set(models) == {"gru", "MinGRU"}
+    page = (tmp_path / "page.html").read_text()
+    assert "<h3>Memory profile</h3>" in page and page.count('alt="profile"') == 1
+    assert (tmp_path / "figures" / "bench-profile.png").read_bytes()[:4] == b"\x89PNG"
+    task_panel, score_panel = draw_profile(collect(out)).axes
+    heights = [bar.get_height() for bar in task_panel.patches]
+    assert heights == pytest.approx([result["models"][m]["tasks"]["copy-memory"]["test_recall"]["mean"]
+                                     for m in models])
+    assert [line.get_ydata()[0] for line in task_panel.lines if line.get_gid() == "memoryless"] == [1 / 8]
+    assert [bar.get_height() for bar in score_panel.patches] == [result["models"][m]["score"]["mean"] for m in models]
 
 
 def test_the_shipped_suites_load_and_bad_input_is_named():

@@ -89,6 +89,12 @@ DAMAGE = {
     "horizon mean a string": (lambda out: edit_json(out / "horizon.json", lambda h: h["models"]["rnn"].update(mean="x")),
                               "horizon.json"),
     "horizon without a key": (lambda out: edit_json(out / "horizon.json", lambda h: h.pop("key")), "horizon.json"),
+    "profile models a list": (lambda out: (out / "profile.json").write_text('{"models": [], "solved_at": 0.99}'),
+                              "profile.json"),
+    "profile score a string": (lambda out: (out / "profile.json").write_text(json.dumps(
+        {"models": {"gru": {"tasks": {}, "score": "high"}}, "solved_at": 0.99, "budget": 1, "target_parameters": 1})),
+        "profile.json"),
+    "profile not json": (lambda out: (out / "profile.json").write_text("{"), "profile.json"),
 }
 
 
