@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 NOTEBOOKS = ["01-reproduce-a-seed", "02-compare-models", "03-bring-your-own-model"]
-STEPS = 30  # SEQMEM_NOTEBOOK_STEPS: updates a run
+STEPS = 20  # SEQMEM_NOTEBOOK_STEPS: updates a run (two evaluations: the notebooks evaluate every tenth, at least 10 apart)
 KERNEL = "seqmem-tests"
 
 BEFORE = """
