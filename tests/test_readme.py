@@ -102,7 +102,8 @@ def test_the_python_block_runs_after_the_tour(tour, capsys):
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
-@pytest.mark.parametrize("page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+@pytest.mark.parametrize("page", ["README.md", "examples/README.md",
+                                  *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
 def test_every_link_points_at_a_file(page):
     path = ROOT / page
     targets = [t for t in LINK.findall(path.read_text()) if "://" not in t]
