@@ -54,33 +54,82 @@ def chunk_steps(length: int, chunk: int = CHUNK) -> int:
     return next((t for t in range(chunk, chunk // 2, -1) if length % t == 0), chunk)
 
 
-def chunked_recurrence(log_lam: tuple, u: tuple, h0: torch.Tensor | None, steps: int) -> tuple:
+def _times(u: torch.Tensor, m_re: torch.Tensor, m_im: torch.Tensor) -> torch.Tensor:
+    """Each chunk's row of steps times the complex matrix m, in real pairs: u `(2, N, R, T)`, m `(N, T, T)`."""
+    h = torch.empty_like(u)
+    torch.bmm(u[0], m_re, out=h[0]).baddbmm_(u[1], m_im, alpha=-1)
+    torch.bmm(u[0], m_im, out=h[1]).baddbmm_(u[1], m_re)
+    return h
+
+
+def _add_carried(h: torch.Tensor, carried: torch.Tensor, w_re: torch.Tensor, w_im: torch.Tensor) -> None:
+    """h += w * carried in place, in real pairs: h `(2, N, R, T)`, carried `(R, N)` complex, w `(N, T)`."""
+    pair = torch.view_as_real(carried.T.contiguous())  # (N, R, 2)
+    h[0].baddbmm_(pair, torch.stack([w_re, -w_im], dim=1))
+    h[1].baddbmm_(pair, torch.stack([w_im, w_re], dim=1))
+
+
+class ChunkedRecurrence(torch.autograd.Function):
+    """h_t = lam h_{t-1} + u_t by chunks, its backward by hand: the gradient g of a linear recurrence is the
+    same recurrence run backwards with conj(lam), g_t = conj(lam) g_{t+1} + dL/dh_t, and then dL/du = g,
+    dL/dlog(lam) = sum_t g_t conj(h_t - u_t) (= conj(lam) sum_t g_t conj(h_{t-1})), dL/dh0 = conj(lam) g_0.
+    Both directions run the same chunk matmuls, and nothing but h and u is kept for the backward."""
+
+    @staticmethod
+    def forward(ctx, log_re, log_im, u, h0, steps):
+        modes, batch, length = u.shape[1:]
+        T, J = steps, length // steps
+        k = torch.arange(T + 1, device=u.device)
+        magnitude, angle = torch.exp(log_re.unsqueeze(-1) * k), log_im.unsqueeze(-1) * k  # lam^k: (N, T+1)
+        p_re, p_im = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
+        lag = k[None, :T] - k[:T, None]  # [k, i] -> i - k
+        m_re, m_im = (p[:, lag.clamp_min(0)] * (lag >= 0) for p in (p_re, p_im))  # M^T: (N, T, T)
+        h = _times(u.view(2, modes, batch * J, T), m_re, m_im)  # from a zero state in each chunk
+        lam_t = torch.complex(p_re[:, T], p_im[:, T])  # lam^T
+        start = None if h0 is None else torch.complex(h0[0], h0[1])  # (B, N)
+        ends = torch.complex(h[0, ..., -1], h[1, ..., -1]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
+        ends = lru_scan(lam_t, ends, start)  # each chunk's last state
+        first = ends.new_zeros(batch, 1, modes) if start is None else start.unsqueeze(1)
+        before = torch.cat([first, ends[:, :-1]], dim=1).reshape(batch * J, modes)
+        _add_carried(h, before, p_re[:, 1:], p_im[:, 1:])  # + lam^(i+1) times the chunk's starting state
+        h = h.view_as(u)
+        ctx.save_for_backward(u, h, m_re, m_im, p_re, p_im)
+        ctx.steps, ctx.has_h0 = steps, h0 is not None
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_h):
+        u, h, m_re, m_im, p_re, p_im = ctx.saved_tensors
+        modes, batch, length = u.shape[1:]
+        T, J = ctx.steps, length // ctx.steps
+        g = _times(grad_h.contiguous().view(2, modes, batch * J, T), m_re.mT, -m_im.mT)  # conj(M) from the right
+        firsts = torch.complex(g[0, ..., 0], g[1, ..., 0]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
+        firsts = lru_scan(torch.complex(p_re[:, T], -p_im[:, T]), firsts.flip(1)).flip(1)  # g at each chunk's start
+        after = torch.cat([firsts[:, 1:], firsts.new_zeros(batch, 1, modes)], dim=1).reshape(batch * J, modes)
+        _add_carried(g, after, p_re[:, 1:].flip(-1), -p_im[:, 1:].flip(-1))  # + conj(lam)^(T-i) times the next's g
+        g = g.view_as(u)
+        d_log_re = d_log_im = d_h0 = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            flat_g, flat_d = g.view(2, modes, -1), (h - u).view(2, modes, -1)  # lam h_{t-1} = h_t - u_t
+            dot = torch.linalg.vecdot
+            d_log_re = dot(flat_g[0], flat_d[0]) + dot(flat_g[1], flat_d[1])
+            d_log_im = dot(flat_g[1], flat_d[0]) - dot(flat_g[0], flat_d[1])
+        if ctx.has_h0:
+            d_h0 = torch.view_as_real(torch.complex(p_re[:, 1], -p_im[:, 1]) * firsts[:, 0]).movedim(-1, 0)
+        return d_log_re, d_log_im, g, d_h0, None
+
+
+def chunked_recurrence(log_lam: tuple, u: torch.Tensor, h0: torch.Tensor | None, steps: int) -> torch.Tensor:
     """h_t = lam h_{t-1} + u_t over the last dim of `u`, in real pairs, by chunks of `steps` steps.
 
     Inside a chunk h = M u with M the lower triangle of powers lam^(i-k), as batched matmuls over the N
     modes; across chunks the chunk ends continue one another by the doubling scan with lam^T, and each
     step adds lam^(i+1) times the state its chunk started from. Exact, since lam does not depend on the
-    input. log_lam: (real, imaginary) parts `(N,)` each; u: (real, imaginary) `(N, B, L)` each with L a
-    multiple of `steps`; h0: `(B, N)` complex or None. Returns h as (real, imaginary) `(N, B, L)`."""
-    modes, batch, length = u[0].shape
-    T, J = steps, length // steps
-    k = torch.arange(T + 1, device=u[0].device)
-    magnitude, angle = torch.exp(log_lam[0].unsqueeze(-1) * k), log_lam[1].unsqueeze(-1) * k  # lam^k: (N, T+1)
-    powers = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
-    lag = k[None, :T] - k[:T, None]  # [k, i] -> i - k
-    inside = [p[:, lag.clamp_min(0)] * (lag >= 0) for p in powers]  # M^T: (N, T, T)
-    ur, ui = (part.reshape(modes, batch * J, T) for part in u)
-    local_re = torch.baddbmm(ur @ inside[0], ui, inside[1], alpha=-1)  # (N, B J, T), from a zero state
-    local_im = torch.baddbmm(ur @ inside[1], ui, inside[0])
-    ends = torch.complex(local_re[..., -1], local_im[..., -1]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
-    ends = lru_scan(torch.polar(magnitude[:, T], angle[:, T]), ends, h0)  # each chunk's last state
-    start = ends.new_zeros(batch, 1, modes) if h0 is None else h0.unsqueeze(1)
-    before = torch.cat([start, ends[:, :-1]], dim=1).permute(2, 0, 1).reshape(modes, batch * J)  # (N, B J)
-    before = torch.stack([before.real, before.imag], dim=-1)  # (N, B J, 2)
-    after_re = torch.stack([powers[0][:, 1:], -powers[1][:, 1:]], dim=1)  # (N, 2, T): lam^(i+1)
-    after_im = torch.stack([powers[1][:, 1:], powers[0][:, 1:]], dim=1)
-    h_re, h_im = torch.baddbmm(local_re, before, after_re), torch.baddbmm(local_im, before, after_im)
-    return h_re.view(modes, batch, length), h_im.view(modes, batch, length)
+    input. log_lam: (real, imaginary) parts `(N,)` each; u: `(2, N, B, L)` (real, imaginary) with L a
+    multiple of `steps`; h0: `(B, N)` complex or None. Returns h `(2, N, B, L)`."""
+    pair = None if h0 is None else torch.view_as_real(h0).movedim(-1, 0)  # (2, B, N)
+    return ChunkedRecurrence.apply(log_lam[0], log_lam[1], u, pair, steps)
 
 
 def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None,
@@ -88,11 +137,10 @@ def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None
     """The same by `chunked_recurrence` (what `LRULayer` runs by default). Shapes as `lru_scan`'s."""
     length = b.shape[1]
     T = chunk_steps(length, chunk)
-    pad = -length % T  # zeros after the end change nothing before it
-    u = [F.pad(part.permute(2, 0, 1), (0, pad)) for part in (b.real, b.imag)]  # (N, B, L + pad)
+    u = F.pad(torch.view_as_real(b).permute(3, 2, 0, 1), (0, -length % T))  # (2, N, B, L'): zeros change nothing
     log_lam = torch.log(lam)
-    h_re, h_im = chunked_recurrence((log_lam.real, log_lam.imag), u, h0, T)
-    return torch.complex(h_re, h_im).permute(1, 2, 0)[:, :length]
+    h = chunked_recurrence((log_lam.real, log_lam.imag), u.contiguous(), h0, T)
+    return torch.view_as_complex(h.permute(2, 3, 1, 0).contiguous())[:, :length]
 
 
 def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,19 +184,18 @@ class LRULayer(nn.Module):
         return y, h[:, -1]
 
     def chunked(self, x: torch.Tensor, h0: torch.Tensor | None, gamma: torch.Tensor):
-        """`forward` by `chunked_recurrence` in real pairs, the modes first: the input map writes `(N, B L)`,
-        the chunk matmuls read it as is, and the readout reads it through a transposed matmul."""
+        """`forward` by `chunked_recurrence` in real pairs, the modes first: one input map writes `(2, N, B L)`
+        (real parts, then imaginary), the chunk matmuls read it as is, and one readout reads it through a
+        transposed matmul."""
         batch, length, width = x.shape
         T = chunk_steps(length)
         padded = F.pad(x, (0, 0, 0, -length % T))  # zeros after the end change nothing before it
         flat = padded.reshape(-1, width)  # (B L', H)
-        u = [(weight * gamma.unsqueeze(-1)) @ flat.T for weight in (self.B_re, self.B_im)]  # (N, B L')
-        u = [part.view(-1, batch, padded.shape[1]) for part in u]
+        u = (torch.cat([self.B_re, self.B_im]) * gamma.repeat(2).unsqueeze(-1)) @ flat.T  # (2 N, B L')
         log_lam = -torch.exp(self.nu_log), torch.exp(self.theta_log)
-        h_re, h_im = chunked_recurrence(log_lam, u, h0, T)  # (N, B, L')
-        y = torch.addmm(flat * self.D, h_re.flatten(1).T, self.C_re.T)
-        y = torch.addmm(y, h_im.flatten(1).T, self.C_im.T, alpha=-1).view(batch, -1, width)[:, :length]
-        return y, torch.complex(h_re[:, :, length - 1], h_im[:, :, length - 1]).T
+        h = chunked_recurrence(log_lam, u.view(2, -1, batch, padded.shape[1]), h0, T)  # (2, N, B, L')
+        y = torch.addmm(flat * self.D, h.view(-1, flat.shape[0]).T, torch.cat([self.C_re, -self.C_im], dim=1).T)
+        return y.view(batch, -1, width)[:, :length], torch.complex(h[0, :, :, length - 1], h[1, :, :, length - 1]).T
 
 
 SCANS = {"chunked": lru_scan_chunked, "parallel": lru_scan, "loop": lru_scan_loop}
