@@ -44,14 +44,14 @@ def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None)
     return b
 
 
-CHUNK = 32  # the longest chunk; a divisor of the length down to half of it is taken if there is one
+CHUNK = 16  # the longest chunk (matmuls of 16 steps measured fastest); a divisor of the length near it if any
 
 
 def chunk_steps(length: int, chunk: int = CHUNK) -> int:
-    """Steps a chunk: a divisor of `length` in (chunk/2, chunk] if any (no padding), else `chunk`."""
+    """Steps a chunk: a divisor of `length` in (3 chunk / 4, chunk] if any (no padding), else `chunk`."""
     if length <= chunk:
         return length
-    return next((t for t in range(chunk, chunk // 2, -1) if length % t == 0), chunk)
+    return next((t for t in range(chunk, 3 * chunk // 4, -1) if length % t == 0), chunk)
 
 
 def _times(u: torch.Tensor, m_re: torch.Tensor, m_im: torch.Tensor) -> torch.Tensor:
@@ -62,73 +62,84 @@ def _times(u: torch.Tensor, m_re: torch.Tensor, m_im: torch.Tensor) -> torch.Ten
     return h
 
 
-def _add_carried(h: torch.Tensor, carried: torch.Tensor, w_re: torch.Tensor, w_im: torch.Tensor) -> None:
-    """h += w * carried in place, in real pairs: h `(2, N, R, T)`, carried `(R, N)` complex, w `(N, T)`."""
-    pair = torch.view_as_real(carried.T.contiguous())  # (N, R, 2)
-    h[0].baddbmm_(pair, torch.stack([w_re, -w_im], dim=1))
-    h[1].baddbmm_(pair, torch.stack([w_im, w_re], dim=1))
+def _recurrence(log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0: torch.Tensor | None,
+                steps: int, reverse: bool) -> torch.Tensor:
+    """h_t = lam h_{t-1} + u_t (h_{-1} = h0), or with `reverse` h_t = lam h_{t+1} + u_t (h_L = h0), by chunks.
+
+    Inside a chunk h = u M with M the triangle of powers lam^|i-k|, as batched matmuls over the N modes; the
+    chunk edges then follow the same recurrence with lam^T, solved the same way (recursively, chunks of
+    chunks), and each step adds its power of lam times the state carried into its chunk. Exact, since lam
+    does not depend on the input; nothing is divided, so nothing blows up when lam^L underflows.
+    log_re, log_im: log lam `(N,)`; u: `(2, N, B, L)` real and imaginary parts, L a multiple of `steps`;
+    h0: `(2, N, B)` or None. No autograd here (`ChunkedRecurrence` is the differentiable form)."""
+    modes, batch, length = u.shape[1:]
+    T, J = steps, length // steps
+    k = torch.arange(T + 1, device=u.device)
+    magnitude, angle = torch.exp(log_re.unsqueeze(-1) * k), log_im.unsqueeze(-1) * k  # lam^k: (N, T+1)
+    p_re, p_im = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
+    lag = k[:T, None] - k[None, :T] if reverse else k[None, :T] - k[:T, None]  # [k, i] -> i - k (or k - i)
+    m_re, m_im = (p[:, lag.clamp_min(0)] * (lag >= 0) for p in (p_re, p_im))  # (N, T, T)
+    h = _times(u.view(2, modes, batch * J, T), m_re, m_im).view(2, modes, batch, J, T)
+    if J == 1 and h0 is None:
+        return h.view_as(u)
+    edges = h[..., 0 if reverse else -1]  # (2, N, B, J): each chunk's last state (first, reversed) from zero
+    if reverse:
+        edges = edges.flip(-1)  # the recurrence over chunk edges runs forward in its own time
+    edges = edges.clone(memory_format=torch.contiguous_format)  # a copy: h itself is added to below
+    if h0 is not None:  # the carried state enters the first chunk: lam^T h0
+        edges[0, :, :, 0] += p_re[:, T, None] * h0[0] - p_im[:, T, None] * h0[1]
+        edges[1, :, :, 0] += p_re[:, T, None] * h0[1] + p_im[:, T, None] * h0[0]
+    outer = chunk_steps(J, T)
+    edges = _recurrence(T * log_re, T * log_im, F.pad(edges, (0, -J % outer)), None, outer, False)[..., :J]
+    first = edges.new_zeros(2, modes, batch, 1) if h0 is None else h0.unsqueeze(-1)
+    carried = torch.cat([first, edges[..., :-1]], dim=-1)  # the state each chunk starts from
+    if reverse:
+        carried = carried.flip(-1)
+    pair = carried.reshape(2, modes, batch * J).permute(1, 2, 0)  # (N, B J, 2)
+    w_re, w_im = (p[:, 1:].flip(-1) if reverse else p[:, 1:] for p in (p_re, p_im))  # lam^(i+1) or lam^(T-i)
+    flat = h.view(2, modes, batch * J, T)
+    flat[0].baddbmm_(pair, torch.stack([w_re, -w_im], dim=1))
+    flat[1].baddbmm_(pair, torch.stack([w_im, w_re], dim=1))
+    return h.view_as(u)
 
 
 class ChunkedRecurrence(torch.autograd.Function):
-    """h_t = lam h_{t-1} + u_t by chunks, its backward by hand: the gradient g of a linear recurrence is the
-    same recurrence run backwards with conj(lam), g_t = conj(lam) g_{t+1} + dL/dh_t, and then dL/du = g,
+    """`_recurrence` with its backward by hand: the gradient g of a linear recurrence is the same recurrence
+    run backwards with conj(lam), g_t = conj(lam) g_{t+1} + dL/dh_t, and then dL/du = g,
     dL/dlog(lam) = sum_t g_t conj(h_t - u_t) (= conj(lam) sum_t g_t conj(h_{t-1})), dL/dh0 = conj(lam) g_0.
     Both directions run the same chunk matmuls, and nothing but h and u is kept for the backward."""
 
     @staticmethod
     def forward(ctx, log_re, log_im, u, h0, steps):
-        modes, batch, length = u.shape[1:]
-        T, J = steps, length // steps
-        k = torch.arange(T + 1, device=u.device)
-        magnitude, angle = torch.exp(log_re.unsqueeze(-1) * k), log_im.unsqueeze(-1) * k  # lam^k: (N, T+1)
-        p_re, p_im = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
-        lag = k[None, :T] - k[:T, None]  # [k, i] -> i - k
-        m_re, m_im = (p[:, lag.clamp_min(0)] * (lag >= 0) for p in (p_re, p_im))  # M^T: (N, T, T)
-        h = _times(u.view(2, modes, batch * J, T), m_re, m_im)  # from a zero state in each chunk
-        lam_t = torch.complex(p_re[:, T], p_im[:, T])  # lam^T
-        start = None if h0 is None else torch.complex(h0[0], h0[1])  # (B, N)
-        ends = torch.complex(h[0, ..., -1], h[1, ..., -1]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
-        ends = lru_scan(lam_t, ends, start)  # each chunk's last state
-        first = ends.new_zeros(batch, 1, modes) if start is None else start.unsqueeze(1)
-        before = torch.cat([first, ends[:, :-1]], dim=1).reshape(batch * J, modes)
-        _add_carried(h, before, p_re[:, 1:], p_im[:, 1:])  # + lam^(i+1) times the chunk's starting state
-        h = h.view_as(u)
-        ctx.save_for_backward(u, h, m_re, m_im, p_re, p_im)
+        h = _recurrence(log_re, log_im, u, h0, steps, reverse=False)
+        ctx.save_for_backward(log_re, log_im, u, h)
         ctx.steps, ctx.has_h0 = steps, h0 is not None
         return h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h):
-        u, h, m_re, m_im, p_re, p_im = ctx.saved_tensors
-        modes, batch, length = u.shape[1:]
-        T, J = ctx.steps, length // ctx.steps
-        g = _times(grad_h.contiguous().view(2, modes, batch * J, T), m_re.mT, -m_im.mT)  # conj(M) from the right
-        firsts = torch.complex(g[0, ..., 0], g[1, ..., 0]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
-        firsts = lru_scan(torch.complex(p_re[:, T], -p_im[:, T]), firsts.flip(1)).flip(1)  # g at each chunk's start
-        after = torch.cat([firsts[:, 1:], firsts.new_zeros(batch, 1, modes)], dim=1).reshape(batch * J, modes)
-        _add_carried(g, after, p_re[:, 1:].flip(-1), -p_im[:, 1:].flip(-1))  # + conj(lam)^(T-i) times the next's g
-        g = g.view_as(u)
+        log_re, log_im, u, h = ctx.saved_tensors
+        modes = u.shape[1]
+        g = _recurrence(log_re, -log_im, grad_h.contiguous(), None, ctx.steps, reverse=True)
         d_log_re = d_log_im = d_h0 = None
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            flat_g, flat_d = g.view(2, modes, -1), (h - u).view(2, modes, -1)  # lam h_{t-1} = h_t - u_t
-            dot = torch.linalg.vecdot
-            d_log_re = dot(flat_g[0], flat_d[0]) + dot(flat_g[1], flat_d[1])
-            d_log_im = dot(flat_g[1], flat_d[0]) - dot(flat_g[0], flat_d[1])
-        if ctx.has_h0:
-            d_h0 = torch.view_as_real(torch.complex(p_re[:, 1], -p_im[:, 1]) * firsts[:, 0]).movedim(-1, 0)
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:  # lam h_{t-1} = h_t - u_t
+            rows = g.view(2, modes, -1).transpose(0, 1)  # (N, 2, B L), dotted with h's and u's parts below
+            dots = rows @ h.view(2, modes, -1).permute(1, 2, 0) - rows @ u.view(2, modes, -1).permute(1, 2, 0)
+            d_log_re, d_log_im = dots[:, 0, 0] + dots[:, 1, 1], dots[:, 1, 0] - dots[:, 0, 1]
+        if ctx.has_h0:  # conj(lam) g_0
+            lam_re, lam_im = torch.exp(log_re) * torch.cos(log_im), torch.exp(log_re) * torch.sin(log_im)
+            g_re, g_im = g[0, :, :, 0], g[1, :, :, 0]  # (N, B)
+            d_h0 = torch.stack([lam_re[:, None] * g_re + lam_im[:, None] * g_im,
+                                lam_re[:, None] * g_im - lam_im[:, None] * g_re])
         return d_log_re, d_log_im, g, d_h0, None
 
 
 def chunked_recurrence(log_lam: tuple, u: torch.Tensor, h0: torch.Tensor | None, steps: int) -> torch.Tensor:
-    """h_t = lam h_{t-1} + u_t over the last dim of `u`, in real pairs, by chunks of `steps` steps.
-
-    Inside a chunk h = M u with M the lower triangle of powers lam^(i-k), as batched matmuls over the N
-    modes; across chunks the chunk ends continue one another by the doubling scan with lam^T, and each
-    step adds lam^(i+1) times the state its chunk started from. Exact, since lam does not depend on the
-    input. log_lam: (real, imaginary) parts `(N,)` each; u: `(2, N, B, L)` (real, imaginary) with L a
-    multiple of `steps`; h0: `(B, N)` complex or None. Returns h `(2, N, B, L)`."""
-    pair = None if h0 is None else torch.view_as_real(h0).movedim(-1, 0)  # (2, B, N)
+    """h_t = lam h_{t-1} + u_t over the last dim of `u` by `_recurrence`, differentiable. log_lam: (real,
+    imaginary) parts `(N,)` each; u: `(2, N, B, L)` (real, imaginary) with L a multiple of `steps`; h0: `(B, N)`
+    complex or None. Returns h `(2, N, B, L)`."""
+    pair = None if h0 is None else torch.view_as_real(h0).permute(2, 1, 0)  # (2, N, B)
     return ChunkedRecurrence.apply(log_lam[0], log_lam[1], u, pair, steps)
 
 
