@@ -6,7 +6,8 @@ weights. At the start lambda is drawn uniformly over the area of the ring r_min 
 paper: |lambda|^2 uniform) with phase uniform in [0, max_phase]; gamma = sqrt(1 - |lambda|^2) (then trained,
 as in the paper) keeps the state's scale independent of how slowly it forgets. B and C are complex, scaled as
 in the paper. The recurrence runs by chunks (`lru_scan_chunked`, the default: a small matmul by powers of
-lambda inside a chunk, the chunk ends continued by a doubling scan); `scan="parallel"` runs the doubling
+lambda inside a chunk, the chunk ends continued the same way by chunks of chunks, in real pairs, its
+backward written by hand as the same recurrence run backwards); `scan="parallel"` runs the doubling
 scan over every step (log2 L steps, nothing divided, so no blow-up when |lambda|^L underflows), and
 `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
 pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
