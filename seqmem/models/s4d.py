@@ -42,17 +42,17 @@ class CausalConvolution(torch.autograd.Function):
     def forward(ctx, u, K):  # u (B, H, L), K (H, L)
         n = 2 * u.shape[-1]
         u_f, K_f = torch.fft.rfft(u, n=n), torch.fft.rfft(K, n=n)
-        ctx.save_for_backward(u_f, K_f)
+        ctx.save_for_backward(torch.conj_physical(u_f), torch.conj_physical(K_f))  # conjugated once, not lazily
         return torch.fft.irfft(u_f * K_f, n=n)[..., : u.shape[-1]]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y):
-        u_f, K_f = ctx.saved_tensors
+        u_conj, K_conj = ctx.saved_tensors
         L = grad_y.shape[-1]
         g_f = torch.fft.rfft(grad_y, n=2 * L)
-        grad_u = torch.fft.irfft(g_f * K_f.conj(), n=2 * L)[..., :L] if ctx.needs_input_grad[0] else None
-        grad_K = torch.fft.irfft((g_f * u_f.conj()).sum(0), n=2 * L)[..., :L] if ctx.needs_input_grad[1] else None
+        grad_u = torch.fft.irfft(g_f * K_conj, n=2 * L)[..., :L] if ctx.needs_input_grad[0] else None
+        grad_K = torch.fft.irfft((g_f * u_conj).sum(0), n=2 * L)[..., :L] if ctx.needs_input_grad[1] else None
         return grad_u, grad_K
 
 
@@ -92,9 +92,10 @@ class S4DLayer(nn.Module):
         K = K.real.reshape(K.shape[0], J * T)[:, :L]  # (H, L)
         y = CausalConvolution.apply(u, K)  # (B, H, L)
         y = y + self.D.unsqueeze(-1) * u  # (B, H, L)
-        back = F.pad(u.flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (B, H, J, T)
+        back = F.pad(u.transpose(0, 1).flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (H, B, J, T)
         pairs = torch.view_as_real(inner.transpose(1, 2)).flatten(-2)  # (H, T, N): real and imaginary parts
-        end = dB * (torch.view_as_complex((back @ pairs).unflatten(-1, (-1, 2))) * outer.transpose(1, 2)).sum(2)
+        modes = (back.flatten(1, 2) @ pairs).unflatten(1, (-1, J)).unflatten(-1, (-1, 2))  # (H, B, J, N/2, 2)
+        end = dB * (torch.view_as_complex(modes) * outer.transpose(1, 2).unsqueeze(1)).sum(2).transpose(0, 1)
         if state is not None:  # the carried modes decay as dA^(t+1) and are read out through C
             carried = 2 * ((C * dA * state).unsqueeze(2) * outer.transpose(1, 2)) @ inner  # (B, H, J, T)
             y = y + carried.real.flatten(2)[..., :L]  # (B, H, L)
