@@ -1,5 +1,5 @@
 """LRU: the chunked and the doubling scans equal the step-by-step loop from any state (the chunked one's
-gradients too), the ring init holds, a chunked stream
+gradients too, and its hand-written backward passes gradcheck), the ring init holds, a chunked stream
 equals the whole stream, it learns copy-memory, bad settings name themselves, and it trains from the CLI."""
 
 import math
@@ -10,7 +10,7 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.lru import LRU, LRULayer, lru_scan, lru_scan_chunked, lru_scan_loop
+from seqmem.models.lru import LRU, LRULayer, chunked_recurrence, lru_scan, lru_scan_chunked, lru_scan_loop
 
 
 def small_task():
@@ -31,7 +31,8 @@ def test_the_doubling_scan_equals_the_loop_from_any_state(length):
     assert torch.allclose(lru_scan(lam, b), lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)  # from zeros
 
 
-@pytest.mark.parametrize("length, chunk", [(1, 32), (7, 3), (64, 16), (1000, 32)])  # partial last chunks too
+@pytest.mark.parametrize("length, chunk", [(1, 32), (7, 3), (37, 2), (64, 16), (1000, 16)])  # partial chunks;
+# (37, 2): the chunk edges in chunks of their own, five levels deep
 def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk):
     g = torch.Generator().manual_seed(length)
     radius = torch.cat([torch.tensor([0.4, 0.999]), 0.4 + 0.599 * torch.rand(14, generator=g)])
@@ -47,6 +48,33 @@ def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(lengt
     for name, ours, loop in zip(["h", "lam", "b", "h0"], *results, strict=True):
         assert torch.allclose(ours, loop, rtol=1e-4, atol=1e-4 * loop.abs().max().item()), name
     assert torch.allclose(lru_scan_chunked(lam, b, chunk=chunk), lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("length, chunk", [(11, 4), (9, 2)])  # not multiples of the chunk; (9, 2) recurses
+def test_the_hand_written_backward_passes_gradcheck(with_h0, length, chunk):
+    g = torch.Generator().manual_seed(length)
+    lam = torch.polar(0.5 + 0.45 * torch.rand(3, generator=g, dtype=torch.float64),
+                      2 * math.pi * torch.rand(3, generator=g, dtype=torch.float64))
+    b = torch.randn(2, length, 3, dtype=torch.complex128, generator=g)
+    h0 = torch.randn(2, 3, dtype=torch.complex128, generator=g) if with_h0 else None
+    leaves = [t.requires_grad_() for t in (lam, b, h0) if t is not None]
+    assert torch.autograd.gradcheck(lambda *a: lru_scan_chunked(*a, chunk=chunk), leaves)
+    assert torch.allclose(lru_scan_chunked(lam, b, h0, chunk=chunk), lru_scan_loop(lam, b, h0))
+
+
+def test_a_stream_carried_across_calls_equals_the_whole_stream():
+    g = torch.Generator().manual_seed(0)
+    lam = torch.polar(0.9 + 0.09 * torch.rand(5, generator=g), 2 * math.pi * torch.rand(5, generator=g))
+    log_lam = torch.log(lam)
+    u = torch.randn(2, 5, 3, 48, generator=g)  # (2, N, B, L)
+    whole = chunked_recurrence((log_lam.real, log_lam.imag), u, None, 16)
+    state, parts = None, []
+    for piece in u.split([16, 32], dim=-1):
+        part = chunked_recurrence((log_lam.real, log_lam.imag), piece.contiguous(), state, 16)
+        state = torch.complex(part[0, :, :, -1], part[1, :, :, -1]).T  # (B, N)
+        parts.append(part)
+    assert torch.allclose(torch.cat(parts, dim=-1), whole, atol=1e-5)
 
 
 @pytest.mark.parametrize("r_min, r_max, max_phase", [(0.4, 0.99, 6.283), (0.9, 0.999, math.pi / 10), (0.0, 0.5, 1.0)])

@@ -1,5 +1,5 @@
-"""S4D: the FFT convolution equals the step-by-step recurrence from any state (its gradients too), a chunked stream equals the
-whole stream, the model builds on the meta device, bad settings are refused by name, and it learns."""
+"""S4D: the FFT convolution equals the step-by-step recurrence from any state (its gradients too; its hand-written
+backward passes gradcheck), a chunked stream equals the whole stream, the model builds on the meta device, bad settings are refused by name, and it learns."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.s4d import S4D, S4DLayer
+from seqmem.models.s4d import S4D, CausalConvolution, S4DLayer
 
 
 def small_task(**params):
@@ -47,6 +47,16 @@ def test_the_convolutions_gradients_equal_the_recurrences():
     for (name, _), ours, loop in zip(layer.named_parameters(), *grads, strict=True):
         assert torch.allclose(ours, loop, atol=1e-8), name
 
+
+
+@pytest.mark.parametrize("length", [1, 9])
+def test_the_convolutions_hand_written_backward_passes_gradcheck(length):
+    g = torch.Generator().manual_seed(length)
+    u = torch.randn(2, 3, length, dtype=torch.float64, generator=g, requires_grad=True)
+    K = torch.randn(3, length, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(CausalConvolution.apply, (u, K))
+    direct = torch.stack([(K[:, : t + 1].flip(-1) * u[..., : t + 1]).sum(-1) for t in range(length)], dim=-1)
+    assert torch.allclose(CausalConvolution.apply(u, K), direct)  # y_t = sum_(s <= t) K_(t-s) u_s
 
 def test_no_state_is_a_zero_state():
     torch.manual_seed(0)

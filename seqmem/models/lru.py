@@ -6,7 +6,8 @@ weights. At the start lambda is drawn uniformly over the area of the ring r_min 
 paper: |lambda|^2 uniform) with phase uniform in [0, max_phase]; gamma = sqrt(1 - |lambda|^2) (then trained,
 as in the paper) keeps the state's scale independent of how slowly it forgets. B and C are complex, scaled as
 in the paper. The recurrence runs by chunks (`lru_scan_chunked`, the default: a small matmul by powers of
-lambda inside a chunk, the chunk ends continued by a doubling scan); `scan="parallel"` runs the doubling
+lambda inside a chunk, the chunk ends continued the same way by chunks of chunks, in real pairs, its
+backward written by hand as the same recurrence run backwards); `scan="parallel"` runs the doubling
 scan over every step (log2 L steps, nothing divided, so no blow-up when |lambda|^L underflows), and
 `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
 pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
@@ -44,43 +45,103 @@ def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None)
     return b
 
 
-CHUNK = 32  # the longest chunk; a divisor of the length down to half of it is taken if there is one
+CHUNK = 16  # the longest chunk (matmuls of 16 steps measured fastest); a divisor of the length near it if any
 
 
 def chunk_steps(length: int, chunk: int = CHUNK) -> int:
-    """Steps a chunk: a divisor of `length` in (chunk/2, chunk] if any (no padding), else `chunk`."""
+    """Steps a chunk: a divisor of `length` in (3 chunk / 4, chunk] if any (no padding), else `chunk`."""
     if length <= chunk:
         return length
-    return next((t for t in range(chunk, chunk // 2, -1) if length % t == 0), chunk)
+    return next((t for t in range(chunk, 3 * chunk // 4, -1) if length % t == 0), chunk)
 
 
-def chunked_recurrence(log_lam: tuple, u: tuple, h0: torch.Tensor | None, steps: int) -> tuple:
-    """h_t = lam h_{t-1} + u_t over the last dim of `u`, in real pairs, by chunks of `steps` steps.
+def _times(u: torch.Tensor, m_re: torch.Tensor, m_im: torch.Tensor) -> torch.Tensor:
+    """Each chunk's row of steps times the complex matrix m, in real pairs: u `(2, N, R, T)`, m `(N, T, T)`."""
+    h = torch.empty_like(u)
+    torch.bmm(u[0], m_re, out=h[0]).baddbmm_(u[1], m_im, alpha=-1)
+    torch.bmm(u[0], m_im, out=h[1]).baddbmm_(u[1], m_re)
+    return h
 
-    Inside a chunk h = M u with M the lower triangle of powers lam^(i-k), as batched matmuls over the N
-    modes; across chunks the chunk ends continue one another by the doubling scan with lam^T, and each
-    step adds lam^(i+1) times the state its chunk started from. Exact, since lam does not depend on the
-    input. log_lam: (real, imaginary) parts `(N,)` each; u: (real, imaginary) `(N, B, L)` each with L a
-    multiple of `steps`; h0: `(B, N)` complex or None. Returns h as (real, imaginary) `(N, B, L)`."""
-    modes, batch, length = u[0].shape
+
+def _recurrence(log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0: torch.Tensor | None,
+                steps: int, reverse: bool) -> torch.Tensor:
+    """h_t = lam h_{t-1} + u_t (h_{-1} = h0), or with `reverse` h_t = lam h_{t+1} + u_t (h_L = h0), by chunks.
+
+    Inside a chunk h = u M with M the triangle of powers lam^|i-k|, as batched matmuls over the N modes; the
+    chunk edges then follow the same recurrence with lam^T, solved the same way (recursively, chunks of
+    chunks), and each step adds its power of lam times the state carried into its chunk. Exact, since lam
+    does not depend on the input; nothing is divided, so nothing blows up when lam^L underflows.
+    log_re, log_im: log lam `(N,)`; u: `(2, N, B, L)` real and imaginary parts, L a multiple of `steps`;
+    h0: `(2, N, B)` or None. No autograd here (`ChunkedRecurrence` is the differentiable form)."""
+    modes, batch, length = u.shape[1:]
     T, J = steps, length // steps
-    k = torch.arange(T + 1, device=u[0].device)
-    magnitude, angle = torch.exp(log_lam[0].unsqueeze(-1) * k), log_lam[1].unsqueeze(-1) * k  # lam^k: (N, T+1)
-    powers = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
-    lag = k[None, :T] - k[:T, None]  # [k, i] -> i - k
-    inside = [p[:, lag.clamp_min(0)] * (lag >= 0) for p in powers]  # M^T: (N, T, T)
-    ur, ui = (part.reshape(modes, batch * J, T) for part in u)
-    local_re = torch.baddbmm(ur @ inside[0], ui, inside[1], alpha=-1)  # (N, B J, T), from a zero state
-    local_im = torch.baddbmm(ur @ inside[1], ui, inside[0])
-    ends = torch.complex(local_re[..., -1], local_im[..., -1]).view(modes, batch, J).permute(1, 2, 0)  # (B, J, N)
-    ends = lru_scan(torch.polar(magnitude[:, T], angle[:, T]), ends, h0)  # each chunk's last state
-    start = ends.new_zeros(batch, 1, modes) if h0 is None else h0.unsqueeze(1)
-    before = torch.cat([start, ends[:, :-1]], dim=1).permute(2, 0, 1).reshape(modes, batch * J)  # (N, B J)
-    before = torch.stack([before.real, before.imag], dim=-1)  # (N, B J, 2)
-    after_re = torch.stack([powers[0][:, 1:], -powers[1][:, 1:]], dim=1)  # (N, 2, T): lam^(i+1)
-    after_im = torch.stack([powers[1][:, 1:], powers[0][:, 1:]], dim=1)
-    h_re, h_im = torch.baddbmm(local_re, before, after_re), torch.baddbmm(local_im, before, after_im)
-    return h_re.view(modes, batch, length), h_im.view(modes, batch, length)
+    k = torch.arange(T + 1, device=u.device)
+    magnitude, angle = torch.exp(log_re.unsqueeze(-1) * k), log_im.unsqueeze(-1) * k  # lam^k: (N, T+1)
+    p_re, p_im = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
+    lag = k[:T, None] - k[None, :T] if reverse else k[None, :T] - k[:T, None]  # [k, i] -> i - k (or k - i)
+    m_re, m_im = (p[:, lag.clamp_min(0)] * (lag >= 0) for p in (p_re, p_im))  # (N, T, T)
+    h = _times(u.view(2, modes, batch * J, T), m_re, m_im).view(2, modes, batch, J, T)
+    if J == 1 and h0 is None:
+        return h.view_as(u)
+    edges = h[..., 0 if reverse else -1]  # (2, N, B, J): each chunk's last state (first, reversed) from zero
+    if reverse:
+        edges = edges.flip(-1)  # the recurrence over chunk edges runs forward in its own time
+    edges = edges.clone(memory_format=torch.contiguous_format)  # a copy: h itself is added to below
+    if h0 is not None:  # the carried state enters the first chunk: lam^T h0
+        edges[0, :, :, 0] += p_re[:, T, None] * h0[0] - p_im[:, T, None] * h0[1]
+        edges[1, :, :, 0] += p_re[:, T, None] * h0[1] + p_im[:, T, None] * h0[0]
+    outer = chunk_steps(J, T)
+    edges = _recurrence(T * log_re, T * log_im, F.pad(edges, (0, -J % outer)), None, outer, False)[..., :J]
+    first = edges.new_zeros(2, modes, batch, 1) if h0 is None else h0.unsqueeze(-1)
+    carried = torch.cat([first, edges[..., :-1]], dim=-1)  # the state each chunk starts from
+    if reverse:
+        carried = carried.flip(-1)
+    pair = carried.reshape(2, modes, batch * J).permute(1, 2, 0)  # (N, B J, 2)
+    w_re, w_im = (p[:, 1:].flip(-1) if reverse else p[:, 1:] for p in (p_re, p_im))  # lam^(i+1) or lam^(T-i)
+    flat = h.view(2, modes, batch * J, T)
+    flat[0].baddbmm_(pair, torch.stack([w_re, -w_im], dim=1))
+    flat[1].baddbmm_(pair, torch.stack([w_im, w_re], dim=1))
+    return h.view_as(u)
+
+
+class ChunkedRecurrence(torch.autograd.Function):
+    """`_recurrence` with its backward by hand: the gradient g of a linear recurrence is the same recurrence
+    run backwards with conj(lam), g_t = conj(lam) g_{t+1} + dL/dh_t, and then dL/du = g,
+    dL/dlog(lam) = sum_t g_t conj(h_t - u_t) (= conj(lam) sum_t g_t conj(h_{t-1})), dL/dh0 = conj(lam) g_0.
+    Both directions run the same chunk matmuls, and nothing but h and u is kept for the backward."""
+
+    @staticmethod
+    def forward(ctx, log_re, log_im, u, h0, steps):
+        h = _recurrence(log_re, log_im, u, h0, steps, reverse=False)
+        ctx.save_for_backward(log_re, log_im, u, h)
+        ctx.steps, ctx.has_h0 = steps, h0 is not None
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_h):
+        log_re, log_im, u, h = ctx.saved_tensors
+        modes = u.shape[1]
+        g = _recurrence(log_re, -log_im, grad_h.contiguous(), None, ctx.steps, reverse=True)
+        d_log_re = d_log_im = d_h0 = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:  # lam h_{t-1} = h_t - u_t
+            rows = g.view(2, modes, -1).transpose(0, 1)  # (N, 2, B L), dotted with h's and u's parts below
+            dots = rows @ h.view(2, modes, -1).permute(1, 2, 0) - rows @ u.view(2, modes, -1).permute(1, 2, 0)
+            d_log_re, d_log_im = dots[:, 0, 0] + dots[:, 1, 1], dots[:, 1, 0] - dots[:, 0, 1]
+        if ctx.has_h0:  # conj(lam) g_0
+            lam_re, lam_im = torch.exp(log_re) * torch.cos(log_im), torch.exp(log_re) * torch.sin(log_im)
+            g_re, g_im = g[0, :, :, 0], g[1, :, :, 0]  # (N, B)
+            d_h0 = torch.stack([lam_re[:, None] * g_re + lam_im[:, None] * g_im,
+                                lam_re[:, None] * g_im - lam_im[:, None] * g_re])
+        return d_log_re, d_log_im, g, d_h0, None
+
+
+def chunked_recurrence(log_lam: tuple, u: torch.Tensor, h0: torch.Tensor | None, steps: int) -> torch.Tensor:
+    """h_t = lam h_{t-1} + u_t over the last dim of `u` by `_recurrence`, differentiable. log_lam: (real,
+    imaginary) parts `(N,)` each; u: `(2, N, B, L)` (real, imaginary) with L a multiple of `steps`; h0: `(B, N)`
+    complex or None. Returns h `(2, N, B, L)`."""
+    pair = None if h0 is None else torch.view_as_real(h0).permute(2, 1, 0)  # (2, N, B)
+    return ChunkedRecurrence.apply(log_lam[0], log_lam[1], u, pair, steps)
 
 
 def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None,
@@ -88,11 +149,10 @@ def lru_scan_chunked(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None
     """The same by `chunked_recurrence` (what `LRULayer` runs by default). Shapes as `lru_scan`'s."""
     length = b.shape[1]
     T = chunk_steps(length, chunk)
-    pad = -length % T  # zeros after the end change nothing before it
-    u = [F.pad(part.permute(2, 0, 1), (0, pad)) for part in (b.real, b.imag)]  # (N, B, L + pad)
+    u = F.pad(torch.view_as_real(b).permute(3, 2, 0, 1), (0, -length % T))  # (2, N, B, L'): zeros change nothing
     log_lam = torch.log(lam)
-    h_re, h_im = chunked_recurrence((log_lam.real, log_lam.imag), u, h0, T)
-    return torch.complex(h_re, h_im).permute(1, 2, 0)[:, :length]
+    h = chunked_recurrence((log_lam.real, log_lam.imag), u.contiguous(), h0, T)
+    return torch.view_as_complex(h.permute(2, 3, 1, 0).contiguous())[:, :length]
 
 
 def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,19 +196,18 @@ class LRULayer(nn.Module):
         return y, h[:, -1]
 
     def chunked(self, x: torch.Tensor, h0: torch.Tensor | None, gamma: torch.Tensor):
-        """`forward` by `chunked_recurrence` in real pairs, the modes first: the input map writes `(N, B L)`,
-        the chunk matmuls read it as is, and the readout reads it through a transposed matmul."""
+        """`forward` by `chunked_recurrence` in real pairs, the modes first: one input map writes `(2, N, B L)`
+        (real parts, then imaginary), the chunk matmuls read it as is, and one readout reads it through a
+        transposed matmul."""
         batch, length, width = x.shape
         T = chunk_steps(length)
         padded = F.pad(x, (0, 0, 0, -length % T))  # zeros after the end change nothing before it
         flat = padded.reshape(-1, width)  # (B L', H)
-        u = [(weight * gamma.unsqueeze(-1)) @ flat.T for weight in (self.B_re, self.B_im)]  # (N, B L')
-        u = [part.view(-1, batch, padded.shape[1]) for part in u]
+        u = (torch.cat([self.B_re, self.B_im]) * gamma.repeat(2).unsqueeze(-1)) @ flat.T  # (2 N, B L')
         log_lam = -torch.exp(self.nu_log), torch.exp(self.theta_log)
-        h_re, h_im = chunked_recurrence(log_lam, u, h0, T)  # (N, B, L')
-        y = torch.addmm(flat * self.D, h_re.flatten(1).T, self.C_re.T)
-        y = torch.addmm(y, h_im.flatten(1).T, self.C_im.T, alpha=-1).view(batch, -1, width)[:, :length]
-        return y, torch.complex(h_re[:, :, length - 1], h_im[:, :, length - 1]).T
+        h = chunked_recurrence(log_lam, u.view(2, -1, batch, padded.shape[1]), h0, T)  # (2, N, B, L')
+        y = torch.addmm(flat * self.D, h.view(-1, flat.shape[0]).T, torch.cat([self.C_re, -self.C_im], dim=1).T)
+        return y.view(batch, -1, width)[:, :length], torch.complex(h[0, :, :, length - 1], h[1, :, :, length - 1]).T
 
 
 SCANS = {"chunked": lru_scan_chunked, "parallel": lru_scan, "loop": lru_scan_loop}

@@ -27,6 +27,35 @@ from seqmem.models.encoding import InputEncoder, OutputHead
 from seqmem.params import check_int
 
 
+def powers(dtA: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """exp(dtA k) for each k `(..., len(k))`, from real exp, cos and sin: a complex exp runs many times slower."""
+    return torch.polar(torch.exp(dtA.real.unsqueeze(-1) * k), dtA.imag.unsqueeze(-1) * k)
+
+
+class CausalConvolution(torch.autograd.Function):
+    """y_t = sum_(s <= t) K_(t-s) u_s over the last dim, by FFTs of 2L points, its backward by hand: the
+    gradients are the correlations du_s = sum_(t >= s) K_(t-s) dy_t and dK_m = sum_t dy_t u_(t-m), products
+    with the conjugate spectra, the kernel's summed over the batch before its one inverse FFT. (Autograd's
+    backward of a real FFT runs a complex FFT of the whole padded spectrum instead.)"""
+
+    @staticmethod
+    def forward(ctx, u, K):  # u (B, H, L), K (H, L)
+        n = 2 * u.shape[-1]
+        u_f, K_f = torch.fft.rfft(u, n=n), torch.fft.rfft(K, n=n)
+        ctx.save_for_backward(torch.conj_physical(u_f), torch.conj_physical(K_f))  # conjugated once, not lazily
+        return torch.fft.irfft(u_f * K_f, n=n)[..., : u.shape[-1]]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        u_conj, K_conj = ctx.saved_tensors
+        L = grad_y.shape[-1]
+        g_f = torch.fft.rfft(grad_y, n=2 * L)
+        grad_u = torch.fft.irfft(g_f * K_conj, n=2 * L)[..., :L] if ctx.needs_input_grad[0] else None
+        grad_K = torch.fft.irfft((g_f * u_conj).sum(0), n=2 * L)[..., :L] if ctx.needs_input_grad[1] else None
+        return grad_u, grad_K
+
+
 class S4DLayer(nn.Module):
     """H independent diagonal state-space systems, one per channel, each with N/2 complex modes."""
 
@@ -57,14 +86,16 @@ class S4DLayer(nn.Module):
         dtA, dA, dB, C = self.discrete()
         T = math.isqrt(L - 1) + 1  # so J T >= L with J = ceil(L / T)
         J = -(-L // T)
-        inner = torch.exp(dtA.unsqueeze(-1) * torch.arange(T, device=u.device))  # dA^i: (H, N/2, T)
-        outer = torch.exp(dtA.unsqueeze(-1) * torch.arange(0, J * T, T, device=u.device))  # dA^(Tj): (H, N/2, J)
+        inner = powers(dtA, torch.arange(T, device=u.device))  # dA^i: (H, N/2, T)
+        outer = powers(dtA, torch.arange(0, J * T, T, device=u.device))  # dA^(Tj): (H, N/2, J)
         K = 2 * ((C * dB).unsqueeze(-1) * outer).transpose(1, 2) @ inner  # (H, J, T): 2 C dB dA^(i+Tj)
         K = K.real.reshape(K.shape[0], J * T)[:, :L]  # (H, L)
-        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]  # (B, H, L)
+        y = CausalConvolution.apply(u, K)  # (B, H, L)
         y = y + self.D.unsqueeze(-1) * u  # (B, H, L)
-        back = F.pad(u.flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (B, H, J, T)
-        end = dB * ((back.to(inner.dtype) @ inner.transpose(1, 2)) * outer.transpose(1, 2)).sum(2)  # (B, H, N/2)
+        back = F.pad(u.transpose(0, 1).flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (H, B, J, T)
+        pairs = torch.view_as_real(inner.transpose(1, 2)).flatten(-2)  # (H, T, N): real and imaginary parts
+        modes = (back.flatten(1, 2) @ pairs).unflatten(1, (-1, J)).unflatten(-1, (-1, 2))  # (H, B, J, N/2, 2)
+        end = dB * (torch.view_as_complex(modes) * outer.transpose(1, 2).unsqueeze(1)).sum(2).transpose(0, 1)
         if state is not None:  # the carried modes decay as dA^(t+1) and are read out through C
             carried = 2 * ((C * dA * state).unsqueeze(2) * outer.transpose(1, 2)) @ inner  # (B, H, J, T)
             y = y + carried.real.flatten(2)[..., :L]  # (B, H, L)
