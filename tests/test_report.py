@@ -63,7 +63,8 @@ def test_the_page_embeds_every_figure(sweep, tmp_path):
     page = write_page(tmp_path / "report.html", [collect(sweep)]).read_text()
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
     assert images == ["recall by delay", "learning curves", "recall by seconds"]
-    assert "http" not in page.replace("<!doctype html>", "")  # nothing to fetch: the page stands alone
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # base64 can spell anything
+    assert "http" not in text.replace("<!doctype html>", "")  # nothing to fetch: the page stands alone
 
 
 def test_figures_can_be_written_as_png_files(sweep, tmp_path, capsys):
