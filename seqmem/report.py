@@ -241,11 +241,11 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
             entries, axes = index
             records = [with_seed(r, path / r["run"]) for r in sweep_records(entries)]
             curves = {r["run"]: read_curve(path / r["run"], damaged) for r in records}
-            horizon = read_horizon(path / "horizon.json", damaged) if (path / "horizon.json").exists() else None
+            horizon = read_shaped(path / "horizon.json", damaged, "horizon", horizon_shaped)
             by = axes or None  # a sweep without axes is a list of runs (a suite)
             tags = list(dict.fromkeys(t for e in entries for t in e.get("tags", {})))
             records = by_delay(records, by, horizon)
-            profile = read_profile(path / "profile.json", damaged) if (path / "profile.json").exists() else None
+            profile = read_shaped(path / "profile.json", damaged, "bench", profile_shaped)
             return Section(str(path), records, by, curves, horizon, profile, tags) if records else None
     records = find_summaries([path], damaged)
     curves = {r["run"]: read_curve(Path(r["run"]), damaged) for r in records}
@@ -345,53 +345,46 @@ def read_curve(run: Path, damaged: list[str]) -> list[dict]:
     return good
 
 
-def read_horizon(path: Path, damaged: list[str]) -> dict | None:
-    """horizon.json, if it has the shape the report shows; else named damaged and left out."""
+def read_shaped(path: Path, damaged: list[str], verb: str, shaped) -> dict | None:
+    """A result file (horizon.json, profile.json) if it exists and `shaped` accepts it; else None, and a file
+    that cannot be read or has the wrong shape named damaged in one line, with `verb`'s command to rewrite it."""
     from seqmem.runs import read_record
 
-    fix = "delete it and rerun the horizon's command to rewrite it"
-    try:
-        horizon = read_record(path, fix)
-    except ConfigError as e:
-        damaged.append(str(e))
+    if not path.exists():
         return None
-    models = horizon.get("models")
-    shaped = (isinstance(horizon.get("key"), str) and isinstance(horizon.get("budget"), dict)
-              and all(number(horizon.get(k)) for k in ("start", "limit", "target")) and isinstance(models, dict)
-              and all(isinstance(h, dict) and all(number(h.get(k)) for k in ("mean", "min", "max"))
-                      and isinstance(h.get("seeds"), dict) and all(map(number, h["seeds"].values()))
-                      for h in models.values()))
-    if not shaped:
-        damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
-        return None
-    return horizon
-
-
-def read_profile(path: Path, damaged: list[str]) -> dict | None:
-    """profile.json, if it has the shape the report shows (every score a mean with its min and max); else
-    named damaged and left out."""
-    from seqmem.runs import read_record
-
-    fix = "delete it and rerun the bench's command to rewrite it"
+    fix = f"delete it and rerun the {verb}'s command to rewrite it"
     try:
         result = read_record(path, fix)
     except ConfigError as e:
         damaged.append(str(e))
         return None
+    if not shaped(result):
+        damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
+        return None
+    return result
 
+
+def horizon_shaped(horizon: dict) -> bool:
+    """horizon.json has the shape the report shows."""
+    models = horizon.get("models")
+    return (isinstance(horizon.get("key"), str) and isinstance(horizon.get("budget"), dict)
+            and all(number(horizon.get(k)) for k in ("start", "limit", "target")) and isinstance(models, dict)
+            and all(isinstance(h, dict) and all(number(h.get(k)) for k in ("mean", "min", "max"))
+                    and isinstance(h.get("seeds"), dict) and all(map(number, h["seeds"].values()))
+                    for h in models.values()))
+
+
+def profile_shaped(result: dict) -> bool:
+    """profile.json has the shape the report shows: every score a mean with its min and max."""
     def spread(s) -> bool:
         return isinstance(s, dict) and all(s.get(k) is None or number(s.get(k)) for k in ("mean", "min", "max"))
 
     models = result.get("models")
-    shaped = (isinstance(models, dict) and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
-              and all(isinstance(m, dict) and spread(m.get("score")) and isinstance(m.get("tasks"), dict)
-                      and all(isinstance(t, dict) and spread(t.get("solved")) and spread(t.get("test_recall"))
-                              and number(t.get("memoryless_recall")) for t in m["tasks"].values())
-                      for m in models.values()))
-    if not shaped:
-        damaged.append(f"{path} is damaged (a value is missing or of the wrong type): {fix}")
-        return None
-    return result
+    return (isinstance(models, dict) and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
+            and all(isinstance(m, dict) and spread(m.get("score")) and isinstance(m.get("tasks"), dict)
+                    and all(isinstance(t, dict) and spread(t.get("solved")) and spread(t.get("test_recall"))
+                            and number(t.get("memoryless_recall")) for t in m["tasks"].values())
+                    for m in models.values()))
 
 
 def chosen_section(section: Section, key: str) -> Section:
