@@ -311,21 +311,27 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     return result
 
 
-def profile_text(result: dict) -> str:
-    """The profile as a table: a row a model, per task the solved fraction and test recall (mean and
-    min..max over seeds) beside the memoryless recall, then the overall score."""
+def profile_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """The profile as a table's head and rows: a row a model, per task the solved fraction and test recall
+    (mean and min..max over seeds) beside the memoryless recall, then the overall score."""
     tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
-    lines = [f"memory profile, suite {result['suite']}: solved = validation recall >= {result['solved_at']} at the "
-             f"grid point chosen on validation; {result['budget']} updates, ~{result['target_parameters']} parameters"]
-    header = ["model", *[f"{t} solved / recall (memoryless)" for t in tasks], "score"]
+    head = ["model", *[f"{t} solved / recall (memoryless)" for t in tasks], "score"]
     rows = []
     for model, m in result["models"].items():
-        row = [model]
+        row = [str(model)]
         for t in tasks:
             s = m["tasks"].get(t)
             row.append("-" if s is None else f"{span(s['solved'])} / {span(s['test_recall'])} "
                                              f"({s['memoryless_recall']:.2f})")
         rows.append([*row, span(m["score"])])
+    return head, rows
+
+
+def profile_text(result: dict) -> str:
+    """`profile_rows` as aligned text under a line saying what solved means and the budget."""
+    lines = [f"memory profile, suite {result['suite']}: solved = validation recall >= {result['solved_at']} at the "
+             f"grid point chosen on validation; {result['budget']} updates, ~{result['target_parameters']} parameters"]
+    header, rows = profile_rows(result)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
     return "\n".join(lines)

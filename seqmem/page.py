@@ -113,20 +113,17 @@ def best_note(section) -> str:
     return f"<p class=note>Highest test recall: <b>{html.escape(who)}</b>, {recall:.4f}{html.escape(against)}.</p>"
 
 
-def profile_html(result: dict) -> str:
+def profile_html(section) -> str:
     """The memory profile's table, note and figure; every value from profile.json is escaped."""
-    from seqmem.bench import span
+    from seqmem.bench import profile_rows
 
-    tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
-    head = ["model", *[f"{t}: solved / test recall (memoryless)" for t in tasks], "score"]
-    rows = [[str(model), *[("-" if (s := m["tasks"].get(t)) is None else
-                            f"{span(s['solved'])} / {span(s['test_recall'])} ({s['memoryless_recall']:.2f})")
-                           for t in tasks], span(m["score"])] for model, m in result["models"].items()]
+    result = section.profile
+    head, rows = profile_rows(result)
     note = (f"Every model at about {html.escape(str(result['target_parameters']))} parameters, "
             f"{html.escape(str(result['budget']))} updates, the grid point chosen on validation for each task "
             f"setting; solved = validation recall >= {html.escape(str(result['solved_at']))}; the score is the "
             "solved fraction averaged over the tasks; mean (min..max) over seeds.")
-    data = base64.b64encode(png(draw_profile(Section("", [], None, profile=result)))).decode()
+    data = base64.b64encode(png(draw_profile(section))).decode()
     return (f"<h3>Memory profile</h3>\n<p class=note>{note}</p>\n" + html_table(head, rows, 1)
             + f'\n<img alt="profile" src="data:image/png;base64,{data}">')
 
@@ -134,7 +131,7 @@ def profile_html(result: dict) -> str:
 def section_html(section, level: int = 2) -> str:
     parts = [f"<h{level}>{html.escape(section.title)}</h{level}>"]
     if section.profile:
-        parts.append(profile_html(section.profile))
+        parts.append(profile_html(section))
     pieces = per_task(section)
     if len(pieces) > 1:
         parts.append("<p class=note>Unrelated tasks: each has a table and figures of its own.</p>")

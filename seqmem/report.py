@@ -380,7 +380,8 @@ def profile_shaped(result: dict) -> bool:
         return isinstance(s, dict) and all(s.get(k) is None or number(s.get(k)) for k in ("mean", "min", "max"))
 
     models = result.get("models")
-    return (isinstance(models, dict) and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
+    return (isinstance(models, dict) and isinstance(result.get("suite"), str)
+            and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
             and all(isinstance(m, dict) and spread(m.get("score")) and isinstance(m.get("tasks"), dict)
                     and all(isinstance(t, dict) and spread(t.get("solved")) and spread(t.get("test_recall"))
                             and number(t.get("memoryless_recall")) for t in m["tasks"].values())
