@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from in_process import seqmem_main
 
 import seqmem
 
@@ -26,26 +27,6 @@ def seqmem_cli(*args, cwd=None, env=None):
                           cwd=cwd, env=env)
 
 
-def cli(*args, cwd=None):
-    """`seqmem ARGS` by `main` in this process, from `cwd`, with what a subprocess would give back (exit code,
-    stdout, stderr): no interpreter of its own to start (the exit path itself is pinned in test_cli)."""
-    import contextlib
-    import io
-    import os
-    import types
-
-    from seqmem.cli import main
-
-    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
-    os.chdir(cwd or before)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    finally:
-        os.chdir(before)
-    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-
-
 def in_process(capsys, *args):
     """`seqmem ARGS` run by `main` in this process, as `(exit code, stdout, stderr)`: the checks and refusals
     below need no interpreter of their own (the command line's own exit path is pinned in test_cli)."""
@@ -58,22 +39,22 @@ def in_process(capsys, *args):
 
 def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
     out = tmp_path / "run"
-    done = cli("train", "echo-letters", "--model", "examples/min_gru.py:MinGRU", "--hidden", "16", *SMALL,
+    done = seqmem_main("train", "echo-letters", "--model", "examples/min_gru.py:MinGRU", "--hidden", "16", *SMALL,
                       "--out", out, "--quiet", cwd=ROOT)
     assert done.returncode == 0, done.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == {"name": MIN_GRU, "hidden": 16}  # absolute: a worker anywhere imports it again
     assert list(config["sources"]) == [f"{ROOT}/examples/min_gru.py"]
     assert "MinGRU" in done.stdout and str(ROOT) not in done.stdout  # lines and tables show the class name
-    again = cli("train", "echo-letters", "--model", MIN_GRU, "--hidden", "16", *SMALL, "--out", out, cwd=tmp_path)
+    again = seqmem_main("train", "echo-letters", "--model", MIN_GRU, "--hidden", "16", *SMALL, "--out", out, cwd=tmp_path)
     assert again.returncode == 0 and "already finished" in again.stdout
-    demo = cli("demo", out, "abcdefgh", cwd=tmp_path)
+    demo = seqmem_main("demo", out, "abcdefgh", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert len(demo.stdout.splitlines()[-1].split()[-1]) <= 8
     loaded = seqmem.load(out)
     assert type(loaded.model).__name__ == "MinGRU" and loaded.model.state_size == 16
     assert json.loads((out / "summary.json").read_text())["state_size"] == 16
-    assert cli("report", out, cwd=tmp_path).stdout.count("MinGRU") == 1
+    assert seqmem_main("report", out, cwd=tmp_path).stdout.count("MinGRU") == 1
 
 
 def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
@@ -90,12 +71,12 @@ def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
 
 
 def test_a_user_task_and_method_train_from_the_command_line_and_a_sweep_file(tmp_path):
-    task = cli("train", "examples/hold_task.py:Hold", "--length", "6", "--model", "gru", "--hidden", "8",
+    task = seqmem_main("train", "examples/hold_task.py:Hold", "--length", "6", "--model", "gru", "--hidden", "8",
                       *SMALL, "--out", tmp_path / "hold", "--quiet", cwd=ROOT)
     assert task.returncode == 0, task.stderr
     summary = json.loads((tmp_path / "hold" / "summary.json").read_text())
     assert summary["baseline"]["recall_accuracy"] == 1 / 8 and summary["task"] == HOLD
-    method = cli("train", "echo-letters", "--model", "gru", "--hidden", "8", "--method",
+    method = seqmem_main("train", "echo-letters", "--model", "gru", "--hidden", "8", "--method",
                         "examples/noisy_sgd.py:GradientNoise", "--eta", "0.02", *SMALL, "--out", tmp_path / "noise",
                         "--quiet", cwd=ROOT)
     assert method.returncode == 0, method.stderr
@@ -107,7 +88,7 @@ def test_a_user_task_and_method_train_from_the_command_line_and_a_sweep_file(tmp
                  "model": {{"name": "gru", "hidden": 8}}, "train": {{"steps": 10}}}}
         configs = [base, {{**base, "method": {{"name": {NOISE!r}}}}}]
     """))
-    swept = cli("sweep", sweep_file, "--workers", "2", "--out", tmp_path / "swept", "--quiet")
+    swept = seqmem_main("sweep", sweep_file, "--workers", "2", "--out", tmp_path / "swept", "--quiet")
     assert swept.returncode == 0, swept.stderr
     assert "2 of 2 points done" in swept.stdout and "GradientNoise" in swept.stdout
     assert (tmp_path / "swept" / "method=GradientNoise" / "summary.json").is_file()
@@ -133,7 +114,7 @@ def test_a_user_model_swept_beside_a_builtin_gives_the_same_numbers_on_the_pool_
 
 
 def test_the_horizon_of_a_user_model(tmp_path):
-    done = cli("horizon", "echo-letters", "--models", "gru,examples/min_gru.py:MinGRU", "--hidden", "8",
+    done = seqmem_main("horizon", "echo-letters", "--models", "gru,examples/min_gru.py:MinGRU", "--hidden", "8",
                       "--start", "1", "--limit", "2", "--steps", "10", "--set", "task.test_size=50",
                       "--set", "task.validation_size=50", "--out", tmp_path / "h", "--quiet", cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -2,15 +2,12 @@
 the order a reader meets them; every link in the README and in docs/ points at a file that exists."""
 
 import contextlib
-import io
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
-
-from seqmem.cli import main
+from in_process import seqmem_main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -35,16 +32,6 @@ def small(argv: list[str]) -> list[str]:
     return out + SMALL_DATA if out[0] in TRAINING_VERBS else out
 
 
-@contextlib.contextmanager
-def working_in(folder: Path):
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
     """Each front-page command, in order, in a fresh folder beside a link to examples/: `(argv, exit code,
@@ -52,13 +39,10 @@ def tour(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tour")
     (folder / "examples").symlink_to(ROOT / "examples")
     done = []
-    with working_in(folder):
-        for argv in commands():
-            assert argv[0] == "seqmem", f"the README's commands are seqmem's: {' '.join(argv)}"
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                code = main(small(argv[1:]) + (["--quiet"] if argv[1] in TRAINING_VERBS else []))
-            done.append((argv, code, out.getvalue()))
+    for argv in commands():
+        assert argv[0] == "seqmem", f"the README's commands are seqmem's: {' '.join(argv)}"
+        ran = seqmem_main(*small(argv[1:]), *(["--quiet"] if argv[1] in TRAINING_VERBS else []), cwd=folder)
+        done.append((argv, ran.returncode, ran.stdout))
     return folder, done
 
 
@@ -89,7 +73,7 @@ def test_the_python_block_runs_after_the_tour(tour, capsys):
     (code,) = blocks(README, "python")
     code = re.sub(r'"steps": \d+', f'"steps": {BUDGET["--steps"]}', code)
     code = code.replace('"blank": 20}', '"blank": 20, "test_size": 60, "validation_size": 60}')
-    with working_in(folder):
+    with contextlib.chdir(folder):
         exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     scores = re.search(r"^([0-9.]+) ([0-9.]+)$", printed, flags=re.M)  # the summary's recall and the baseline's
