@@ -20,6 +20,7 @@ from seqmem.imports import changed_sources, label
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
+from seqmem.denormals import flushed_denormals
 from seqmem.threads import training_threads
 from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve
@@ -79,7 +80,7 @@ class LoadedRun:
         """The model's class at each step (or for each sequence) of a batch of inputs, on the inputs' device."""
         self.model.eval()
         device = model_device(self.model)
-        with training_threads():  # PyTorch's default threads made a notebook's demo many times slower
+        with training_threads(), flushed_denormals():  # PyTorch's default threads: a demo many times slower
             logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
         return logits.argmax(-1).to(x.device)
 

@@ -178,3 +178,12 @@ def test_time_to_solve_quick_prints_both_recipes_of_each_row_and_their_ratio(tmp
         assert (r["value"] is None) == (not r["solved"])
     assert {r["row"] for r in records if r["metric"] == "notebook_over_fastest_seconds"} == rows
     assert "| task |" in done.err
+
+
+def test_denormals_quick_times_each_model_kept_and_flushed_from_equal_first_losses():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "denormals.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    losses = {r["model"]: (r["value"], r["flushed_value"]) for r in records if r["metric"] == "first_loss"}
+    assert set(losses) == {"lstm", "gru", "tcn"} and all(a == b for a, b in losses.values())
+    assert {r["model"] for r in records if r["metric"] == "step_time_ratio" and r["value"] > 0} == set(losses)

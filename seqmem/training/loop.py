@@ -20,6 +20,7 @@ from seqmem.imports import label
 from seqmem.metrics import evaluate
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
+from seqmem.denormals import flushed_denormals
 from seqmem.threads import training_threads
 from seqmem.training.config import TrainConfig
 from seqmem.training.device import check_precision, place, resolve, to_device
@@ -148,9 +149,10 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
 
     `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`. It runs on
     one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.threads), on
-    `config.device` (the model, and each module the method holds, are moved there).
+    `config.device` (the model, and each module the method holds, are moved there), with denormal floats
+    flushed to zero on the CPU (seqmem.denormals).
     """
-    with training_threads():
+    with training_threads(), flushed_denormals():
         config, method, device = prepare(model, task, config, method, run)
         rng = torch.get_rng_state()
         torch.manual_seed(config.seed)  # dropout and other in-model draws; restored on exit
