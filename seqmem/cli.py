@@ -473,7 +473,7 @@ def run_train(args) -> None:
 
 def evaluation_line(record: dict) -> str:
     """One evaluation as training prints it beside the progress bar."""
-    return (f"step {record['step']:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+    return (f"step {record['step']:>7}  loss {record['loss']:.4g}  accuracy {record['accuracy']:.4f}  recall "
             f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
             f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
 

@@ -19,7 +19,7 @@ from seqmem.imports import label
 COLUMNS = [
     ("steps", "steps", "{:.0f}"),
     ("train s", "train_seconds", "{:.1f}"),
-    ("loss", "loss", "{:.4f}"),
+    ("loss", "loss", "{:.4g}"),  # significant digits: a regression's MSE can be 1e-5
     ("accuracy", "accuracy", "{:.4f}"),
     ("recall acc", "recall_accuracy", "{:.4f}"),
     ("seq acc", "sequence_accuracy", "{:.4f}"),

@@ -42,7 +42,7 @@ def test_the_table_groups_by_the_axes_with_the_spread_over_seeds(sweep, capsys):
                     if p["settings"]["model.name"] == "gru" and p["settings"]["task.delay"] == 3)
     row = next(r for r in rows if r.split()[:2] == ["3", "gru"])
     mean = (losses[0] + losses[1]) / 2
-    assert f"{mean:.4f} ({losses[0]:.4f}..{losses[1]:.4f})" in row  # the spread is the seeds' own min and max
+    assert f"{mean:.4g} ({losses[0]:.4g}..{losses[1]:.4g})" in row  # the spread is the seeds' own min and max
 
 
 def test_csv_holds_the_same_numbers_unformatted(sweep, tmp_path):

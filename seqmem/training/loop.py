@@ -289,7 +289,7 @@ def run_updates(session: Session, progress: bool, board) -> None:
                 loss = update(session, *next(chunks))
                 running, count = running + loss, count + 1
                 if session.step % 10 == 0 or session.step == steps:
-                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                    bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
                 bar.update(1)
                 out_of_time = config.max_seconds is not None and \
                     session.elapsed + time.perf_counter() - tic >= config.max_seconds
@@ -334,7 +334,7 @@ def evaluation(session: Session, train_loss: float) -> dict:
 
 
 def progress_line(record: dict) -> str:
-    return (f"step {record['step']:>7}  loss {record['loss']:.4f}  accuracy {record['accuracy']:.4f}  recall "
+    return (f"step {record['step']:>7}  loss {record['loss']:.4g}  accuracy {record['accuracy']:.4f}  recall "
             f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
             f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
 
