@@ -15,12 +15,12 @@ import torch
 
 from seqmem.builder import build
 from seqmem.config import Config, make_config, upgrade
+from seqmem.denormals import flushed_denormals
 from seqmem.errors import ConfigError, Diverged
 from seqmem.imports import changed_sources, label
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
 from seqmem.text import predict_text
-from seqmem.denormals import flushed_denormals
 from seqmem.threads import training_threads
 from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve

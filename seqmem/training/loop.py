@@ -15,12 +15,12 @@ import torch
 from tqdm.auto import tqdm
 
 from seqmem import interrupt
+from seqmem.denormals import flushed_denormals
 from seqmem.errors import ConfigError, Diverged
 from seqmem.imports import label
 from seqmem.metrics import evaluate
 from seqmem.models import count_parameters
 from seqmem.runs import RunDir, restore
-from seqmem.denormals import flushed_denormals
 from seqmem.threads import training_threads
 from seqmem.training.config import TrainConfig
 from seqmem.training.device import check_precision, place, resolve, to_device
