@@ -18,7 +18,7 @@ import copy
 import statistics
 
 import torch
-from harness import Lines, arguments, interleaved, main, median_ratio
+from harness import Lines, arguments, interleaved, main, median_ratio, seconds
 
 NAME = "denormals"
 SIZES = {"lstm": {"hidden": 130}, "gru": {"hidden": 150}, "tcn": {"levels": 8, "kernel_size": 8, "channels": 24}}
@@ -26,8 +26,6 @@ SIZES = {"lstm": {"hidden": 130}, "gru": {"hidden": 150}, "tcn": {"levels": 8, "
 
 def update_with(flush: bool, method, data) -> tuple[float, float]:
     """One update with denormals flushed or kept: its seconds and its loss."""
-    from harness import seconds
-
     torch.set_flush_denormal(flush)
     try:
         loss = []

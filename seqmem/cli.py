@@ -465,17 +465,11 @@ def run_train(args) -> None:
     summary = run_experiment(config, args.out, progress=not args.quiet)
     if args.quiet:  # the bar printed these as they came; without it, they are still the run's curve
         from seqmem.runs import RunDir
+        from seqmem.training.loop import progress_line
 
         for record in RunDir(summary["run"]).metrics():
-            print(evaluation_line(record))
+            print(progress_line(record))
     print(table([summary]))
-
-
-def evaluation_line(record: dict) -> str:
-    """One evaluation as training prints it beside the progress bar."""
-    return (f"step {record['step']:>7}  loss {record['loss']:.4g}  accuracy {record['accuracy']:.4f}  recall "
-            f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
-            f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
 
 
 def config_from_args(args, task: str | None, need_model: bool = True) -> tuple[dict, list]:

@@ -1,23 +1,10 @@
 """Training and prediction flush denormal floats to zero on the CPU, and leave the caller's setting as it was."""
 
 import torch
+from spy import Spy
 
 import seqmem
 from seqmem.denormals import DENORMAL, flushed_denormals, flushing
-
-
-class Spy(torch.nn.Module):
-    """An echo-letters model that records whether denormals are flushed while it runs."""
-
-    receptive_field = 1
-
-    def __init__(self, task):
-        super().__init__()
-        self.head, self.seen = torch.nn.Embedding(task.vocab_size, task.num_classes), set()
-
-    def forward(self, x, state=None, cond=None):
-        self.seen.add(flushing())
-        return self.head(x), None
 
 
 def test_a_denormal_is_kept_by_default_and_flushed_inside():
@@ -29,7 +16,7 @@ def test_a_denormal_is_kept_by_default_and_flushed_inside():
 
 def test_training_flushes_them_and_restores_the_callers_setting(tmp_path):
     task = seqmem.make_task("echo-letters", test_size=20, validation_size=20)
-    model = Spy(task)
+    model = Spy(task, flushing)
     seqmem.train(model, task, seqmem.TrainConfig(steps=2), progress=False)
     assert model.seen == {True} and not flushing()
     torch.set_flush_denormal(True)
@@ -45,6 +32,6 @@ def test_a_loaded_run_predicts_with_them_flushed(tmp_path):
     from seqmem.experiment import LoadedRun
 
     task = seqmem.make_task("echo-letters", test_size=20, validation_size=20)
-    run = LoadedRun(tmp_path, {}, task, Spy(task))
+    run = LoadedRun(tmp_path, {}, task, Spy(task, flushing))
     run.predict(task.get("test", torch.arange(2)).x)
     assert run.model.seen == {True} and not flushing()

@@ -2,23 +2,10 @@
 
 import pytest
 import torch
+from spy import Spy
 
 import seqmem
 from seqmem import threads
-
-
-class Spy(torch.nn.Module):
-    """An echo-letters model that records the threads PyTorch has while it runs."""
-
-    receptive_field = 1
-
-    def __init__(self, task):
-        super().__init__()
-        self.head, self.seen = torch.nn.Embedding(task.vocab_size, task.num_classes), set()
-
-    def forward(self, x, state=None, cond=None):
-        self.seen.add(torch.get_num_threads())
-        return self.head(x), None
 
 
 @pytest.fixture
@@ -31,7 +18,7 @@ def two_threads(monkeypatch):
 
 def spy_trained() -> set:
     task = seqmem.make_task("echo-letters", test_size=20, validation_size=20)
-    model = Spy(task)
+    model = Spy(task, torch.get_num_threads)
     seqmem.train(model, task, seqmem.TrainConfig(steps=2), progress=False)
     return model.seen
 

@@ -334,6 +334,7 @@ def evaluation(session: Session, train_loss: float) -> dict:
 
 
 def progress_line(record: dict) -> str:
+    """One evaluation as training prints it beside the progress bar (and `seqmem train --quiet` after it)."""
     return (f"step {record['step']:>7}  loss {record['loss']:.4g}  accuracy {record['accuracy']:.4f}  recall "
             f"{record['recall_accuracy']:.4f}  valid recall {record['valid_recall_accuracy']:.4f}  "
             f"(memoryless recall {record['baseline']['recall_accuracy']:.4f})")
