@@ -4,14 +4,17 @@ Copy memory in the symbol layout (recall 10, blank L-20), batch 8, each model at
 one thread. For each model and length the contenders are built from one seqmem model, so they hold the
 same weights, and the largest difference of their logits from seqmem's is recorded before any training:
 
-- mamba: seqmem's chunked scan (the default), its step-by-step loop (`--scan loop`, the default before it),
-  and mambapy's own block in place of each of ours (the `compare` extra), with its parallel scan (pscan) and
-  with its sequential scan. mambapy's forward starts from a zero state and returns none, as here.
+- mamba: seqmem's chunked scan (the default) compiled (`seqmem/models/selective_scan.c`) and in PyTorch
+  (what ran before the C, and where no C compiler is found), its step-by-step loop (`--scan loop`, the
+  default before both), and mambapy's own block in place of each of ours (the `compare` extra), with its
+  parallel scan (pscan) and with its sequential scan. mambapy's forward starts from a zero state and
+  returns none, as here.
 - s4d: seqmem's, and the standalone S4D layer of state-spaces/s4 (`models/s4/s4d.py`: the kernel
   2 Re(C (exp(dt A) - 1) / A exp(dt A l)) from the whole (H, N/2, L) Vandermonde tensor, FFT convolution,
   D skip, GELU, a 1x1 convolution and GLU), re-implemented here from that formula, in our residual stack.
-- lru: seqmem's chunked scan (the default), its doubling scan over every step (the default before it),
-  and its step-by-step loop.
+- lru: seqmem's chunked scan (the default) with its recurrence compiled (`seqmem/models/lru.c`) and in
+  PyTorch (chunk matmuls, what ran before the C), its doubling scan over every step (the default before
+  both), and its step-by-step loop.
 
 The step-by-step loops run at L=1000 only. They index one step of the whole `(B, L, .)` tensors at a
 time, and autograd's gradient of each such index is a zero tensor of the whole size with one step filled
@@ -126,6 +129,21 @@ def with_mamba_blocks(model, make_block):
     return peer
 
 
+class WithoutC(nn.Module):
+    """`model` running its scans' PyTorch forms (`native.switched_off`: chosen in the forward, for the
+    backward too)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = copy.deepcopy(model)
+
+    def forward(self, *args, **kwargs):
+        from seqmem.models import native
+
+        with native.switched_off():
+            return self.model(*args, **kwargs)
+
+
 def with_scan(model, name: str, scan: str):
     """A copy of `model` running another of its scans."""
     other = copy.deepcopy(model)
@@ -143,7 +161,7 @@ def contenders(name: str, model, length: int) -> dict:
     """Name -> a model with `model`'s weights; seqmem's own first."""
     loops = length <= LOOPS_UP_TO
     if name == "mamba":
-        out = {"seqmem": model}
+        out = {"seqmem": model, "seqmem pytorch": WithoutC(model)}
         if loops:
             out["seqmem loop"] = with_scan(model, name, "loop")
         out["mambapy pscan"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=True))
@@ -152,7 +170,7 @@ def contenders(name: str, model, length: int) -> dict:
         return out
     if name == "s4d":
         return {"seqmem": model, "state-spaces/s4 S4D": S4Stack(model)}
-    out = {"seqmem": model, "seqmem doubling": with_scan(model, name, "parallel")}
+    out = {"seqmem": model, "seqmem pytorch": WithoutC(model), "seqmem doubling": with_scan(model, name, "parallel")}
     if loops:
         out["seqmem loop"] = with_scan(model, name, "loop")
     return out

@@ -1,4 +1,5 @@
-"""Every test on one PyTorch thread: the tests run a worker a core, and two threads each would compete."""
+"""Every test on one PyTorch thread: the tests run a worker a core, and two threads each would compete.
+`form` runs a test with each form of a scan that has one in C, and the PyTorch one."""
 
 import pytest
 import torch
@@ -10,3 +11,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(params=["compiled", "pytorch"])
+def form(request):
+    """The test runs with the scans compiled from the package's C (they must build wherever a C compiler
+    is found: tests/test_native.py), then with their PyTorch forms."""
+    from seqmem.models import native
+
+    if request.param == "pytorch":
+        with native.switched_off():
+            yield request.param
+        return
+    if native.compiler() is None:
+        pytest.skip("no C compiler on this machine: the compiled form cannot be built")
+    yield request.param

@@ -99,9 +99,9 @@ def test_ssm_speed_quick_compares_each_model_with_its_peers_on_the_same_weights(
                           capture_output=True, text=True, check=True)
     records = [json.loads(line) for line in done.stdout.splitlines()]
     steps = {(r["model"], r["contender"]): r for r in records if r["metric"] == "step_seconds"}
-    assert set(steps) == {("mamba", "seqmem"), ("mamba", "seqmem loop"), ("mamba", "mambapy pscan"),
+    assert set(steps) == {("mamba", "seqmem"), ("mamba", "seqmem pytorch"), ("mamba", "seqmem loop"), ("mamba", "mambapy pscan"),
                           ("mamba", "mambapy sequential"), ("s4d", "seqmem"), ("s4d", "state-spaces/s4 S4D"),
-                          ("lru", "seqmem"), ("lru", "seqmem doubling"), ("lru", "seqmem loop")}
+                          ("lru", "seqmem"), ("lru", "seqmem pytorch"), ("lru", "seqmem doubling"), ("lru", "seqmem loop")}
     assert all(r["value"] > 0 and r["over_floor"] > 0 for r in steps.values())
     same = [r for r in records if r["metric"] == "max_abs_output_difference"]
     assert len(same) == len(steps) and all(r["value"] < 1e-4 for r in same)  # every peer computes our function

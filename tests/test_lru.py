@@ -1,4 +1,4 @@
-"""LRU: the chunked and the doubling scans equal the step-by-step loop from any state (the chunked one's
+"""LRU: the chunked scan (compiled and in PyTorch) and the doubling one equal the step-by-step loop from any state (the chunked one's
 gradients too, and its hand-written backward passes gradcheck), the ring init holds, a chunked stream
 equals the whole stream, it learns copy-memory, bad settings name themselves, and it trains from the CLI."""
 
@@ -33,7 +33,7 @@ def test_the_doubling_scan_equals_the_loop_from_any_state(length):
 
 @pytest.mark.parametrize("length, chunk", [(1, 32), (7, 3), (37, 2), (64, 16), (1000, 16)])  # partial chunks;
 # (37, 2): the chunk edges in chunks of their own, five levels deep
-def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk):
+def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk, form):
     g = torch.Generator().manual_seed(length)
     radius = torch.cat([torch.tensor([0.4, 0.999]), 0.4 + 0.599 * torch.rand(14, generator=g)])
     lam = torch.polar(radius, 2 * math.pi * torch.rand(16, generator=g))
@@ -47,12 +47,13 @@ def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(lengt
         results.append([h, *torch.autograd.grad((h * weights).real.sum(), leaves)])
     for name, ours, loop in zip(["h", "lam", "b", "h0"], *results, strict=True):
         assert torch.allclose(ours, loop, rtol=1e-4, atol=1e-4 * loop.abs().max().item()), name
-    assert torch.allclose(lru_scan_chunked(lam, b, chunk=chunk), lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)
+    from_zeros = lru_scan_chunked(lam, b, chunk=chunk)
+    assert torch.allclose(from_zeros, lru_scan_loop(lam, b), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("with_h0", [False, True])
 @pytest.mark.parametrize("length, chunk", [(11, 4), (9, 2)])  # not multiples of the chunk; (9, 2) recurses
-def test_the_hand_written_backward_passes_gradcheck(with_h0, length, chunk):
+def test_the_hand_written_backward_passes_gradcheck(with_h0, length, chunk, form):
     g = torch.Generator().manual_seed(length)
     lam = torch.polar(0.5 + 0.45 * torch.rand(3, generator=g, dtype=torch.float64),
                       2 * math.pi * torch.rand(3, generator=g, dtype=torch.float64))
@@ -63,7 +64,7 @@ def test_the_hand_written_backward_passes_gradcheck(with_h0, length, chunk):
     assert torch.allclose(lru_scan_chunked(lam, b, h0, chunk=chunk), lru_scan_loop(lam, b, h0))
 
 
-def test_a_stream_carried_across_calls_equals_the_whole_stream():
+def test_a_stream_carried_across_calls_equals_the_whole_stream(form):
     g = torch.Generator().manual_seed(0)
     lam = torch.polar(0.9 + 0.09 * torch.rand(5, generator=g), 2 * math.pi * torch.rand(5, generator=g))
     log_lam = torch.log(lam)
@@ -91,7 +92,7 @@ def test_the_ring_init(r_min, r_max, max_phase):
 
 
 @pytest.mark.parametrize("length", [5, 50, 77])  # one chunk; chunks of 25; 77 has no divisor near 32: padded
-def test_a_layers_chunked_form_and_its_gradients_equal_the_loops(length):
+def test_a_layers_chunked_form_and_its_gradients_equal_the_loops(length, form):
     torch.manual_seed(0)
     layer = LRULayer(8, 6, 0.4, 0.99, 6.283)
     x = torch.randn(2, length, 8)

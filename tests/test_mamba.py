@@ -1,6 +1,8 @@
-"""Mamba: the chunked and the parallel selective scans equal the step-by-step loop and mambapy's scans
+"""Mamba: the chunked scan (compiled and in PyTorch) and the parallel one equal the step-by-step loop and mambapy's scans
 (values and every gradient), a whole block equals mambapy's on the same weights, a chunked stream equals
 the whole stream, and it learns."""
+
+import functools
 
 import pytest
 import torch
@@ -35,8 +37,8 @@ def values_and_gradients(scan, inputs, h0=None, seed=1):
     return [y, h, *torch.autograd.grad(loss, leaves)]
 
 
-@pytest.mark.parametrize("length, chunk", [(1, 16), (5, 2), (37, 8), (64, 16)])  # a partial last chunk too
-def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk):
+@pytest.mark.parametrize("length, chunk", [(1, 16), (5, 2), (37, 8), (64, 16), (100, 32)])  # a partial last chunk
+def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(length, chunk, form):
     inputs = scan_inputs(length)
     h0 = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(9))
     ours = values_and_gradients(lambda *a: selective_scan_chunked(*a, chunk=chunk), inputs, h0)
@@ -46,18 +48,30 @@ def test_the_chunked_scan_and_its_gradients_equal_the_loops_from_any_state(lengt
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4), name
 
 
-def test_the_chunked_scans_backward_passes_gradcheck_in_float64():
+def test_the_chunked_scans_backward_passes_gradcheck_in_float64(form):
     x, delta, A, B, C, D = scan_inputs(7, batch=2, inner=3, state=2, dtype=torch.float64)
     h0 = torch.randn(2, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     inputs = [t.requires_grad_() for t in (x, delta, A, B, C, D, h0)]
-    assert torch.autograd.gradcheck(lambda *a: selective_scan_chunked(*a, chunk=3), inputs)
-    assert torch.autograd.gradcheck(lambda *a: selective_scan_chunked(*a, chunk=3)[0], inputs[:6])  # from zeros
+    scan = functools.partial(selective_scan_chunked, chunk=3)
+    assert torch.autograd.gradcheck(scan, inputs)
+    assert torch.autograd.gradcheck(lambda *a: scan(*a)[0], inputs[:6])  # from zeros
+
+
+def test_the_compiled_scan_takes_strided_inputs_as_mambas_block_passes_them(form):
+    """B and C are slices of one projection, A a transpose: the scan must read them as they are."""
+    x, delta, A, B, C, D = scan_inputs(40, inner=8)
+    BC = torch.cat([B, C], dim=-1)
+    args = (x, delta, A.T.contiguous().T, BC[..., :4], BC[..., 4:], D)
+    ours = values_and_gradients(lambda *a: selective_scan_chunked(*a), args)
+    loop = values_and_gradients(selective_scan_loop, (x, delta, A, B, C, D))
+    for a, b in zip(ours, loop, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["selective_scan", "selective_scan_seq"])  # mambapy's pscan and its loop
-def test_the_chunked_scan_and_its_gradients_equal_mambapys(method):
+def test_the_chunked_scan_and_its_gradients_equal_mambapys(method, form):
     inputs = scan_inputs(50, inner=16)
-    ours = values_and_gradients(lambda *a: (selective_scan_chunked(*a, chunk=16)[0], torch.zeros(())), inputs)
+    ours = values_and_gradients(lambda *a: (selective_scan_chunked(*a)[0], torch.zeros(())), inputs)
     scan = getattr(reference_block(), method)  # its output only: it returns no state
     theirs = values_and_gradients(lambda *a: (scan(*a), torch.zeros(())), inputs)
     for name, a, b in zip(["y", "_", "x", "delta", "A", "B", "C", "D"], ours, theirs, strict=True):

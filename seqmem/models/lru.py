@@ -21,13 +21,14 @@ learning-rate factors for the recurrence parameters, and the pooling/classifier 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqmem.errors import ConfigError
-from seqmem.models import register_model
+from seqmem.models import native, register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
 from seqmem.params import check_int
 
@@ -45,6 +46,7 @@ def lru_scan(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None)
     return b
 
 
+SOURCE = Path(__file__).with_suffix(".c")  # the recurrence in C, compiled once per machine (`native`)
 CHUNK = 16  # the longest chunk (matmuls of 16 steps measured fastest); a divisor of the length near it if any
 
 
@@ -104,15 +106,36 @@ def _recurrence(log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0:
     return h.view_as(u)
 
 
+def _compiled(recurrence, log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0: torch.Tensor | None,
+              reverse: bool) -> torch.Tensor:
+    """`_recurrence` by the C of `lru.c` (`recurrence`, its function for u's type), a step at a time."""
+    two, modes, batch, length = u.shape
+    magnitude = torch.exp(log_re)
+    lam = torch.stack([magnitude * torch.cos(log_im), magnitude * torch.sin(log_im)])  # (2, N)
+    h0 = None if h0 is None else h0.contiguous()  # kept by name: C reads it
+    h = torch.empty_like(u)
+    recurrence(*map(native.address, (lam, u, h0)), modes, batch, length, int(reverse), native.address(h))
+    return h
+
+
+def _either(recurrence, log_re, log_im, u, h0, steps: int, reverse: bool) -> torch.Tensor:
+    """`_recurrence` by `recurrence` (the C function, `_compiled`) or, where that is None, by chunk matmuls."""
+    if recurrence is None:
+        return _recurrence(log_re, log_im, u, h0, steps, reverse)
+    return _compiled(recurrence, log_re, log_im, u, h0, reverse)
+
+
 class ChunkedRecurrence(torch.autograd.Function):
     """`_recurrence` with its backward by hand: the gradient g of a linear recurrence is the same recurrence
     run backwards with conj(lam), g_t = conj(lam) g_{t+1} + dL/dh_t, and then dL/du = g,
     dL/dlog(lam) = sum_t g_t conj(h_t - u_t) (= conj(lam) sum_t g_t conj(h_{t-1})), dL/dh0 = conj(lam) g_0.
-    Both directions run the same chunk matmuls, and nothing but h and u is kept for the backward."""
+    Both directions run the same recurrence (compiled, `lru.c`, where a C compiler is found; else the chunk
+    matmuls), and nothing but h and u is kept for the backward."""
 
     @staticmethod
     def forward(ctx, log_re, log_im, u, h0, steps):
-        h = _recurrence(log_re, log_im, u, h0, steps, reverse=False)
+        ctx.recurrence = native.kernel(SOURCE, "linear_recurrence", u)  # chosen once, for the backward too
+        h = _either(ctx.recurrence, log_re, log_im, u, h0, steps, False)
         ctx.save_for_backward(log_re, log_im, u, h)
         ctx.steps, ctx.has_h0 = steps, h0 is not None
         return h
@@ -122,7 +145,7 @@ class ChunkedRecurrence(torch.autograd.Function):
     def backward(ctx, grad_h):
         log_re, log_im, u, h = ctx.saved_tensors
         modes = u.shape[1]
-        g = _recurrence(log_re, -log_im, grad_h.contiguous(), None, ctx.steps, reverse=True)
+        g = _either(ctx.recurrence, log_re, -log_im, grad_h.contiguous(), None, ctx.steps, True)
         d_log_re = d_log_im = d_h0 = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:  # lam h_{t-1} = h_t - u_t
             rows = g.view(2, modes, -1).transpose(0, 1)  # (N, 2, B L), dotted with h's and u's parts below

@@ -7,9 +7,9 @@ pooling/decoder heads (seqmem's head is used).
 Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x_{t-1} + dB u_t, y_t =
 2 Re(C x_t) + D u_t (the factor 2 stands for the conjugate modes left out), with A_n = -1/2 + i pi n
 (S4D-Lin) discretised by zero-order hold with a learned step size. A whole chunk is one causal FFT
-convolution with the kernel K_l = 2 Re(C dA^l dB), plus what the state carried in from the last chunk
-contributes; the state at the chunk's end is returned, so a stream fed in chunks gives the whole stream's
-outputs. `S4DLayer.step` runs the same system one step at a time (the reference the tests compare with;
+convolution with the kernel K_l = 2 Re(C dA^l dB) (D added at lag 0), plus what the state carried in from
+the last chunk contributes; the state at the chunk's end is returned, so a stream fed in chunks gives the
+whole stream's outputs. `S4DLayer.step` runs the same system one step at a time (the reference the tests compare with;
 `scan="loop"` trains that way, for the speed benchmark).
 """
 
@@ -90,8 +90,8 @@ class S4DLayer(nn.Module):
         outer = powers(dtA, torch.arange(0, J * T, T, device=u.device))  # dA^(Tj): (H, N/2, J)
         K = 2 * ((C * dB).unsqueeze(-1) * outer).transpose(1, 2) @ inner  # (H, J, T): 2 C dB dA^(i+Tj)
         K = K.real.reshape(K.shape[0], J * T)[:, :L]  # (H, L)
+        K = torch.cat([K[:, :1] + self.D.unsqueeze(-1), K[:, 1:]], dim=1)  # D u_t is the kernel's lag 0
         y = CausalConvolution.apply(u, K)  # (B, H, L)
-        y = y + self.D.unsqueeze(-1) * u  # (B, H, L)
         back = F.pad(u.transpose(0, 1).flip(-1), (0, J * T - L)).unflatten(-1, (J, T))  # u_{L-1-i-Tj}: (H, B, J, T)
         pairs = torch.view_as_real(inner.transpose(1, 2)).flatten(-2)  # (H, T, N): real and imaginary parts
         modes = (back.flatten(1, 2) @ pairs).unflatten(1, (-1, J)).unflatten(-1, (-1, 2))  # (H, B, J, N/2, 2)

@@ -3,18 +3,27 @@
 The recurrence h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t, y_t = C_t h_t has a state `(B, E, N)` a
 step, so autograd over a step-by-step loop records a dozen nodes a step and keeps every `(B, E, N)`
 intermediate, and a doubling scan moves the whole `(B, L, E, N)` tensor log2 L times. Here, as in the
-CUDA kernel of the Mamba paper, the forward runs over chunks of `chunk` steps whose `(B, T, N, E)` terms
-stay in cache: the decay and the drive of the chunk in two vectorised operations, then one in-place
-multiply-add a step, then the chunk's outputs in one contraction. It keeps only the state at each chunk's
-start. The backward walks the chunks in reverse: it rebuilds a chunk's states from its starting state,
-runs the adjoint recurrence g_t = C_t dy_t + exp(delta_{t+1} A) g_{t+1} a step at a time, and then
-forms the gradients of x, delta, A, B and C over the whole chunk at once.
+CUDA kernel of the Mamba paper, the forward keeps only the state at each chunk's start, and the backward
+walks the chunks in reverse: it rebuilds a chunk's states from its starting state, runs the adjoint
+recurrence g_t = C_t dy_t + exp(delta_{t+1} A) g_{t+1}, and forms the gradients of x, delta, A, B and C.
+
+Two forms compute it. `CompiledScan`, the C of `selective_scan.c` (built once per machine, `native`), does
+each step in one fused loop over a state that stays in the L1 cache; it runs wherever a C compiler is
+found. `SelectiveScan`, in PyTorch, the form elsewhere (and on other devices): a chunk's `(B, T, N, E)`
+decay and drive in two vectorised operations, one in-place multiply-add a step, its outputs and
+gradients in contractions over the whole chunk.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from seqmem.models import native
+
+SOURCE = Path(__file__).with_suffix(".c")
+KERNEL_CHUNK = 32  # steps a chunk of the compiled scan: its (33 + 32) states of (16, 128) float32 are 530 kB
 CHUNK = 16  # steps a chunk: (8, 16, 16, 128) float32 terms are 1 MB each, what the caches hold
 LOG2_E = 1.4426950408889634  # exp(z) = exp2(z log2 e): PyTorch's CPU exp2 ran about 4x faster than exp here
 
@@ -96,10 +105,52 @@ class SelectiveScan(torch.autograd.Function):
         return gx, gdelta, gA.sum((0, 1)).T, gB, gC, carry.transpose(1, 2) if ctx.has_h0 else None, None
 
 
-def selective_scan_chunked(x, delta, A, B, C, D, h0=None, chunk: int = CHUNK):
+class CompiledScan(torch.autograd.Function):
+    """What `SelectiveScan` computes, by the C of `selective_scan.c`: a step's `(N, E)` state stays in the L1
+    cache, its exp, drive and readout fused in one loop, where PyTorch makes a dozen passes over it.
+    In chunks of `chunk` steps: the backward's rebuilt states and decays stay in the L2 cache."""
+
+    @staticmethod
+    def forward(ctx, x, delta, A, B, C, h0, forward_scan, chunk):
+        batch, L, E = x.shape
+        N = A.shape[1]
+        x, delta, B, C = (t.detach().contiguous() for t in (x, delta, B, C))
+        AT = A.detach().T.contiguous()  # (N, E)
+        h0_given = h0 is not None
+        h0 = h0.detach().transpose(1, 2).contiguous() if h0_given else x.new_zeros(batch, N, E)
+        y, h_last = x.new_empty(batch, L, E), x.new_empty(batch, N, E)
+        starts = x.new_empty(batch, -(-L // chunk), N, E)
+        forward_scan(*map(native.address, (x, delta, AT, B, C, h0)), batch, L, E, N, chunk,
+                     *map(native.address, (y, starts, h_last)))
+        ctx.has_h0, ctx.chunk = h0_given, chunk
+        ctx.save_for_backward(x, delta, AT, B, C, starts)
+        return y, h_last.transpose(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y, grad_h):
+        x, delta, AT, B, C, starts = ctx.saved_tensors
+        batch, L, E = x.shape
+        N = AT.shape[0]
+        grad_y, grad_h = grad_y.contiguous(), grad_h.transpose(1, 2).contiguous()  # zeros where unused
+        gx, gdelta, gB, gC = torch.empty_like(x), torch.empty_like(x), torch.empty_like(B), torch.empty_like(C)
+        gAT, gh0 = torch.zeros_like(AT), torch.empty_like(grad_h)
+        native.kernel(SOURCE, "scan_backward", x)(
+            *map(native.address, (x, delta, AT, B, C, starts, grad_y, grad_h)), batch, L, E, N, ctx.chunk,
+            *map(native.address, (gx, gdelta, gAT, gB, gC, gh0)))
+        return gx, gdelta, gAT.T, gB, gC, gh0.transpose(1, 2) if ctx.has_h0 else None, None, None
+
+
+def selective_scan_chunked(x, delta, A, B, C, D, h0=None, chunk: int | None = None):
     """y_t = C_t h_t + D x_t with h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t; returns y and the last h.
 
-    x, delta: `(B, L, E)`; A: `(E, N)`; B, C: `(B, L, N)`; D: `(E,)`; h0: `(B, E, N)` or None.
+    x, delta: `(B, L, E)`; A: `(E, N)`; B, C: `(B, L, N)`; D: `(E,)`; h0: `(B, E, N)` or None. On the CPU
+    the compiled scan runs where it builds (`native.switched_off()`: the PyTorch form); `chunk`, steps a
+    chunk, defaults to each form's own.
     """
-    y, h = SelectiveScan.apply(x, delta, A, B, C, h0, chunk)
+    forward_scan = native.kernel(SOURCE, "scan_forward", x)
+    if forward_scan is not None:
+        y, h = CompiledScan.apply(x, delta, A, B, C, h0, forward_scan, chunk or KERNEL_CHUNK)
+    else:
+        y, h = SelectiveScan.apply(x, delta, A, B, C, h0, chunk or CHUNK)
     return y + D * x, h
