@@ -1,10 +1,11 @@
-"""causal_conv1d against F.conv1d on the left-padded input: outputs and every gradient."""
+"""causal_conv1d and Mamba's depthwise_causal_conv against F.conv1d on the left-padded input: outputs and
+every gradient (the depthwise one's backward is written by hand, so gradcheck too)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from seqmem.models.causal_conv import causal_conv1d
+from seqmem.models.causal_conv import causal_conv1d, depthwise_causal_conv
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}  # float32: the two sum the same products in different orders
 
@@ -57,3 +58,22 @@ def test_gradcheck_in_float64(with_past):
         assert torch.autograd.gradcheck(lambda x, w, b, p: causal_conv1d(x, w, b, 2, p), (x, w, b, past))
     else:
         assert torch.autograd.gradcheck(lambda x, w, b: causal_conv1d(x, w, b, 2), (x, w, b))
+
+
+@pytest.mark.parametrize("channels, kernel, length", [(8, 4, 30), (3, 1, 5), (5, 6, 2)])
+def test_the_depthwise_convolution_and_its_gradients_match_conv1d(channels, kernel, length):
+    padded, w, b, g = leaves((2, kernel - 1 + length, channels), (channels, 1, kernel), (channels,),
+                             (2, length, channels), seed=3)
+    ours = depthwise_causal_conv(padded, w, b)  # (B, K-1+L, C) in, (B, L, C) out
+    theirs = F.conv1d(padded.transpose(1, 2), w, b, groups=channels).transpose(1, 2)
+    torch.testing.assert_close(ours, theirs, **TOL)
+    for a, e in zip(torch.autograd.grad(ours, [padded, w, b], g), torch.autograd.grad(theirs, [padded, w, b], g),
+                    strict=True):
+        torch.testing.assert_close(a, e, **TOL)
+
+
+def test_the_depthwise_convolutions_backward_passes_gradcheck_in_float64():
+    gen = torch.Generator().manual_seed(4)
+    padded, w, b = (torch.randn(*s, generator=gen, dtype=torch.float64, requires_grad=True)
+                    for s in ((2, 9, 3), (3, 1, 4), (3,)))
+    assert torch.autograd.gradcheck(depthwise_causal_conv, (padded, w, b))

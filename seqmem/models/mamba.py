@@ -1,4 +1,4 @@
-"""Mamba (Gu and Dao 2023), the minimal block in plain PyTorch: no CUDA kernel, no fused ops.
+"""Mamba (Gu and Dao 2023), the minimal block in PyTorch, its selective scan in C where a C compiler is found.
 
 Each block projects the input to two streams; one passes a short causal depthwise convolution and SiLU,
 then the selective scan, whose step size, B and C depend on the input (what lets it choose what to keep);
@@ -8,7 +8,8 @@ outputs. Omitted: the fused kernels, RMSNorm (LayerNorm here, for torch>=2.2), w
 language-model head.
 
 `scan` chooses how the recurrence runs: `chunked` (default; `selective_scan.py`) over chunks of steps
-outside autograd with its backward written out; `loop`, a step at a time under autograd over `(B, E, N)`
+outside autograd with its backward written out, compiled from `selective_scan.c` on CPU tensors where a
+C compiler is found and in PyTorch elsewhere; `loop`, a step at a time under autograd over `(B, E, N)`
 states, the plain reference; or `parallel`, a doubling scan over the whole `(B, L, E, N)` tensor, log2 L
 passes over it. `benchmarks/ssm_speed.py` measures them and mambapy's scans side by side.
 """
