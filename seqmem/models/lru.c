@@ -10,13 +10,7 @@
 
 #include <stdlib.h>
 
-#ifndef REAL
-#define REAL float
-#define SUFFIX f32
-#endif
-#define JOIN2(a, b) a##_##b
-#define JOIN(a, b) JOIN2(a, b)
-#define EXPORT(name) JOIN(name, SUFFIX)
+#include "native.h"
 
 void EXPORT(linear_recurrence)(const REAL *lambda, const REAL *u, const REAL *h0, int N, int B, int L,
                                int reverse, REAL *h) {

@@ -45,7 +45,8 @@ def build(source: Path, dtype: str, cc: str) -> Path:
     """The shared library of `source` for `dtype`, compiled unless the cache holds it."""
     real, suffix = TYPES[dtype]
     defines = (f"-DREAL={real}", f"-DSUFFIX={suffix}")
-    key = hashlib.sha256("\0".join([source.read_text(), cc, *FLAGS, *defines, platform.machine()]).encode())
+    texts = [p.read_text() for p in (source, *sorted(source.parent.glob("*.h")))]  # the source and its headers
+    key = hashlib.sha256("\0".join([*texts, cc, *FLAGS, *defines, platform.machine()]).encode())
     target = cache_dir() / f"{source.stem}-{suffix}-{key.hexdigest()[:16]}.so"
     if target.exists():
         return target

@@ -16,13 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef REAL
-#define REAL float
-#define SUFFIX f32
-#endif
-#define JOIN2(a, b) a##_##b
-#define JOIN(a, b) JOIN2(a, b)
-#define EXPORT(name) JOIN(name, SUFFIX)
+#include "native.h"
 
 /* One build runs on any x86-64 machine at its widest vectors (ifunc picks the clone at load). */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
