@@ -268,7 +268,7 @@ class LRU(nn.Module):
         embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
     """
 
-    summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, parallel scan (Orvieto 2023)"
+    summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, chunked scan (Orvieto 2023)"
     receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
