@@ -80,3 +80,14 @@ def test_it_can_be_switched_off(fresh_cache, monkeypatch):
     assert not fresh_cache.exists()  # nothing built
     monkeypatch.setenv(native.DISABLE, "0")
     assert native.kernel(SOURCE, "scan_forward", torch.zeros(1)) is not None
+
+
+def test_a_backward_runs_the_form_its_forward_chose():
+    """Switching the C off between a forward and its backward must not leave the backward without its kernel."""
+    x, delta, B, C = (torch.randn(2, 40, 3, requires_grad=True), torch.rand(2, 40, 3, requires_grad=True),
+                      torch.randn(2, 40, 2, requires_grad=True), torch.randn(2, 40, 2, requires_grad=True))
+    A, D = (-torch.rand(3, 2)).requires_grad_(), torch.randn(3, requires_grad=True)
+    y, _ = selective_scan_chunked(x, delta, A, B, C, D)
+    with native.switched_off():
+        y.sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(A.grad).all()

@@ -109,7 +109,7 @@ def _recurrence(log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0:
 def _compiled(recurrence, log_re: torch.Tensor, log_im: torch.Tensor, u: torch.Tensor, h0: torch.Tensor | None,
               reverse: bool) -> torch.Tensor:
     """`_recurrence` by the C of `lru.c` (`recurrence`, its function for u's type), a step at a time."""
-    two, modes, batch, length = u.shape
+    modes, batch, length = u.shape[1:]
     magnitude = torch.exp(log_re)
     lam = torch.stack([magnitude * torch.cos(log_im), magnitude * torch.sin(log_im)])  # (2, N)
     h0 = None if h0 is None else h0.contiguous()  # kept by name: C reads it

@@ -123,6 +123,7 @@ class CompiledScan(torch.autograd.Function):
         forward_scan(*map(native.address, (x, delta, AT, B, C, h0)), batch, L, E, N, chunk,
                      *map(native.address, (y, starts, h_last)))
         ctx.has_h0, ctx.chunk = h0_given, chunk
+        ctx.backward_scan = native.kernel(SOURCE, "scan_backward", x)  # chosen with the forward's, not later
         ctx.save_for_backward(x, delta, AT, B, C, starts)
         return y, h_last.transpose(1, 2)
 
@@ -135,7 +136,7 @@ class CompiledScan(torch.autograd.Function):
         grad_y, grad_h = grad_y.contiguous(), grad_h.transpose(1, 2).contiguous()  # zeros where unused
         gx, gdelta, gB, gC = torch.empty_like(x), torch.empty_like(x), torch.empty_like(B), torch.empty_like(C)
         gAT, gh0 = torch.zeros_like(AT), torch.empty_like(grad_h)
-        native.kernel(SOURCE, "scan_backward", x)(
+        ctx.backward_scan(
             *map(native.address, (x, delta, AT, B, C, starts, grad_y, grad_h)), batch, L, E, N, ctx.chunk,
             *map(native.address, (gx, gdelta, gAT, gB, gC, gh0)))
         return gx, gdelta, gAT.T, gB, gC, gh0.transpose(1, 2) if ctx.has_h0 else None, None, None
