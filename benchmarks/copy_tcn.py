@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import option  # noqa: E402
 
-from seqmem.config import recipe_config  # noqa: E402
+from seqmem.config.compose import recipe_config  # noqa: E402
 
 INITS = {"default": 0.0, "paper": 0.01}
 

@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import option  # noqa: E402
 
-from seqmem.config import recipe_config  # noqa: E402
-from seqmem.sweep import grid  # noqa: E402
+from seqmem.config.compose import recipe_config  # noqa: E402
+from seqmem.sweeps.sweep import grid  # noqa: E402
 
 RECIPES = ("seed-copy-bp", "seed-copy-tp")
 quick = option("quick", False)

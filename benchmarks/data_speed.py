@@ -19,9 +19,9 @@ import time
 import torch
 from harness import Lines, arguments, main
 
-from seqmem.builder import build
-from seqmem.config import make_config, recipe_config
+from seqmem.config.compose import make_config, recipe_config
 from seqmem.errors import ConfigError
+from seqmem.run.build import build
 from seqmem.training.loop import chunks_per_batch, training_chunks
 
 RECIPES = ("copy-tcn-1000", "seed-echo-letters", "seed-echo-variable", "seed-echo-stream", "seed-sfmnist-tcn")

@@ -1,7 +1,7 @@
 """Denormal floats on the CPU: a training update with them kept against flushed to zero, side by side.
 
 A gradient carried back through hundreds of steps can decay into float32's denormal range, where x86
-arithmetic runs many times slower; seqmem flushes them while it trains (seqmem/denormals.py). Each model
+arithmetic runs many times slower; seqmem flushes them while it trains (seqmem/run/denormals.py). Each model
 at its adding-600 recipe's size (lstm 130, gru 150, tcn 8 levels x kernel 8 x 24 channels) on the adding
 problem at T=600, batch 32, Adam 2e-3, one thread: two copies of one model, one updated with denormals
 kept and one flushed, their updates interleaved in rotating order after a warm-up; a ratio is the median of

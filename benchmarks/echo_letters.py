@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 from seqmem import load
-from seqmem.config import recipe_config
-from seqmem.runs import write_jsonl
-from seqmem.sweep import Point, ProcessPool, grid, run_sweep
+from seqmem.config.compose import recipe_config
+from seqmem.run.rundir import write_jsonl
+from seqmem.sweeps.sweep import Point, ProcessPool, grid, run_sweep
 
 
 def random_letters(rng: random.Random, n: int) -> str:

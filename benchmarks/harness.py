@@ -47,7 +47,7 @@ class Lines:
     def write(self, path) -> int:
         """All the lines to `path` (None: nowhere, as for --quick, whose figures mean nothing); exit status 0."""
         if path is not None:
-            from seqmem.atomic import write_jsonl
+            from seqmem.run.atomic import write_jsonl
 
             write_jsonl(Path(path), self.lines)
         return 0

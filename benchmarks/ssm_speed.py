@@ -4,7 +4,7 @@ Copy memory in the symbol layout (recall 10, blank L-20), batch 8, each model at
 one thread. For each model and length the contenders are built from one seqmem model, so they hold the
 same weights, and the largest difference of their logits from seqmem's is recorded before any training:
 
-- mamba: seqmem's chunked scan (the default) compiled (`seqmem/models/selective_scan.c`) and in PyTorch
+- mamba: seqmem's chunked scan (the default) compiled (`seqmem/kernels/selective_scan.c`) and in PyTorch
   (what ran before the C, and where no C compiler is found), its step-by-step loop (`--scan loop`, the
   default before both), and mambapy's own block in place of each of ours (the `compare` extra), with its
   parallel scan (pscan) and with its sequential scan. mambapy's forward starts from a zero state and
@@ -12,7 +12,7 @@ same weights, and the largest difference of their logits from seqmem's is record
 - s4d: seqmem's, and the standalone S4D layer of state-spaces/s4 (`models/s4/s4d.py`: the kernel
   2 Re(C (exp(dt A) - 1) / A exp(dt A l)) from the whole (H, N/2, L) Vandermonde tensor, FFT convolution,
   D skip, GELU, a 1x1 convolution and GLU), re-implemented here from that formula, in our residual stack.
-- lru: seqmem's chunked scan (the default) with its recurrence compiled (`seqmem/models/lru.c`) and in
+- lru: seqmem's chunked scan (the default) with its recurrence compiled (`seqmem/kernels/lru.c`) and in
   PyTorch (chunk matmuls, what ran before the C), its doubling scan over every step (the default before
   both), and its step-by-step loop.
 
@@ -138,7 +138,7 @@ class WithoutC(nn.Module):
         self.model = copy.deepcopy(model)
 
     def forward(self, *args, **kwargs):
-        from seqmem.models import native
+        from seqmem.kernels import native
 
         with native.switched_off():
             return self.model(*args, **kwargs)

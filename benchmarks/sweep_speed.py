@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import Lines, arguments, main
 
-from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
 
 
 def points(quick: bool):

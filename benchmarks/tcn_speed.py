@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from harness import Lines, arguments, interleaved, main, matmul_gflops, median_ratio, rotated, seconds
 from torch import nn
 
+from seqmem.kernels.causal_conv import causal_conv1d
 from seqmem.models import count_parameters
-from seqmem.models.causal_conv import causal_conv1d
 from seqmem.models.tcn import TCN
 
 SETTINGS = [  # (name, length, batch, levels, kernel, channels, per_step): notebooks 000 and 003

@@ -25,9 +25,9 @@ import random
 import sys
 from pathlib import Path
 
-from seqmem.config import recipe_config
-from seqmem.runs import write_jsonl
-from seqmem.sweep import Point, ProcessPool, grid, run_sweep
+from seqmem.config.compose import recipe_config
+from seqmem.run.rundir import write_jsonl
+from seqmem.sweeps.sweep import Point, ProcessPool, grid, run_sweep
 
 # row: (task as the table names it, target, (notebook recipe, its settings), (fastest recipe, its settings)).
 # The settings only make the stopping rule explicit (an evaluation often enough to see the target) and give

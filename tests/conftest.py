@@ -17,7 +17,7 @@ def one_thread():
 def form(request):
     """The test runs with the scans compiled from the package's C (they must build wherever a C compiler
     is found: tests/test_native.py), then with their PyTorch forms."""
-    from seqmem.models import native
+    from seqmem.kernels import native
 
     if request.param == "pytorch":
         with native.switched_off():

@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from seqmem.bench import TaskSpec, load_suite, parse_count, parse_grid, profile, run_bench, size_model, suite_names
 from seqmem.errors import ConfigError
-from seqmem.sweep import ProcessPool
+from seqmem.sweeps.bench import (
+    TaskSpec,
+    load_suite,
+    parse_count,
+    parse_grid,
+    profile,
+    run_bench,
+    size_model,
+    suite_names,
+)
+from seqmem.sweeps.sweep import ProcessPool
 from seqmem.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +26,7 @@ MIN_GRU = f"{ROOT}/examples/min_gru.py:MinGRU"
 
 @pytest.mark.parametrize("model", ["gru", "lstm", "rnn", "tcn", "s4d", "lru", "mamba", MIN_GRU])
 def test_every_model_is_sized_to_the_nearest_count_its_width_allows(model):
-    from seqmem.bench import built_size, width_key
+    from seqmem.sweeps.bench import built_size, width_key
 
     task = make_task("associative-recall", layout="zoology", length=32, vocab=64, pairs=2, queries=2)
     settings, achieved = size_model(model, task, 20_000)
@@ -91,9 +100,9 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
 def reported_profile(out, result, tmp_path):
     """`seqmem report` on the bench folder: the profile's table in the text, on the page, and its figure: a
     panel a task with a bar a model at its test recall, the memoryless recall drawn, and the score panel."""
-    from seqmem.plots import draw_profile
-    from seqmem.report import collect
-    from seqmem.reporting import report
+    from seqmem.report.command import report
+    from seqmem.report.plots import draw_profile
+    from seqmem.report.tables import collect
 
     models, printed = list(json.loads((out / "profile.json").read_text())["models"]), []  # as the file has them
     report([str(out)], html=str(tmp_path / "page.html"), figures=str(tmp_path / "figures"), say=printed.append,
@@ -128,8 +137,8 @@ def test_the_shipped_suites_load_and_bad_input_is_named():
 def test_the_shipped_reference_is_what_the_current_code_configures():
     """Every run of the quick reference is a point the current code makes for its model (its config, with
     the defaults of settings added since filled in), and every built-in model's point is there."""
-    from seqmem.bench import REFERENCE_MODELS, bench_points, reference_entries
-    from seqmem.config import make_config
+    from seqmem.config.compose import make_config
+    from seqmem.sweeps.bench import REFERENCE_MODELS, bench_points, reference_entries
 
     suite = load_suite("quick")
     points, _ = bench_points(list(REFERENCE_MODELS), suite, say=lambda *_: None)

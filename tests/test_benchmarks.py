@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seqmem.cli import main
-from seqmem.sweep import load_sweep_file, run_sweep
+from seqmem.sweeps.sweep import load_sweep_file, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqmem.models.causal_conv import causal_conv1d, depthwise_causal_conv
+from seqmem.kernels.causal_conv import causal_conv1d, depthwise_causal_conv
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}  # float32: the two sum the same products in different orders
 

@@ -5,8 +5,8 @@ buffer: a TCN's state is the last steps of a whole sequence's activations)."""
 import pytest
 import torch
 
-from seqmem.experiment import run_experiment
 from seqmem.models import MODELS
+from seqmem.run.experiment import run_experiment
 
 
 def tensor_bytes(value) -> int:

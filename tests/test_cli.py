@@ -72,7 +72,7 @@ def test_recipe_flags_take_values_and_steps_replace_epochs(tmp_path):
 
 
 def test_every_recipe_is_a_valid_config():
-    from seqmem.config import make_config, recipe_config
+    from seqmem.config.compose import make_config, recipe_config
     from seqmem.recipes import recipe_names
 
     for name in recipe_names():

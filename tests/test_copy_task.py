@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqmem import ConfigError, make_task
-from seqmem.metrics import Tally
+from seqmem.training.metrics import Tally
 
 
 def notebook_000_layout(seq: torch.Tensor, blank: int):

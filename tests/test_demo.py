@@ -6,7 +6,7 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.text import decode_text, encode_text
+from seqmem.tasks.letters import decode_text, encode_text
 
 
 def make_run(path, task: dict, model: dict, steps: int = 2):

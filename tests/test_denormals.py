@@ -4,7 +4,7 @@ import torch
 from spy import Spy
 
 import seqmem
-from seqmem.denormals import DENORMAL, flushed_denormals, flushing
+from seqmem.run.denormals import DENORMAL, flushed_denormals, flushing
 
 
 def test_a_denormal_is_kept_by_default_and_flushed_inside():
@@ -29,7 +29,7 @@ def test_training_flushes_them_and_restores_the_callers_setting(tmp_path):
 
 
 def test_a_loaded_run_predicts_with_them_flushed(tmp_path):
-    from seqmem.experiment import LoadedRun
+    from seqmem.run.experiment import LoadedRun
 
     task = seqmem.make_task("echo-letters", test_size=20, validation_size=20)
     run = LoadedRun(tmp_path, {}, task, Spy(task, flushing))

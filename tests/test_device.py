@@ -5,9 +5,10 @@ import pytest
 import torch
 
 import seqmem.training.loop
-from seqmem import ConfigError, interrupt, load, run_experiment
+from seqmem import ConfigError, load, run_experiment
 from seqmem.cli import main
-from seqmem.runs import RunDir
+from seqmem.run import signals
+from seqmem.run.rundir import RunDir
 from seqmem.training.device import resolve
 
 SMALL = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "test_size": 20, "validation_size": 20},
@@ -85,11 +86,11 @@ def test_a_resumed_run_moves_its_carried_state_and_batches_to_the_models_device(
     with the device resolved to PyTorch's `meta` device: the first forward must see the batch and the state
     there, though both come from the CPU (the task's generators, the checkpoint)."""
     calls = []
-    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 3)
+    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 3)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(SMALL, tmp_path / "run", **QUIET)
     assert RunDir(tmp_path / "run").read_checkpoint()["state"] is not None  # step 2 of a three-chunk batch
-    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    monkeypatch.setattr(signals, "requested", lambda: False)
     monkeypatch.setattr(seqmem.training.loop, "resolve", lambda name: torch.device("meta"))
     built, seen = seqmem.training.loop.prepare, []
 
@@ -105,7 +106,7 @@ def test_a_resumed_run_moves_its_carried_state_and_batches_to_the_models_device(
 
 def test_evaluation_moves_each_batch_to_the_models_device():
     from seqmem import make_model, make_task
-    from seqmem.metrics import evaluate
+    from seqmem.training.metrics import evaluate
 
     task = make_task("copy-memory", blank=3, recall_length=2, test_size=20)
     model = make_model("gru", task, hidden=8).to("meta")
@@ -118,10 +119,10 @@ def test_evaluation_moves_each_batch_to_the_models_device():
 def test_a_run_resumes_on_another_device_setting_but_not_in_another_precision(tmp_path, monkeypatch):
     whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
     calls = []
-    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 8)
+    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 8)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(SMALL, tmp_path / "cut", **QUIET)
-    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    monkeypatch.setattr(signals, "requested", lambda: False)
     with pytest.raises(ConfigError, match="another config"):
         run_experiment(with_train(precision="bf16"), tmp_path / "cut", **QUIET)
     resumed = run_experiment(with_train(device="auto"), tmp_path / "cut", **QUIET)  # the CPU here, or a GPU
@@ -158,11 +159,11 @@ def test_an_absent_device_is_refused_in_one_line_writing_nothing(flags, expected
 def test_a_run_trained_on_cuda_scores_as_on_the_cpu_and_resumes_and_loads_there(precision, tmp_path, monkeypatch):
     cpu = run_experiment(SMALL, tmp_path / "cpu", **QUIET)
     calls = []
-    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 8)
+    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 8)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(with_train(device="cuda", precision=precision), tmp_path / "gpu", **QUIET)
     assert RunDir(tmp_path / "gpu").read_checkpoint()["model"]["rnn.weight_hh_l0"].device.type == "cpu"
-    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    monkeypatch.setattr(signals, "requested", lambda: False)
     if precision == "fp32":
         resumed = run_experiment(with_train(device="cpu"), tmp_path / "gpu", **QUIET)  # resumed on the CPU
         assert resumed["device"] == "cpu" and abs(resumed["loss"] - cpu["loss"]) < 1e-3

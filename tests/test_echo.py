@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 import seqmem
 from seqmem.errors import ConfigError
-from seqmem.metrics import Tally
 from seqmem.tasks.base import generator_for
 from seqmem.training import TrainConfig, train
 from seqmem.training.loop import training_chunks
+from seqmem.training.metrics import Tally
 
 
 def notebook_stream_target(x: np.ndarray, echo_step: int) -> np.ndarray:

@@ -99,7 +99,7 @@ def recalls(entries):
 
 
 def test_a_user_model_swept_beside_a_builtin_gives_the_same_numbers_on_the_pool_and_on_ray(tmp_path):
-    from seqmem.sweep import ProcessPool, RayBackend, grid, name_points, run_sweep
+    from seqmem.sweeps.sweep import ProcessPool, RayBackend, grid, name_points, run_sweep
 
     base = {"task": {"name": "echo-letters", "test_size": 50, "validation_size": 50},
             "model": {"name": "gru", "hidden": 8}, "train": {"steps": 15}}

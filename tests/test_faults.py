@@ -13,10 +13,10 @@ import time
 import pytest
 import torch
 
-from seqmem import interrupt
 from seqmem.cli import main
-from seqmem.experiment import run_experiment
-from seqmem.runs import RunDir
+from seqmem.run import signals
+from seqmem.run.experiment import run_experiment
+from seqmem.run.rundir import RunDir
 
 TINY = ["copy-memory", "--model", "rnn", "--hidden", "8", "--blank", "3", "--recall-length", "2", "--set",
         "test_size=20", "--set", "validation_size=20"]
@@ -183,11 +183,11 @@ def test_sigterm_checkpoints_and_the_resumed_run_is_the_uninterrupted_one(tmp_pa
 def test_an_interrupt_between_evaluations_resumes_bit_for_bit(tmp_path, monkeypatch):
     whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
     calls = []
-    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 15)
+    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 15)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(SMALL, tmp_path / "cut", **QUIET)
     assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"] == 14
-    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    monkeypatch.setattr(signals, "requested", lambda: False)
     resumed = run_experiment(SMALL, tmp_path / "cut", **QUIET)
     assert resumed["recall_accuracy"] == whole["recall_accuracy"] and resumed["loss"] == whole["loss"]
 
@@ -240,7 +240,7 @@ def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path, capsys)
 
 def test_the_python_api_raises_config_errors_naming_the_parameter():
     import seqmem
-    from seqmem.text import predict_text
+    from seqmem.tasks.letters import predict_text
 
     task = seqmem.make_task("copy-memory", blank=3, recall_length=2, test_size=10, validation_size=10)
     cases = [
@@ -296,7 +296,7 @@ def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path, capsys):
 def test_a_second_sweep_on_one_folder_is_refused_naming_the_first(tmp_path, capsys):
     import socket
 
-    from seqmem.runs import started
+    from seqmem.run.rundir import started
 
     out = tmp_path / "sweep"
     out.mkdir()

@@ -9,8 +9,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqmem import sweep as sweep_module
 from seqmem.cli import build_parser, main
+from seqmem.sweeps import sweep as sweep_module
 
 VALUES = st.one_of(
     st.sampled_from(["0", "-1", "1", "2", "-0", "1e999", "-1e999", "nan", "inf", "-inf", "1e-30", "0.5", "1.5",

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import seqmem
-from seqmem.metrics import Tally
 from seqmem.tasks.base import generator_for
+from seqmem.training.metrics import Tally
 
 
 def memoryless_logits(batch, classes: int, blank: int) -> torch.Tensor:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from seqmem.cli import VERBS, build_parser, main
-from seqmem.config import registries, section_params
-from seqmem.params import docstring_help
+from seqmem.config.compose import registries, section_params
+from seqmem.config.settings import docstring_help
 
 MIN_GRU = str(Path(__file__).resolve().parents[1] / "examples" / "min_gru.py") + ":MinGRU"
 

@@ -10,7 +10,7 @@ import torch
 
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.experiment import run_experiment
+from seqmem.run.experiment import run_experiment
 from seqmem.tasks import make_task
 from seqmem.tasks.idx import write_idx
 from seqmem.tasks.images import MissingDataError, fixed_permutation, search_folders

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import seqmem
-from seqmem.metrics import Tally
 from seqmem.tasks.base import IGNORE
 from seqmem.training.methods import task_loss
+from seqmem.training.metrics import Tally
 
 
 def zoology_mqar(n, length, pairs, vocab, power_a, rng):

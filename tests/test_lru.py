@@ -10,7 +10,8 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.lru import LRU, LRULayer, chunked_recurrence, lru_scan, lru_scan_chunked, lru_scan_loop
+from seqmem.kernels.lru_scan import chunked_recurrence, lru_scan, lru_scan_chunked, lru_scan_loop
+from seqmem.models.lru import LRU, LRULayer
 
 
 def small_task():

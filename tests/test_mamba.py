@@ -10,8 +10,8 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.mamba import MambaBlock, linear_scan, selective_scan, selective_scan_loop
-from seqmem.models.selective_scan import selective_scan_chunked
+from seqmem.kernels.selective_scan import linear_scan, selective_scan, selective_scan_chunked, selective_scan_loop
+from seqmem.models.mamba import MambaBlock
 
 mambapy = pytest.importorskip("mambapy.mamba", reason="the compare extra (pip install 'seqmem[compare]') has mambapy")
 

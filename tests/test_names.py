@@ -8,9 +8,9 @@ import pytest
 
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.horizon import search
-from seqmem.names import MAX_BYTES, folder_name, inside
-from seqmem.sweep import grid, name_points
+from seqmem.sweeps.horizon import search
+from seqmem.sweeps.point_names import MAX_BYTES, folder_name, inside
+from seqmem.sweeps.sweep import grid, name_points
 
 BASE = {"task": {"name": "copy-memory", "blank": 2, "recall_length": 2, "test_size": 8, "validation_size": 8},
         "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 2, "eval_every": 2}}
@@ -67,7 +67,7 @@ def test_a_sweep_file_name_that_cannot_be_a_folder_is_refused_up_front(tmp_path,
 
 
 def test_a_300_character_sweep_file_name_runs_and_reruns(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("seqmem.sweep.make_backend", lambda *args: InProcess())
+    monkeypatch.setattr("seqmem.sweeps.sweep.make_backend", lambda *args: InProcess())
     args = ["sweep", sweep_file(tmp_path, "n" * 300), "--out", str(tmp_path / "out"), "--quiet"]
     assert main(args) == 0 and main(args) == 0
     assert "1 of 1 points done" in capsys.readouterr().out
@@ -94,7 +94,7 @@ def test_a_horizon_label_cannot_lead_out_of_the_folder(tmp_path):
 
 
 def test_report_skips_an_index_entry_that_names_a_folder_outside(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("seqmem.sweep.make_backend", lambda *args: InProcess())
+    monkeypatch.setattr("seqmem.sweeps.sweep.make_backend", lambda *args: InProcess())
     out = tmp_path / "out"
     assert main(["sweep", sweep_file(tmp_path, "p"), "--out", str(out), "--quiet"]) == 0
     index = json.loads((out / "sweep.json").read_text())

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from seqmem.models import lru, native
-from seqmem.models import selective_scan as mamba_scan
-from seqmem.models.selective_scan import SOURCE, selective_scan_chunked
+from seqmem.kernels.selective_scan import SOURCE, selective_scan_chunked
+from seqmem.kernels import lru_scan as lru, native
+from seqmem.kernels import selective_scan as mamba_scan
 
 pytestmark = pytest.mark.skipif(native.compiler() is None, reason="no C compiler on this machine")
 
@@ -42,8 +42,8 @@ def test_a_build_is_cached_and_reused_not_rebuilt(fresh_cache):
 
 def test_loading_it_leaves_the_processs_denormal_mode_alone():
     """Linked with -ffast-math, a library would turn on flush-to-zero for the whole process when loaded."""
-    code = ("import torch; from seqmem.denormals import flushing; "
-            "from seqmem.models.native import kernel; from seqmem.models.selective_scan import SOURCE; "
+    code = ("import torch; from seqmem.run.denormals import flushing; "
+            "from seqmem.kernels.native import kernel; from seqmem.kernels.selective_scan import SOURCE; "
             "assert not flushing(); assert kernel(SOURCE, 'scan_forward', torch.zeros(1)); print(flushing())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

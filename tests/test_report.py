@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from seqmem.cli import main
-from seqmem.page import write_page
-from seqmem.plots import colours, draw_learning_curves, draw_recall_by_delay
-from seqmem.report import collect
-from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.report.page import write_page
+from seqmem.report.plots import colours, draw_learning_curves, draw_recall_by_delay
+from seqmem.report.tables import collect
+from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 10, "test_size": 60, "validation_size": 60},
         "model": {"name": "rnn"},
@@ -126,8 +126,8 @@ def test_twenty_groups_get_twenty_colours():
 def test_the_figures_choose_no_matplotlib_backend():
     """Drawing a figure neither imports pyplot nor sets a backend, so a notebook's inline figures still work."""
     code = ("import sys, matplotlib; before = matplotlib.rcParams._get_backend_or_none()\n"
-            "from seqmem.plots import draw_learning_curves, png\n"
-            "from seqmem.report import Section\n"
+            "from seqmem.report.plots import draw_learning_curves, png\n"
+            "from seqmem.report.tables import Section\n"
             "s = Section('x', [{'run': 'a', 'baseline': {'recall_accuracy': 0.1}}], None,\n"
             "            {'a': [{'step': 1, 'train_seconds': 0.1, 'recall_accuracy': 0.5}]})\n"
             "assert png(draw_learning_curves(s))[:4] == b'\\x89PNG'\n"

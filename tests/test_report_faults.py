@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from seqmem.cli import main
-from seqmem.horizon import search
+from seqmem.sweeps.horizon import search
 
 BASE = {"task": {"name": "copy-memory", "blank": 2, "recall_length": 2, "test_size": 8, "validation_size": 8},
         "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 4, "eval_every": 2}}

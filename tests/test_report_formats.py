@@ -8,7 +8,7 @@ import json
 import pytest
 
 from seqmem.cli import main
-from seqmem.sweep import load_sweep_file, run_sweep
+from seqmem.sweeps.sweep import load_sweep_file, run_sweep
 
 SWEEP_FILE = """
 tags = {"benchmark": "formats", "budget": 12}

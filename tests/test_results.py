@@ -3,8 +3,8 @@
 import pytest
 
 import seqmem
-from seqmem.report import collect, table_rows
-from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.report.tables import collect, table_rows
+from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
 
 
 @pytest.fixture(scope="module")

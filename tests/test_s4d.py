@@ -7,7 +7,8 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.models.s4d import S4D, CausalConvolution, S4DLayer
+from seqmem.kernels.fft_conv import CausalConvolution
+from seqmem.models.s4d import S4D, S4DLayer
 
 
 def small_task(**params):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from seqmem.config.registry import Registry, class_summary
+from seqmem.config.settings import parameters
 from seqmem.models import MODELS
-from seqmem.params import parameters
-from seqmem.registry import Registry, class_summary
 from seqmem.tasks import TASKS
 from seqmem.training.methods import METHODS
 
@@ -94,7 +94,7 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
 def test_what_the_source_does_not_say_plainly_is_read_from_the_class(tmp_path, monkeypatch):
     package = tmp_path / "plugins"
     package.mkdir()
-    (package / "__init__.py").write_text("from seqmem.registry import Registry\nTHINGS = Registry(__name__, 'register', 'thing')\n"
+    (package / "__init__.py").write_text("from seqmem.config.registry import Registry\nTHINGS = Registry(__name__, 'register', 'thing')\n"
                                          "register = THINGS.register\n")
     (package / "things.py").write_text(textwrap.dedent('''
         import math

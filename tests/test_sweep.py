@@ -11,9 +11,9 @@ import time
 import pytest
 
 from seqmem.cli import main
-from seqmem.config import make_config
+from seqmem.config.compose import make_config
 from seqmem.errors import ConfigError
-from seqmem.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
 
 BASE = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "convention": "symbols", "test_size": 50,
                  "validation_size": 50},

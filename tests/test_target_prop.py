@@ -7,7 +7,7 @@ import torch
 
 from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment
 from seqmem.training.methods import make_method
-from seqmem.training.target_prop import propagate_targets
+from seqmem.training.methods.target_prop import propagate_targets
 
 SMALL = {
     "task": {"name": "copy-memory", "blank": 3, "recall_length": 3, "convention": "symbols", "test_size": 100},
@@ -141,7 +141,7 @@ def test_bad_settings_name_themselves(name, value):
 
 def test_its_options_are_its_own():
     """Target propagation's options live in its own part of the config; other methods refuse them."""
-    from seqmem.config import make_config
+    from seqmem.config.compose import make_config
 
     config = make_config({**SMALL, "method": {"name": "target-prop", "noise": 0.2}})
     assert config.method == {"name": "target-prop", "inverse_lr": 1e-3, "target_lr": 1.0, "noise": 0.2,

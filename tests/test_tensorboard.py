@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from seqmem import interrupt, run_experiment
+from seqmem import run_experiment
 from seqmem.cli import main
+from seqmem.run import signals
 
 pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed: pip install seqmem[tensorboard]")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -47,13 +48,13 @@ def test_a_resume_purges_what_the_interrupted_process_logged_after_its_checkpoin
     from torch.utils.tensorboard import SummaryWriter
 
     calls = []
-    monkeypatch.setattr(interrupt, "requested", lambda: calls.append(1) or len(calls) == 5)
+    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 5)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(CONFIG, tmp_path / "run", **QUIET)
     orphan = SummaryWriter(str(tmp_path / "run"))  # as a process killed after its checkpoint would leave
     orphan.add_scalar("test/recall_accuracy", 123.0, 6)
     orphan.close()
-    monkeypatch.setattr(interrupt, "requested", lambda: False)
+    monkeypatch.setattr(signals, "requested", lambda: False)
     run_experiment(CONFIG, tmp_path / "run", **QUIET)
     assert_same(tmp_path / "run")  # step 6 once, with the resumed run's value
 

@@ -5,7 +5,7 @@ import torch
 from spy import Spy
 
 import seqmem
-from seqmem import threads
+from seqmem.run import threads
 
 
 @pytest.fixture

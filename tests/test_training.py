@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import seqmem
-from seqmem import ConfigError, TrainConfig, interrupt, make_model, make_task, run_experiment, train
-from seqmem.runs import RunDir
+from seqmem import ConfigError, TrainConfig, make_model, make_task, run_experiment, train
+from seqmem.run import signals
+from seqmem.run.rundir import RunDir
 
 SMALL = {
     "task": {"name": "copy-memory", "blank": 5, "recall_length": 3, "test_size": 200},
@@ -139,7 +140,7 @@ def test_a_run_recorded_before_methods_owned_their_options_still_resumes(tmp_pat
 def test_files_keep_the_users_umask(tmp_path):
     import os
 
-    from seqmem.atomic import write_json
+    from seqmem.run.atomic import write_json
 
     old = os.umask(0o027)
     try:
@@ -168,7 +169,7 @@ def test_a_run_interrupted_mid_schedule_resumes_to_the_same_weights(tmp_path, mo
     def requested():
         calls["n"] += 1
         return calls["n"] == 21  # before the 21st update: stop with 20 made
-    monkeypatch.setattr(interrupt, "requested", requested)
+    monkeypatch.setattr(signals, "requested", requested)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, tmp_path / "cut", progress=False, say=lambda *_: None)
     assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["step"] == 20

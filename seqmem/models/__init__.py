@@ -9,10 +9,10 @@ modules' source, so only `make_model` imports a model's module, and PyTorch.
 
 from __future__ import annotations
 
+from seqmem.config.registry import Registry
+from seqmem.config.settings import check_int
+from seqmem.config.user_code import construct, is_user_class
 from seqmem.errors import ConfigError
-from seqmem.imports import construct, is_user_class
-from seqmem.params import check_int
-from seqmem.registry import Registry
 from seqmem.tasks import check_params
 
 MODELS = Registry(__name__, "register_model", "model", skip=1)  # after `task`
@@ -53,14 +53,14 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     if not hasattr(task, "span") or not hasattr(task, "num_classes"):
         raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
     check_int("seed", seed, 0)
-    from seqmem.memory import check_fits, model_bytes
+    from seqmem.run.resources import check_fits, model_bytes
 
     check_fits(model_bytes(cls, task, params), f"model {name}", "make it smaller")  # before allocating it
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = construct(f"model {name}", cls, task, **params)
     if is_user_class(cls):
-        from seqmem.contract import model_checks, refuse
+        from seqmem.run.contract import model_checks, refuse
 
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             refuse(f"model {cls.name}", model_checks(model, task, full=False))

@@ -14,10 +14,10 @@ import math
 import torch
 from torch import nn
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.models import register_model
 from seqmem.models.encoding import InputEncoder, OutputHead
-from seqmem.params import check_int
 
 CONDITIONS = ("input", "head", "both")
 INITS = ("default", "orthogonal")

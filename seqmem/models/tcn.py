@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
+from seqmem.kernels.causal_conv import causal_conv1d
 from seqmem.models import register_model
-from seqmem.models.causal_conv import causal_conv1d
 from seqmem.models.encoding import InputEncoder, OutputHead
-from seqmem.params import check_int
 
 
 def receptive_field(levels: int, kernel_size: int) -> int:
@@ -28,7 +28,7 @@ class CausalConv(nn.Module):
     """A convolution that sees only the present and the past: pad on the left, never on the right.
 
     The weight-normed `nn.Conv1d` holds the parameters (so checkpoints keep their keys); the convolution
-    itself is `causal_conv1d`, which trains about twice as fast as `nn.Conv1d` on CPU (seqmem/models/causal_conv.py).
+    itself is `causal_conv1d`, which trains about twice as fast as `nn.Conv1d` on CPU (seqmem/kernels/causal_conv.py).
     """
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, init_std: float):

@@ -1,7 +1,7 @@
 """Recipes: named experiments as TOML data files in this folder (a notebook's settings, a suite's runs).
 
 A recipe holds `description`, optional `suites` (names of suites it belongs to), optional `notes`, and the
-`[task]`, `[model]`, `[method]` and `[train]` tables of a config (seqmem.config).
+`[task]`, `[model]`, `[method]` and `[train]` tables of a config (seqmem.config.compose).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from seqmem.config.settings import suggest
 from seqmem.errors import ConfigError
-from seqmem.params import suggest
 
 
 def recipe_names() -> list[str]:

@@ -1,13 +1,13 @@
 """Task registry: each module in this package registers its tasks by short name.
 
-The names, summaries and settings are read from the modules' source (seqmem.registry), so listing tasks or
+The names, summaries and settings are read from the modules' source (seqmem.config.registry), so listing tasks or
 checking a config imports no task module, nor PyTorch; `make_task` imports the one it builds.
 """
 
 from __future__ import annotations
 
+from seqmem.config.registry import Registry
 from seqmem.errors import ConfigError
-from seqmem.registry import Registry
 
 TASKS = Registry(__name__, "register_task", "task")
 
@@ -18,7 +18,7 @@ def register_task(name: str):
 
 def make_task(name: str, **params):
     """Build a registered task; unknown names and parameters are refused with the list of valid ones."""
-    from seqmem.imports import construct
+    from seqmem.config.user_code import construct
 
     cls = task_class(name)
     return construct(f"task {name}", cls, **check_params(f"task {name}", cls, params))
@@ -40,7 +40,7 @@ def known_task(name: str) -> str:
 
 def check_params(what: str, cls: type, params: dict, skip: int = 1) -> dict:
     """The parameters, each known to the class and of its declared type, or a ConfigError naming it."""
-    from seqmem.params import coerce, parameters
+    from seqmem.config.settings import coerce, parameters
 
     declared = parameters(cls, skip=skip - 1)
     for key in params:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from seqmem.config.settings import check_int, parameter_defaults
 from seqmem.errors import ConfigError
-from seqmem.params import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, SampledTask, check_choice
 

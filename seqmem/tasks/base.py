@@ -8,8 +8,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
-from seqmem.params import check_int
 
 IGNORE = -100  # a target no loss or score reads: cross_entropy's default ignore_index
 

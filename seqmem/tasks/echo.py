@@ -17,8 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from seqmem.config.settings import check_int, parameter_defaults
 from seqmem.errors import ConfigError
-from seqmem.params import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, Task, generator_for
 

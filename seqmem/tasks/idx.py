@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqmem.atomic import atomic_write
 from seqmem.errors import ConfigError
+from seqmem.run.atomic import atomic_write
 
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # unsigned bytes, 3 and 1 dimensions

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
-from seqmem.params import check_int
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, Task, check_choice
 from seqmem.tasks.idx import read_pair

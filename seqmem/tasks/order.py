@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from seqmem.params import check_int, parameter_defaults
+from seqmem.config.settings import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import Baseline, Batch, SampledTask, check_choice
 

@@ -20,8 +20,8 @@ import math
 
 import torch
 
+from seqmem.config.settings import check_int, parameter_defaults
 from seqmem.errors import ConfigError
-from seqmem.params import check_int, parameter_defaults
 from seqmem.tasks import register_task
 from seqmem.tasks.base import IGNORE, Baseline, Batch, SampledTask, check_choice
 

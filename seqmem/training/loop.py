@@ -14,19 +14,19 @@ from dataclasses import asdict, dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from seqmem import interrupt
-from seqmem.denormals import flushed_denormals
+from seqmem.config.user_code import label
 from seqmem.errors import ConfigError, Diverged
-from seqmem.imports import label
-from seqmem.metrics import evaluate
 from seqmem.models import count_parameters
-from seqmem.runs import RunDir, restore
-from seqmem.threads import training_threads
-from seqmem.training.config import TrainConfig
+from seqmem.run import signals
+from seqmem.run.denormals import flushed_denormals
+from seqmem.run.rundir import RunDir, restore
+from seqmem.run.threads import training_threads
 from seqmem.training.device import check_precision, place, resolve, to_device
 from seqmem.training.methods import make_method
+from seqmem.training.metrics import evaluate
 from seqmem.training.schedule import lr_factor, set_lr_factor
 from seqmem.training.tensorboard import require, tensorboard_log
+from seqmem.training.train_config import TrainConfig
 
 SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
 
@@ -148,9 +148,9 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
     """Train `model` on `task`; with `run`, record and checkpoint into it, resuming what is there.
 
     `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`. It runs on
-    one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.threads), on
+    one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.run.threads), on
     `config.device` (the model, and each module the method holds, are moved there), with denormal floats
-    flushed to zero on the CPU (seqmem.denormals).
+    flushed to zero on the CPU (seqmem.run.denormals).
     """
     with training_threads(), flushed_denormals():
         config, method, device = prepare(model, task, config, method, run)
@@ -280,9 +280,9 @@ def run_updates(session: Session, progress: bool, board) -> None:
     try:
         running, count, tic = 0.0, 0, time.perf_counter()
         chunks = training_chunks(session.task, config, session.method, session.start)
-        with interrupt.deferred():
+        with signals.deferred():
             while session.step < steps and not session.stopped:
-                if interrupt.requested():  # Ctrl-C or SIGTERM: keep this step's weights, then stop
+                if signals.requested():  # Ctrl-C or SIGTERM: keep this step's weights, then stop
                     if session.run is not None:
                         save(session, session.elapsed + time.perf_counter() - tic)
                     raise KeyboardInterrupt

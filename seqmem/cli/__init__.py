@@ -1,7 +1,7 @@
 """The `seqmem` command: list what exists, train, sweep, run suites, demo, report.
 
-The command line only parses and prints: every setting goes through seqmem.config, which knows each
-task's, model's, method's and training's settings from their declarations (seqmem.params). Task, model
+The command line only parses and prints: every setting goes through seqmem.config.compose, which knows each
+task's, model's, method's and training's settings from their declarations (seqmem.config.settings). Task, model
 and method settings are flags of their own (`--blank 1000 --levels 8 --chunk-length 20`), shown in
 `--help` under the task, model or method that owns them, with their help and default; `--set key=value`
 sets anything (`task.blank=1000`, `train.lr=1e-3`, `levels=8`). Each verb is a `run_*` function that
@@ -19,8 +19,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from seqmem.config.settings import Param, suggest
 from seqmem.errors import ConfigError
-from seqmem.params import Param, suggest
 
 SECTIONS = ("method", "task", "model")  # the order of their flag groups in --help, after training
 VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "horizon", "check", "suite", "bench", "demo",
@@ -53,7 +53,7 @@ def unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> ConfigErr
 # -- the settings' flags: generated from the declarations, grouped by owner ---------------------------------
 
 def train_settings() -> dict[str, Param]:
-    from seqmem.config import section_params
+    from seqmem.config.compose import section_params
 
     return section_params("train")
 
@@ -62,8 +62,8 @@ def owned_settings(named: dict[str, list[str]], only: dict[str, list[str]] | Non
     """Setting -> `[(section, owner, Param), ...]` for every registered task, model and method and the classes
     `named` by import path, or with `only` just the ones it names (a section it leaves empty keeps all);
     training's own settings are left to the training group."""
-    from seqmem.config import registries, section_params
-    from seqmem.imports import label
+    from seqmem.config.compose import registries, section_params
+    from seqmem.config.user_code import label
 
     skip = {*train_settings(), "allow_short_receptive_field", "task"}
     owned: dict[str, list] = {}
@@ -87,7 +87,7 @@ def component_settings(named: dict[str, list[str]] | None = None) -> set[str]:
 
 def owners_title(owners: tuple) -> str:
     """`model gru, lstm, rnn`, `every task`, or `task a; model b` for a setting of several kinds."""
-    from seqmem.config import registries
+    from seqmem.config.compose import registries
 
     parts = []
     for section in SECTIONS:
@@ -159,8 +159,8 @@ def named_in(argv: list[str]) -> dict[str, list[str]]:
     --method(s) and `--over model.name=...`, and any other word that is a task's name or an import path (a
     task, unless a flag said otherwise). The classes named by import path get flags of their own; `--help`
     shows only the settings of the ones named."""
-    from seqmem.config import registries
-    from seqmem.imports import is_import_path
+    from seqmem.config.compose import registries
+    from seqmem.config.user_code import is_import_path
 
     known = registries()
     named: dict[str, list[str]] = {"task": [], "model": [], "method": []}
@@ -368,9 +368,9 @@ def add_sweep_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Mistakes: one line, exit 2. Divergence: one line, exit 1. Ctrl-C or SIGTERM: checkpoint, one line, 130/143."""
-    from seqmem import interrupt
+    from seqmem.run import signals
 
-    interrupt.install()  # SIGTERM as Ctrl-C, from the first moment (torch is not imported yet)
+    signals.install()  # SIGTERM as Ctrl-C, from the first moment (torch is not imported yet)
     try:
         return dispatch(argv)
     except ConfigError as e:
@@ -380,9 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqmem: diverged: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        interrupt.ignore()
+        signals.ignore()
         print("seqmem: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return interrupt.exit_code()
+        return signals.exit_code()
     except BrokenPipeError:  # `seqmem report runs | head`: the reader has what it wanted
         quiet_stdout()
         return 141  # what a shell reports for a process ended by SIGPIPE
@@ -418,7 +418,7 @@ def listing(registry) -> str:
 
 def run_listing(args) -> None:
     """`seqmem models`: one line a model; `seqmem models NAME`: its settings."""
-    from seqmem.config import registries
+    from seqmem.config.compose import registries
 
     registry = registries()[args.section]
     print(listing(registry) if args.name is None else settings_text(registry, args.section, args.name))
@@ -426,7 +426,7 @@ def run_listing(args) -> None:
 
 def settings_text(registry, section: str, name: str) -> str:
     """A class's settings, one a line: flag, type, default and help, wrapped to the terminal."""
-    from seqmem.config import section_params
+    from seqmem.config.compose import section_params
 
     known = registry.known(name)  # an unknown name is refused with the nearest one
     params = section_params(section, known)
@@ -455,16 +455,16 @@ def run_recipes(args) -> None:
 
 
 def run_train(args) -> None:
-    from seqmem.config import make_config
+    from seqmem.config.compose import make_config
 
     config = make_config(apply(*config_from_args(args, args.task)))  # a mistake is refused before PyTorch loads
     use_threads(args.threads)
-    from seqmem.experiment import run_experiment
-    from seqmem.report import table
+    from seqmem.report.tables import table
+    from seqmem.run.experiment import run_experiment
 
     summary = run_experiment(config, args.out, progress=not args.quiet)
     if args.quiet:  # the bar printed these as they came; without it, they are still the run's curve
-        from seqmem.runs import RunDir
+        from seqmem.run.rundir import RunDir
         from seqmem.training.loop import progress_line
 
         for record in RunDir(summary["run"]).metrics():
@@ -475,7 +475,7 @@ def run_train(args) -> None:
 def config_from_args(args, task: str | None, need_model: bool = True) -> tuple[dict, list]:
     """The config dict that a recipe and the names make, and the flags' settings `(key, text, label)` to put
     into it, in order (not yet validated; `apply` puts them in)."""
-    from seqmem.config import recipe_config, set_value
+    from seqmem.config.compose import recipe_config, set_value
 
     data = recipe_config(args.recipe) if args.recipe else {}
     for section, name in (("task", task), ("model", args.model), ("method", args.method)):
@@ -506,7 +506,7 @@ def set_item(item: str) -> tuple[str, str]:
 
 
 def apply(data: dict, settings: list) -> dict:
-    from seqmem.config import set_value
+    from seqmem.config.compose import set_value
 
     for key, text, label in settings:
         set_value(data, key, text, label=label)
@@ -516,9 +516,9 @@ def apply(data: dict, settings: list) -> dict:
 def use_threads(threads: int) -> None:
     """PyTorch's CPU threads (0 keeps its default), set by the commands that compute, once their arguments are
     checked: setting them imports PyTorch, which listings, help and refused commands do without."""
-    from seqmem.threads import set_threads
+    from seqmem.run.threads import set_threads
 
-    set_threads(threads)  # what training runs on (seqmem.threads)
+    set_threads(threads)  # what training runs on (seqmem.run.threads)
     if threads:
         import torch
 
@@ -527,7 +527,7 @@ def use_threads(threads: int) -> None:
 
 def sweep_points(args) -> tuple[list, str]:
     """The points of `seqmem sweep`, and the name of its default folder."""
-    from seqmem.sweep import grid, load_sweep_file, name_points
+    from seqmem.sweeps.sweep import grid, load_sweep_file, name_points
 
     target = args.target
     if target and target.endswith(".py"):  # a file is run only when named as one: never a task name's namesake
@@ -581,7 +581,7 @@ def split_values(what: str, text: str) -> list[str]:
 
 
 def run_sweep_command(args) -> int:
-    from seqmem.sweep import make_backend
+    from seqmem.sweeps.sweep import make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)
     points, name = sweep_points(args)
@@ -592,8 +592,8 @@ def run_sweep_command(args) -> int:
 
 def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) -> int:
     """Run a sweep, print its table, and say where it is and what failed (exit 1 if anything did)."""
-    from seqmem.report import sweep_records, sweep_table, table
-    from seqmem.sweep import run_sweep, sweep_axes
+    from seqmem.report.tables import sweep_records, sweep_table, table
+    from seqmem.sweeps.sweep import run_sweep, sweep_axes
 
     entries = run_sweep(points, out, backend, progress=not quiet, keys=[] if by_run else None)
     done = [e for e in entries if e["status"] == "done"]
@@ -608,11 +608,11 @@ def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) 
 
 def run_suite(args) -> int:
     """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table."""
-    from seqmem.config import make_config, recipe_config
-    from seqmem.page import write_page
+    from seqmem.config.compose import make_config, recipe_config
     from seqmem.recipes import suite_recipes
-    from seqmem.report import collect
-    from seqmem.sweep import Point, make_backend
+    from seqmem.report.page import write_page
+    from seqmem.report.tables import collect
+    from seqmem.sweeps.sweep import Point, make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)
     points = [Point(recipe, make_config(recipe_config(recipe))) for recipe in suite_recipes(args.name)]
@@ -626,8 +626,8 @@ def run_suite(args) -> int:
 
 
 def run_bench(args) -> int:
-    from seqmem.bench import load_suite, parse_count, parse_grid, profile_text, run_bench
-    from seqmem.sweep import make_backend
+    from seqmem.sweeps.bench import load_suite, parse_count, parse_grid, profile_text, run_bench
+    from seqmem.sweeps.sweep import make_backend
 
     suite = load_suite(args.suite)
     params = parse_count(args.params) if args.params is not None else None
@@ -648,15 +648,15 @@ def run_bench(args) -> int:
 
 
 def run_report(args) -> None:
-    from seqmem.reporting import report
+    from seqmem.report.command import report
 
     report(args.runs, args.format, args.output, args.html, args.csv, args.figures, args.choose, say=print,
            err=lambda line: print(line, file=sys.stderr))
 
 
 def run_horizon(args) -> int:
-    from seqmem.horizon import search
-    from seqmem.sweep import make_backend
+    from seqmem.sweeps.horizon import search
+    from seqmem.sweeps.sweep import make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)
     if not args.models:
@@ -673,7 +673,7 @@ def run_horizon(args) -> int:
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
                     limit=args.limit, target=args.target, tolerance=args.resolution, settings=settings,
                     progress=not args.quiet)
-    from seqmem.report import horizon_text
+    from seqmem.report.tables import horizon_text
 
     print(horizon_text(result))
     print(f"probes and horizon.json in {out}; `seqmem report {out} --html report.html` draws them")
@@ -683,7 +683,7 @@ def run_horizon(args) -> int:
 def run_check(args) -> int:
     settings = dict(map(set_item, args.set))
     use_threads(args.threads)
-    from seqmem.contract import check
+    from seqmem.run.contract import check
 
     failed = 0
     for name in args.names:
@@ -698,8 +698,8 @@ def run_check(args) -> int:
 
 
 def run_demo(args) -> None:
-    from seqmem.demo import demo_lines
-    from seqmem.experiment import load
+    from seqmem.run.demo import demo_lines
+    from seqmem.run.experiment import load
 
     paths, text = args.args, None
     if len(paths) > 1 and not is_dir(paths[-1]):  # a text of 256+ letters is no path, not an error
@@ -715,5 +715,3 @@ def run_demo(args) -> None:
     print("\n".join(demo_lines([load(p, warn) for p in paths], text, args.delay, args.index, args.seed)))
 
 
-if __name__ == "__main__":
-    sys.exit(main())

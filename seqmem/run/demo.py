@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
-from seqmem.params import check_int
 from seqmem.tasks.base import generator_for
-from seqmem.text import check_echo_letters, decode_text, predict_text, text_delay
+from seqmem.tasks.letters import check_echo_letters, decode_text, predict_text, text_delay
 
 LONG = 120  # rows longer than this show their first and last LONG // 2 steps
 

@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.models.recurrent import RNN
-from seqmem.params import check_int
 from seqmem.tasks.base import Batch
-from seqmem.training.config import TrainConfig
 from seqmem.training.methods import make_optimizer, register_method, task_loss
+from seqmem.training.train_config import TrainConfig
 
 
 class Inverse(nn.Module):

@@ -1,13 +1,13 @@
 """A config built into the run's pieces: the task, the model (its weights drawn on the CPU from the training
 seed), the training settings and the method, each made once, and everything that cannot run refused before
-a run directory is touched. seqmem.experiment trains what this builds; `seqmem.load` rebuilds a run with it.
+a run directory is touched. seqmem.run.experiment trains what this builds; `seqmem.load` rebuilds a run with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from seqmem.config import Config, make_config, without_name
+from seqmem.config.compose import Config, make_config, without_name
 from seqmem.errors import ConfigError
 
 
@@ -26,14 +26,14 @@ class Experiment:
 def build(config, check_device: bool = True) -> Experiment:
     """Turn a config into task, model and method, refusing before anything is written what cannot run: a device
     this machine lacks too, unless `check_device` is False (`load` reads a GPU-trained run on any device)."""
-    from seqmem.contract import refuse, task_checks
-    from seqmem.imports import is_user_class
-    from seqmem.memory import batch_bytes, check_fits, model_bytes
+    from seqmem.config.user_code import is_user_class
     from seqmem.models import make_model, model_class
+    from seqmem.run.contract import refuse, task_checks
+    from seqmem.run.resources import batch_bytes, check_fits, model_bytes
     from seqmem.tasks import make_task, task_class
-    from seqmem.training.config import TrainConfig
     from seqmem.training.loop import check_method_precision, check_where, total_steps
     from seqmem.training.methods import make_method
+    from seqmem.training.train_config import TrainConfig
 
     config = make_config(config)
     task_params, model_params = without_name(config.task), without_name(config.model)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 
+from seqmem.config.user_code import label
 from seqmem.errors import ConfigError
-from seqmem.imports import label
 
 COLUMNS = [
     ("steps", "steps", "{:.0f}"),
@@ -173,7 +173,7 @@ def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) ->
     """Every summary.json under the given run directories or folders of runs, oldest first (a diverged run's
     summary holds no scores and is left out). With `damaged`, a file that cannot be read is named there in
     one line and left out (a summary with a bad score is kept, that score shown as `-`); without, refused."""
-    from seqmem.runs import read_record
+    from seqmem.run.rundir import read_record
 
     found = []
     for root in map(Path, paths):
@@ -255,7 +255,7 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
 def with_seed(record: dict, run: Path) -> dict:
     """The record with its training seed, read from the run's config.json where the seed is no axis of the
     sweep (the report's `seeds`); as it is where that file cannot be read."""
-    from seqmem.atomic import read_json
+    from seqmem.run.atomic import read_json
 
     if "train.seed" in record:
         return record
@@ -284,8 +284,8 @@ def by_delay(records: list[dict], by: list[str] | None, horizon: dict | None) ->
 
 def read_index(path: Path, damaged: list[str]) -> tuple[list[dict], list[str]] | None:
     """A sweep.json's usable entries and axes, naming what is damaged; None if it cannot be used at all."""
-    from seqmem.names import inside
-    from seqmem.runs import read_record
+    from seqmem.run.rundir import read_record
+    from seqmem.sweeps.point_names import inside
 
     fix = "rerun the sweep's command to rewrite it"
     try:
@@ -331,7 +331,7 @@ def entry_problem(entry, inside) -> str | None:
 
 def read_curve(run: Path, damaged: list[str]) -> list[dict]:
     """A run's evaluations that a curve can draw (step, seconds and recall all numbers); the rest named."""
-    from seqmem.runs import RunDir
+    from seqmem.run.rundir import RunDir
 
     try:
         records = RunDir(run).metrics()
@@ -348,7 +348,7 @@ def read_curve(run: Path, damaged: list[str]) -> list[dict]:
 def read_shaped(path: Path, damaged: list[str], verb: str, shaped) -> dict | None:
     """A result file (horizon.json, profile.json) if it exists and `shaped` accepts it; else None, and a file
     that cannot be read or has the wrong shape named damaged in one line, with `verb`'s command to rewrite it."""
-    from seqmem.runs import read_record
+    from seqmem.run.rundir import read_record
 
     if not path.exists():
         return None

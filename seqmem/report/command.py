@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from seqmem.errors import ConfigError
-from seqmem.report import chosen_section, collect, data_rows, horizon_text, table
+from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, table
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
 
@@ -30,7 +30,7 @@ def render(sections: list, fmt: str) -> str:
             if section.horizon:
                 parts.append(horizon_text(section.horizon))
             if section.profile:
-                from seqmem.bench import profile_text
+                from seqmem.sweeps.bench import profile_text
 
                 parts.append(profile_text(section.profile))
         return "\n".join(parts) + "\n"
@@ -55,7 +55,7 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
     `err` where `say` carries CSV or JSON, so that stays clean to read). A damaged file is named through `err`
     in one line and the rest still shown; refused (ConfigError) where nothing at all can be read, or before
     anything is read where an output cannot be written."""
-    from seqmem.atomic import atomic_write, check_writable
+    from seqmem.run.atomic import atomic_write, check_writable
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -89,11 +89,11 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
         atomic_write(Path(csv_file), lambda f: f.write(render(sections[:1], "csv").encode()))
         note(f"table written to {csv_file}")
     if html is not None:
-        from seqmem.page import write_page
+        from seqmem.report.page import write_page
 
         note(f"report written to {write_page(html, sections)}")
     if figures is not None:
-        from seqmem.page import write_figures
+        from seqmem.report.page import write_figures
 
         for path in write_figures(figures, sections):
             note(f"figure written to {path}")

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import torch
 
-from seqmem.builder import build
-from seqmem.config import Config, make_config, upgrade
-from seqmem.denormals import flushed_denormals
+from seqmem.config.compose import Config, make_config, upgrade
+from seqmem.config.user_code import changed_sources, label
 from seqmem.errors import ConfigError, Diverged
-from seqmem.imports import changed_sources, label
 from seqmem.models import count_parameters
-from seqmem.runs import RunDir, restore
-from seqmem.text import predict_text
-from seqmem.threads import training_threads
+from seqmem.run.build import build
+from seqmem.run.denormals import flushed_denormals
+from seqmem.run.rundir import RunDir, restore
+from seqmem.run.threads import training_threads
+from seqmem.tasks.letters import predict_text
 from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve
 

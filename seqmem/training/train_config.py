@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from seqmem.config.settings import check_int, coerce, parameters
 from seqmem.errors import ConfigError
-from seqmem.params import check_int, coerce, parameters
 from seqmem.training.device import PRECISIONS, check_device
 from seqmem.training.schedule import SCHEDULES
 

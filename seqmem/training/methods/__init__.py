@@ -10,21 +10,21 @@ options included) without it; the methods are listed from their modules' source,
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from seqmem.config.registry import Registry
+from seqmem.config.settings import REQUIRED, coerce, parameters
+from seqmem.config.user_code import construct
 from seqmem.errors import ConfigError
-from seqmem.imports import construct
-from seqmem.params import REQUIRED, check_int, coerce, parameters
-from seqmem.registry import Registry
-from seqmem.training.config import TrainConfig
+from seqmem.training.train_config import TrainConfig
 
 if TYPE_CHECKING:
     import torch
 
     from seqmem.tasks.base import Batch
 
-METHODS = Registry("seqmem.training", "register_method", "method", options=True)
+METHODS = Registry(__name__, "register_method", "method", options=True)
 
 
 def register_method(name: str):
@@ -120,91 +120,6 @@ def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     if batch.y.is_floating_point():
         return F.mse_loss(logits.reshape(batch.y.shape), batch.y)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
-
-
-@register_method("bptt")
-class Backprop:
-    """Backpropagation through the whole batch (through each chunk, for truncated BPTT)."""
-
-    precisions = ("fp32", "bf16", "fp16")  # what `--precision` may be for this method (others train in fp32)
-
-    @dataclass
-    class Options:
-        pass
-
-    def __init__(self, model: torch.nn.Module, task, config: TrainConfig, options=None):
-        self.model, self.config = model, config
-        self.options = options if options is not None else self.Options()
-        self.optimizer = make_optimizer(model, config)
-        self.scaler, self.scaler_state = None, None  # fp16's loss scaler, made on the model's device when first used
-
-    @property
-    def optimizers(self) -> list:
-        """What a learning-rate schedule scales."""
-        return [self.optimizer]
-
-    @property
-    def chunk_length(self) -> int | None:
-        """Steps a chunk for truncated BPTT; None trains on whole sequences."""
-        return getattr(self.options, "chunk_length", None)
-
-    def update(self, batch: Batch, state=None):
-        import torch
-
-        from seqmem.training.device import autocast, model_device
-
-        device, precision = model_device(self.model), self.config.precision
-        self.optimizer.zero_grad(set_to_none=True)
-        with autocast(device, precision):  # the forward and the loss in bf16 or fp16 where asked; fp32 weights
-            logits, state = self.model(batch.x, state, cond=batch.cond)
-            loss = task_loss(logits, batch)
-        scaler = self.loss_scaler(device)
-        (loss if scaler is None else scaler.scale(loss)).backward()
-        if scaler is not None:
-            scaler.unscale_(self.optimizer)  # clipping reads the true gradients
-        if self.config.clip > 0:  # after backward(): before it there is no gradient to clip
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
-        if scaler is None:
-            self.optimizer.step()
-        else:
-            scaler.step(self.optimizer)  # skipped where the scaled gradients overflowed
-            scaler.update()
-        return loss.item(), detach_state(state)
-
-    def loss_scaler(self, device):
-        """fp16's GradScaler (made on the first update, on the model's device); None in fp32 and bf16, whose range
-        needs none."""
-        import torch
-
-        if self.config.precision != "fp16":
-            return None
-        if self.scaler is None:
-            self.scaler = torch.amp.GradScaler(device.type)
-            if self.scaler_state:
-                self.scaler.load_state_dict(self.scaler_state)
-        return self.scaler
-
-    def state_dict(self) -> dict:
-        state = {"optimizer": self.optimizer.state_dict()}
-        if self.scaler is not None:
-            state["scaler"] = self.scaler.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler_state = state.get("scaler")  # fp16's loss scale, given to the scaler when it is made
-
-
-@register_method("tbptt")
-class TruncatedBackprop(Backprop):
-    """The same update over chunks of `chunk_length` steps, the state carried and detached between them."""
-
-    @dataclass
-    class Options:
-        chunk_length: int = field(default=REQUIRED, metadata={"help": "steps a truncated-BPTT chunk"})
-
-        def __post_init__(self):
-            check_int("chunk_length", self.chunk_length)
 
 
 def make_method(model, task, config: TrainConfig, name: str = "bptt", **options):

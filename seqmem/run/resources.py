@@ -38,7 +38,7 @@ def model_bytes(cls, task, params: dict) -> int:
     """The weights, their gradients and two optimizer moments, counted on the meta device (nothing allocated)."""
     import torch
 
-    from seqmem.imports import is_user_class
+    from seqmem.config.user_code import is_user_class
 
     try:
         with torch.device("meta"):

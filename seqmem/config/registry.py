@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from seqmem import imports
+from seqmem.config import user_code
+from seqmem.config.settings import Param, parameters, source_parameters, suggest
 from seqmem.errors import ConfigError
-from seqmem.params import Param, parameters, source_parameters, suggest
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Registry(Mapping):
     A class declares its settings as keyword arguments of `__init__` after `skip` leading ones, or, with
     `options=True`, as the fields of its nested dataclass `Options`. Beside the package's own names: the
     names installed packages declare as entry points (group `seqmem.<kind>s`, e.g. `seqmem.models`), and
-    any class by import path (`package.module:Class`, `file.py:Class`; see seqmem.imports).
+    any class by import path (`package.module:Class`, `file.py:Class`; see seqmem.config.user_code).
     """
 
     def __init__(self, package: str, decorator: str, kind: str, skip: int = 0, options: bool = False):
@@ -75,11 +75,11 @@ class Registry(Mapping):
     @cached_property
     def entry_points(self) -> dict[str, str]:
         """Name -> `package.module:Class`, as installed packages declare them (`seqmem.models = {...}`)."""
-        return {k: v for k, v in imports.entry_points(f"seqmem.{self.kind}s").items() if imports.is_import_path(v)}
+        return {k: v for k, v in user_code.entry_points(f"seqmem.{self.kind}s").items() if user_code.is_import_path(v)}
 
     def read_spec(self, spec: str) -> Entry:
         """A class named by import path, as its source declares it (None where only the class can tell)."""
-        found = imports.read_source(spec)
+        found = user_code.read_source(spec)
         if found is None:
             return Entry(spec, None, None)
         node, classes = found
@@ -92,8 +92,8 @@ class Registry(Mapping):
         """The name as config.json records it (a file by its absolute path), or a ConfigError that lists the names."""
         if isinstance(name, str) and (name in self.classes or name in self.entries):
             return name
-        if imports.is_import_path(name):
-            return imports.canonical(name)
+        if user_code.is_import_path(name):
+            return user_code.canonical(name)
         names = ", ".join(sorted(self))
         raise ConfigError(f"unknown {self.kind} {name!r}{suggest(name, self)}: choose one of {names} (see `seqmem {self.kind}s`), "
                           "or name your own class as package.module:Class or path/to/file.py:Class")
@@ -103,8 +103,8 @@ class Registry(Mapping):
             return self.imported[name]
         if name not in self.classes:
             target = self.entry_points.get(name, name)
-            if imports.is_import_path(target):
-                cls = imports.import_class(target)
+            if user_code.is_import_path(target):
+                cls = user_code.import_class(target)
                 cls.name = name  # what config.json records, and what imports the class again
                 self.imported[name] = cls
                 return cls
@@ -112,7 +112,7 @@ class Registry(Mapping):
         return self.classes[name]
 
     def __iter__(self):
-        return iter(n for n in {**self.entries, **self.classes} if not imports.is_import_path(n))
+        return iter(n for n in {**self.entries, **self.classes} if not user_code.is_import_path(n))
 
     def __len__(self) -> int:
         return len(list(iter(self)))
@@ -123,7 +123,7 @@ class Registry(Mapping):
     def entry(self, name: str) -> Entry | None:
         if name in self.entries:
             return self.entries[name]
-        if imports.is_import_path(name):
+        if user_code.is_import_path(name):
             if name not in self.specs:
                 self.specs[name] = self.read_spec(name)
             return self.specs[name]

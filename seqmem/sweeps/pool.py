@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 
-from seqmem import interrupt
+from seqmem.run import signals
 
 GRACE_SECONDS = 10.0  # for a worker to finish its update and write its checkpoint, once told to stop
 SECOND_GRACE_SECONDS = 3.0  # after a second Ctrl-C or SIGTERM: the workers stop at once
@@ -50,8 +50,8 @@ def worker(fn, conn, parent: int) -> None:
     """A worker's life: points from the pipe until told to stop (None), its parent is gone, or a signal.
     It ends quietly on a signal: the training loop has checkpointed, the parent says what happened."""
     die_with(parent)
-    interrupt.install()  # outside training a signal ends the worker; inside, the loop checkpoints first
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupt.SIGNALS)  # held while it started
+    signals.install()  # outside training a signal ends the worker; inside, the loop checkpoints first
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.SIGNALS)  # held while it started
     try:
         one_thread()
         while True:
@@ -67,7 +67,7 @@ def worker(fn, conn, parent: int) -> None:
     except (KeyboardInterrupt, EOFError, OSError):
         return
     finally:
-        for s in interrupt.SIGNALS:  # nothing after this point may print a traceback
+        for s in signals.SIGNALS:  # nothing after this point may print a traceback
             signal.signal(s, signal.SIG_IGN)
 
 
@@ -88,7 +88,7 @@ class ProcessPool:
         def start():
             parent_end, child_end = context.Pipe()
             process = context.Process(target=worker, args=(fn, child_end, os.getpid()), daemon=True)
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, interrupt.SIGNALS)  # the child starts with them held
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, signals.SIGNALS)  # the child starts with them held
             try:
                 process.start()
             finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqmem.models import native
+from seqmem.kernels import native
 
 SOURCE = Path(__file__).with_suffix(".c")
 KERNEL_CHUNK = 32  # steps a chunk of the compiled scan: its (33 + 32) states of (16, 128) float32 are 530 kB
@@ -155,3 +155,38 @@ def selective_scan_chunked(x, delta, A, B, C, D, h0=None, chunk: int | None = No
     else:
         y, h = SelectiveScan.apply(x, delta, A, B, C, h0, chunk or CHUNK)
     return y + D * x, h
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Every h_t = a_t * h_{t-1} + b_t along dim 1 (h_{-1} = h0, or 0), by doubling: after the step with
+    offset k, each position holds the recurrence over its last 2k inputs. a, b: `(B, L, ...)`."""
+    if h0 is not None:
+        b = torch.cat([b[:, :1] + a[:, :1] * h0.unsqueeze(1), b[:, 1:]], dim=1)
+    offset = 1
+    while offset < b.shape[1]:
+        b = torch.cat([b[:, :offset], b[:, offset:] + a[:, offset:] * b[:, :-offset]], dim=1)
+        a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], dim=1)
+        offset *= 2
+    return b
+
+
+def selective_scan(x, delta, A, B, C, D, h0=None):
+    """y_t = C_t h_t + D x_t with h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t; returns y and the last h.
+
+    x, delta: `(B, L, E)`; A: `(E, N)`; B, C: `(B, L, N)`; D: `(E,)`; h0: `(B, E, N)` or None.
+    """
+    decay = torch.exp(delta.unsqueeze(-1) * A)  # (B, L, E, N)
+    drive = delta.unsqueeze(-1) * B.unsqueeze(2) * x.unsqueeze(-1)  # (B, L, E, N)
+    h = linear_scan(decay, drive, h0)  # (B, L, E, N)
+    y = (h @ C.unsqueeze(-1)).squeeze(-1) + D * x  # (B, L, E)
+    return y, h[:, -1]
+
+
+def selective_scan_loop(x, delta, A, B, C, D, h0=None):
+    """The same, one step at a time: the reference the parallel scan must equal."""
+    h = x.new_zeros(x.shape[0], x.shape[2], A.shape[1]) if h0 is None else h0  # (B, E, N)
+    ys = []
+    for t in range(x.shape[1]):
+        h = torch.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * B[:, t, None] * x[:, t, :, None]
+        ys.append((h * C[:, t, None]).sum(-1) + D * x[:, t])
+    return torch.stack(ys, dim=1), h

@@ -13,12 +13,12 @@ import copy
 import statistics
 from pathlib import Path
 
-from seqmem import imports
-from seqmem.atomic import write_json
-from seqmem.config import resolve_key, set_value, without_name
+from seqmem.config import user_code
+from seqmem.config.compose import resolve_key, set_value, without_name
 from seqmem.errors import ConfigError
-from seqmem.names import folder_name
-from seqmem.sweep import Point, grid, run_sweep
+from seqmem.run.atomic import write_json
+from seqmem.sweeps.point_names import folder_name
+from seqmem.sweeps.sweep import Point, grid, run_sweep
 from seqmem.tasks import make_task
 
 DEFAULT_KEYS = {"copy-memory": "task.blank", "echo-stream": "task.echo_step", "echo-letters": "task.delay"}
@@ -52,12 +52,12 @@ def model_label(model) -> str:
     """A model given by name (`gru`) or as settings (`{"name": "tcn", "levels": 2}`, optionally with a `label`,
     and a `method` to train it by: a name, or its settings)."""
     if isinstance(model, str):
-        return imports.label(model)
+        return user_code.label(model)
     if model.get("label"):
         return model["label"]
     method = model.get("method")
     method = [method if isinstance(method, str) else model_label(method)] if method else []
-    return "-".join([*(imports.label(v) if k == "name" else f"{v}" for k, v in model.items()
+    return "-".join([*(user_code.label(v) if k == "name" else f"{v}" for k, v in model.items()
                        if k not in ("label", "method")), *method])
 
 

@@ -245,16 +245,16 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     kind and each check's `(passed, line)`."""
     import torch
 
-    from seqmem.config import SECTIONS, set_value
-    from seqmem.imports import construct, import_class, is_import_path
+    from seqmem.config.compose import SECTIONS, set_value
+    from seqmem.config.user_code import construct, import_class, is_import_path
     from seqmem.models import model_class
     from seqmem.tasks import check_params, make_task
-    from seqmem.training.config import TrainConfig
     from seqmem.training.methods import make_method
+    from seqmem.training.train_config import TrainConfig
 
     cls = import_class(name) if is_import_path(name) else None
     if cls is None:
-        from seqmem.config import registries
+        from seqmem.config.compose import registries
 
         found = [s for s, r in registries().items() if name in r]
         if not found:

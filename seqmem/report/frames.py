@@ -15,7 +15,7 @@ from seqmem.errors import ConfigError
 
 
 def sections(path):
-    from seqmem.report import collect
+    from seqmem.report.tables import collect
 
     path = Path(path)
     if not path.exists():
@@ -34,7 +34,7 @@ def results(path):
     """The finished runs under `path` (a run, a sweep or a folder of runs), one row each."""
     import pandas as pd
 
-    from seqmem.runs import RunDir
+    from seqmem.run.rundir import RunDir
 
     path, section = sections(path)
     rows = []

@@ -1,5 +1,5 @@
 """One home for an experiment's settings: a recipe, flags, `--set`, a Python dict and a sweep point all
-become the same validated `Config`, recorded as config.json (seqmem.builder turns it into task, model and method).
+become the same validated `Config`, recorded as config.json (seqmem.run.build turns it into task, model and method).
 
 A config has five parts:
 
@@ -12,7 +12,7 @@ A config has five parts:
 
 The settings a part accepts, and their types, are read from its constructor (or its dataclass), so a new
 task, model or method brings its settings with it and nothing here lists them twice. A part's name is a
-short name or an import path (`package.module:Class`, `path/to/file.py:Class`: seqmem.imports).
+short name or an import path (`package.module:Class`, `path/to/file.py:Class`: seqmem.config.user_code).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field
 
-from seqmem import imports
+from seqmem.config import user_code
+from seqmem.config.settings import REQUIRED, Param, coerce, parameters, suggest
 from seqmem.errors import ConfigError
-from seqmem.params import REQUIRED, Param, coerce, parameters, suggest
 
 SECTIONS = ("task", "model", "method", "train")
 LEGACY_METHOD_KEYS = {"chunk_length": "chunk_length", "tp_inverse_lr": "inverse_lr", "tp_target_lr": "target_lr",
@@ -65,8 +65,8 @@ def known_name(section: str, name: str) -> str:
 
 def source_digests(parts: dict) -> dict[str, str]:
     """Each file a part is imported from, and the SHA-256 of its contents now."""
-    files = [imports.source_file(p["name"]) for p in parts.values() if imports.is_import_path(p.get("name"))]
-    return {str(f): imports.digest(f) for f in files if f is not None}
+    files = [user_code.source_file(p["name"]) for p in parts.values() if user_code.is_import_path(p.get("name"))]
+    return {str(f): user_code.digest(f) for f in files if f is not None}
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:
@@ -84,7 +84,7 @@ def section_params(section: str, name: str | None = None) -> dict[str, Param]:
         from seqmem.training.methods import method_params
 
         return method_params(name)
-    from seqmem.training.config import TrainConfig
+    from seqmem.training.train_config import TrainConfig
 
     return parameters(TrainConfig)
 
@@ -125,8 +125,8 @@ def make_config(data) -> Config:
         if not isinstance(given, dict):
             raise ConfigError(f"{section} must be a table of settings, got {given!r}")
         parts[section] = fill(section, dict(given))
-    from seqmem.training.config import TrainConfig
     from seqmem.training.methods import method_options
+    from seqmem.training.train_config import TrainConfig
 
     train = TrainConfig(**parts["train"]).as_dict()
     method = {"name": parts["method"]["name"],
@@ -136,7 +136,7 @@ def make_config(data) -> Config:
     recorded = data.get("sources") or {}
     if not isinstance(recorded, dict):
         raise ConfigError(f"sources must be a table of file: sha256, got {recorded!r}")
-    changed = imports.changed_sources(recorded, sources)
+    changed = user_code.changed_sources(recorded, sources)
     if changed:
         raise ConfigError(f"{changed[0]} has changed since this config was recorded: restore it, or start a new run "
                           "(a new --out) to train the changed code")

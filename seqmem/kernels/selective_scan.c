@@ -1,4 +1,4 @@
-/* Mamba's selective scan on one CPU core, forward and backward, for `seqmem.models.selective_scan`.
+/* Mamba's selective scan on one CPU core, forward and backward, for `seqmem.kernels.selective_scan`.
 
    h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t and y_t = C_t h_t, for each sequence b and channel e with
    N state numbers. A step's state `(N, E)` stays in the L1 cache and each (n, e) is read and written once

@@ -2,7 +2,7 @@
 
 Every model, built-in or a user's by import path, is sized to one parameter count (its width found by
 search), tuned over one grid (learning rate x weight decay) with the choice made on validation for each
-task setting, and given one budget in updates, over seeds. A suite (seqmem/benches/*.toml) is a list of
+task setting, and given one budget in updates, over seeds. A suite (seqmem/sweeps/benches/*.toml) is a list of
 tasks, each with difficulty settings; a model's score on a task is the fraction of its settings solved
 (validation recall >= `SOLVED` at the chosen grid point; test recall reported) and the mean test recall at
 the chosen grid point; overall, the mean over tasks, as mad-lab's MAD score averages over settings. The
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from seqmem import imports
+from seqmem.config import user_code
 from seqmem.errors import ConfigError
 
 SOLVED = 0.99
@@ -54,12 +54,12 @@ class Suite:
 
 
 def suite_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("seqmem.benches").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("seqmem.sweeps.benches").iterdir() if p.name.endswith(".toml"))
 
 
 def load_suite(name: str) -> Suite:
     """A suite by name, or a TOML file of the user's own."""
-    path = Path(name) if name.endswith(".toml") else resources.files("seqmem.benches") / f"{name}.toml"
+    path = Path(name) if name.endswith(".toml") else resources.files("seqmem.sweeps.benches") / f"{name}.toml"
     if not path.is_file():
         raise ConfigError(f"unknown suite {name!r}: choose one of {', '.join(suite_names())}, or give a .toml file")
     try:
@@ -112,13 +112,13 @@ def parse_grid(text: str) -> dict[str, list[float]]:
 
 
 def width_key(model: str) -> str:
+    from seqmem.config.settings import parameters
     from seqmem.models import model_class
-    from seqmem.params import parameters
 
     settings = parameters(model_class(model), skip=1)
     key = next((k for k in WIDTH_KEYS if k in settings), None)
     if key is None:
-        raise ConfigError(f"model {imports.label(model)} has none of the width settings {', '.join(WIDTH_KEYS)}: "
+        raise ConfigError(f"model {user_code.label(model)} has none of the width settings {', '.join(WIDTH_KEYS)}: "
                           "the profile sizes a model by its width")
     return key
 
@@ -158,8 +158,8 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
                  budget: int | None = None, grid: dict | None = None, say=print) -> tuple[list, dict]:
     """Every run of the profile as a sweep point, tagged with its model, task, setting and grid values; and
     each model's size on each task `{(model, task name): (settings, parameters)}`."""
-    from seqmem.config import make_config
-    from seqmem.sweep import Point
+    from seqmem.config.compose import make_config
+    from seqmem.sweeps.sweep import Point
     from seqmem.tasks import make_task
 
     params, budget = params or suite.params, budget or suite.budget
@@ -172,7 +172,7 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
         for model in models:
             settings, achieved = size_model(model, task, params)
             sizes[(model, spec.name)] = (settings, achieved)
-            say(f"{imports.label(model)} on {spec.name}: {', '.join(f'{k}={v}' for k, v in settings.items())}, "
+            say(f"{user_code.label(model)} on {spec.name}: {', '.join(f'{k}={v}' for k, v in settings.items())}, "
                 f"{achieved} parameters (target {params})")
             for value, combo, seed in itertools.product(spec.values, itertools.product(*(grid[k] for k in keys)),
                                                         range(seeds)):
@@ -180,9 +180,9 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
                 data = {"task": task_config(spec, value), "model": {"name": model, **settings},
                         "train": {**suite.train, "steps": budget, "seed": seed, **tuned},
                         "allow_short_receptive_field": True}
-                tags = {"bench.model": imports.label(model), "bench.task": spec.name, "bench.setting": value,
+                tags = {"bench.model": user_code.label(model), "bench.task": spec.name, "bench.setting": value,
                         "bench.seed": seed, "bench.params": achieved, **{f"bench.{k}": v for k, v in tuned.items()}}
-                name = (f"model={imports.label(model)},task={spec.name},{spec.key}={value},"
+                name = (f"model={user_code.label(model)},task={spec.name},{spec.key}={value},"
                         + ",".join(f"{k}={v:g}" for k, v in tuned.items()) + f",seed={seed}")
                 points.append(Point(name, make_config(copy.deepcopy(data)), tags))
     return points, sizes
@@ -249,15 +249,15 @@ KEPT = ("steps", "train_seconds", "recall_accuracy", "valid_recall_accuracy", "p
 
 
 def reference_path(suite: str) -> Path:
-    return Path(str(resources.files("seqmem.benches") / f"{suite}-reference.json"))
+    return Path(str(resources.files("seqmem.sweeps.benches") / f"{suite}-reference.json"))
 
 
 def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
     """A finished profile of the built-in models as a reference file: each run's config and scores, with
     the seqmem version that made them. Returns the number of runs."""
     import seqmem
-    from seqmem.atomic import write_json
-    from seqmem.sweep import read_index
+    from seqmem.run.atomic import write_json
+    from seqmem.sweeps.sweep import read_index
 
     runs = []
     for e in read_index(Path(out))["points"]:
@@ -286,12 +286,12 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     """Run the profile as one sweep into `out` (a rerun skips finished runs); write and return profile.json.
     With `against="reference"`, the shipped reference runs of the built-in models stand beside `models`
     (only for the suite's own parameter count, budget, grid and seeds, which they were measured with)."""
-    from seqmem.atomic import write_json
-    from seqmem.sweep import run_sweep
+    from seqmem.run.atomic import write_json
+    from seqmem.sweeps.sweep import run_sweep
 
     if not models:
         raise ConfigError("name the models to profile, comma-separated (e.g. gru,lstm,my_model.py:Net)")
-    labels = [imports.label(m) for m in models]
+    labels = [user_code.label(m) for m in models]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"two models share the label {next(x for x in labels if labels.count(x) > 1)!r}")
     if against not in (None, "reference"):
@@ -305,7 +305,7 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     result = profile(references + entries, suite)
     result.update(target_parameters=params or suite.params, budget=budget or suite.budget,
                   grid=grid or suite.grid, seeds=seeds or suite.seeds,
-                  sizes={f"{imports.label(m)} on {t}": {"settings": s, "parameters": n} for (m, t), (s, n) in sizes.items()},
+                  sizes={f"{user_code.label(m)} on {t}": {"settings": s, "parameters": n} for (m, t), (s, n) in sizes.items()},
                   failed=[e["name"] for e in entries if e["status"] == "failed"])
     write_json(Path(out) / PROFILE, result)
     return result

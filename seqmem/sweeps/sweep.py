@@ -19,13 +19,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqmem import imports
-from seqmem.atomic import read_json, write_json
-from seqmem.builder import build
-from seqmem.config import Config, make_config, set_value, upgrade
+from seqmem.config import user_code
+from seqmem.config.compose import Config, make_config, set_value, upgrade
 from seqmem.errors import ConfigError
-from seqmem.names import clean, folder_name, shorten
-from seqmem.pool import ProcessPool, one_thread
+from seqmem.run.atomic import read_json, write_json
+from seqmem.run.build import build
+from seqmem.sweeps.point_names import clean, folder_name, shorten
+from seqmem.sweeps.pool import ProcessPool, one_thread
 
 INDEX = "sweep.json"
 
@@ -108,9 +108,9 @@ def short_names(keys: list[str]) -> dict[str, str]:
 
 def point_name(config: Config, keys: list[str]) -> str:
     flat, short = flat_settings(config), short_names(keys)
-    shown = {k: imports.label(v) if k.endswith(".name") else v for k, v in flat.items()}
+    shown = {k: user_code.label(v) if k.endswith(".name") else v for k, v in flat.items()}
     name = ",".join(f"{short[k]}={shown[k]}" for k in keys if k in flat)
-    return shorten(clean(name or f"{imports.label(config.task['name'])}-{imports.label(config.model['name'])}"))
+    return shorten(clean(name or f"{user_code.label(config.task['name'])}-{user_code.label(config.model['name'])}"))
 
 
 def sweep_axes(configs: list[Config]) -> list[str]:
@@ -181,7 +181,7 @@ def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tupl
     """Every point checked and built, and its directory checked against the config it holds, before anything
     is written; returns the jobs `(name, recorded config, run directory)`. `built` keeps each point's
     recorded config between calls, so a search that plans its growing list each round builds a point once."""
-    from seqmem.runs import RunDir
+    from seqmem.run.rundir import RunDir
 
     if not points:
         raise ConfigError("the sweep has no points")
@@ -214,7 +214,7 @@ def one_line(error: BaseException) -> str:
 def run_point(job: tuple[str, dict, str]) -> dict:
     """Train one point into its run directory (a worker's whole job); a failure comes back as one line."""
     one_thread()
-    from seqmem.experiment import run_experiment
+    from seqmem.run.experiment import run_experiment
 
     name, config, path = job
     try:
@@ -311,7 +311,7 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 
     `keys` are the axes the index records (default: the settings that tell the points apart); a list of
     unrelated runs (a suite) passes `[]`, and is reported one run a row. `built`: as for `plan`."""
-    from seqmem.runs import lock
+    from seqmem.run.rundir import lock
 
     out = Path(out)
     jobs = plan(points, out, built)
@@ -323,7 +323,7 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backend, progress: bool) -> list[dict]:
     from tqdm.auto import tqdm
 
-    from seqmem.runs import RunDir
+    from seqmem.run.rundir import RunDir
 
     entries = {}
     for point, (name, _, path) in zip(points, jobs, strict=True):
