@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from harness import RESULTS, Lines, arguments, load, main
 
-from seqmem.models import count_parameters, make_model
-from seqmem.tasks import make_task
+from seqmem.models import count_parameters
+from seqmem.run.build import make_model, make_task
 from seqmem.training import TrainConfig, train
 
 NAME = "smnist_tcn"

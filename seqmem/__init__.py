@@ -11,15 +11,18 @@ from seqmem.errors import ConfigError
 __version__ = "0.1.0"
 
 EXPORTS = {
-    "Config": "seqmem.config.compose", "build": "seqmem.run.build", "make_config": "seqmem.config.compose", "recipe_config": "seqmem.config.compose",
-    "load": "seqmem.run.experiment", "run_experiment": "seqmem.run.experiment",
-    "make_model": "seqmem.models", "make_task": "seqmem.tasks",
-    "Result": "seqmem.training", "TrainConfig": "seqmem.training", "make_method": "seqmem.training", "train": "seqmem.training",
+    # compose a config, build it, train it, load it back
+    "Config": "seqmem.config.compose", "make_config": "seqmem.config.compose", "compose": "seqmem.config.compose",
+    "recipe_config": "seqmem.config.compose", "build": "seqmem.run.build", "make_model": "seqmem.run.build",
+    "make_task": "seqmem.run.build", "run_experiment": "seqmem.run.experiment", "load": "seqmem.run.experiment",
+    "Result": "seqmem.training.loop", "train": "seqmem.training.loop", "TrainConfig": "seqmem.training.train_config",
+    "make_method": "seqmem.training.methods", "set_threads": "seqmem.run.threads",
     # what a task, model or method of your own builds on (docs/extending.md)
     "Task": "seqmem.tasks.base", "SampledTask": "seqmem.tasks.base", "Batch": "seqmem.tasks.base",
     "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods", "make_optimizer": "seqmem.training.methods",
     "detach_state": "seqmem.training.methods", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
-    "register_method": "seqmem.training.methods", "check": "seqmem.run.contract", "set_threads": "seqmem.run.threads",
+    "register_method": "seqmem.training.methods", "check": "seqmem.run.check",
+    # what run folders hold, as DataFrames
     "results": "seqmem.report.frames", "history": "seqmem.report.frames",
 }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from seqmem.errors import ConfigError
+from seqmem.run.build import make_task
 from seqmem.sweeps.bench import (
     TaskSpec,
     load_suite,
@@ -18,7 +19,6 @@ from seqmem.sweeps.bench import (
     suite_names,
 )
 from seqmem.sweeps.sweep import ProcessPool
-from seqmem.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_GRU = f"{ROOT}/examples/min_gru.py:MinGRU"

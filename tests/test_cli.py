@@ -63,10 +63,12 @@ def test_mistakes_exit_2_with_one_line(args, expected):
 
 def test_recipe_flags_take_values_and_steps_replace_epochs(tmp_path):
     """`--recipe R --flag VALUE` never takes VALUE for a task name; --steps overrides a recipe's epochs."""
-    from seqmem.cli import apply, build_parser, config_from_args
+    from seqmem.cli import build_parser
+    from seqmem.cli.config_flags import given_names, given_settings
+    from seqmem.config.compose import draft
 
     args = build_parser().parse_args(["train", "--recipe", "copy-tcn-1000", "--blank", "30", "--steps", "7"])
-    config = apply(*config_from_args(args, args.task))
+    config = draft(args.recipe, given_names(args, args.task), given_settings(args))
     assert config["task"]["name"] == "copy-memory" and config["task"]["blank"] == 30
     assert config["train"]["steps"] == 7 and "epochs" not in config["train"]
 

@@ -32,10 +32,7 @@ class InProcess:
 
 
 def flags(verb: str) -> list[str]:
-    parser = build_parser()
-    action = next(a for a in parser._subparsers._group_actions if a.dest == "verb")
-    sub = action.choices[verb]
-    return sorted(o for a in sub._actions for o in a.option_strings if o.startswith("--") and o != "--help")
+    return sorted(o for o in build_parser().verbs[verb].flags if o.startswith("--") and o != "--help")
 
 
 BASES = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from seqmem.cli import VERBS, build_parser, main
-from seqmem.config.compose import registries, section_params
+from seqmem.config.compose import REGISTRIES, section_params
 from seqmem.config.settings import docstring_help
 
 MIN_GRU = str(Path(__file__).resolve().parents[1] / "examples" / "min_gru.py") + ":MinGRU"
@@ -53,12 +53,11 @@ def test_help_narrows_to_the_named_task_and_model_and_still_takes_every_flag(cap
     assert flag_help(groups["model tcn"], "--dropout") == "dropout probability inside each block (0: off) (default 0.0)"
     args = build_parser().parse_args(["train", "copy-memory", "--model", "tcn", "--hidden", "3"])
     assert vars(args)["param.hidden"] == "3"  # refused by the config, naming the setting, not by the parser
-    verbs = next(a for a in build_parser()._subparsers._group_actions if a.dest == "verb").choices
-    assert tuple(verbs) == VERBS  # what build_parser reads argv's verb against
+    assert tuple(build_parser().verbs) == VERBS  # what build_parser reads argv's verb against
 
 
 def test_every_built_in_setting_has_a_help_line():
-    missing = [f"{section} {name}: {key}" for section, registry in registries().items() for name in registry
+    missing = [f"{section} {name}: {key}" for section, registry in REGISTRIES.items() for name in registry
                for key, param in section_params(section, name).items() if not param.help]
     assert missing == []
     assert all(p.help for p in section_params("train").values())

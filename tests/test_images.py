@@ -10,8 +10,8 @@ import torch
 
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.run.build import make_task
 from seqmem.run.experiment import run_experiment
-from seqmem.tasks import make_task
 from seqmem.tasks.idx import write_idx
 from seqmem.tasks.images import MissingDataError, fixed_permutation, search_folders
 
@@ -171,7 +171,7 @@ def test_recipes_hold_the_notebook_settings():
 
 
 def test_recurrent_models_classify_from_the_last_step(tmp_path):
-    from seqmem.models import make_model
+    from seqmem.run.build import make_model
 
     make_data(tmp_path / "d")
     task = make_task("sequential-mnist", data_dir=str(tmp_path / "d"), input_channels=2)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seqmem.config.registry import Registry, class_summary
-from seqmem.config.settings import parameters
+from seqmem.config.settings import settings_of
 from seqmem.models import MODELS
 from seqmem.tasks import TASKS
 from seqmem.training.methods import METHODS
@@ -87,7 +87,7 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
     assert set(declared) == set(registry.classes)
     for name, cls in registry.classes.items():
         assert declared[name].params is not None, f"{name}: its settings are not plain literals and types"
-        assert declared[name].params == (parameters(cls.Options) if registry.options else parameters(cls, skip=registry.skip))
+        assert declared[name].params == (settings_of(cls.Options) if registry.options else settings_of(cls, skip=registry.skip))
         assert declared[name].summary is not None and declared[name].summary == class_summary(cls)
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from seqmem import make_model, make_task
-from seqmem.models import ReceptiveFieldError
 from seqmem.models.tcn import TCN, receptive_field
+from seqmem.run.build import ReceptiveFieldError
 
 
 def measured_receptive_field(model, length: int) -> int:

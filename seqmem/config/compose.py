@@ -21,8 +21,13 @@ import copy
 from dataclasses import asdict, dataclass, field
 
 from seqmem.config import user_code
-from seqmem.config.settings import REQUIRED, Param, coerce, parameters, suggest
+from seqmem.config.settings import REQUIRED, Param, coerce, settings_of, suggest
 from seqmem.errors import ConfigError
+from seqmem.models import MODELS
+from seqmem.recipes import load_recipe
+from seqmem.tasks import TASKS
+from seqmem.training.methods import METHODS, method_options
+from seqmem.training.train_config import TrainConfig
 
 SECTIONS = ("task", "model", "method", "train")
 LEGACY_METHOD_KEYS = {"chunk_length": "chunk_length", "tp_inverse_lr": "inverse_lr", "tp_target_lr": "target_lr",
@@ -49,18 +54,12 @@ class Config:
         return getattr(self, section)[name] if name else getattr(self, section)
 
 
-def registries() -> dict:
-    """Section -> the registry of its names (read from source: no PyTorch)."""
-    from seqmem.models import MODELS
-    from seqmem.tasks import TASKS
-    from seqmem.training.methods import METHODS
-
-    return {"task": TASKS, "model": MODELS, "method": METHODS}
+REGISTRIES = {"task": TASKS, "model": MODELS, "method": METHODS}  # section -> its names (read from source)
 
 
 def known_name(section: str, name: str) -> str:
     """A task's, model's or method's name as config.json records it (an import path's file made absolute)."""
-    return registries()[section].known(name)
+    return REGISTRIES[section].known(name)
 
 
 def source_digests(parts: dict) -> dict[str, str]:
@@ -72,21 +71,7 @@ def source_digests(parts: dict) -> dict[str, str]:
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:
     """The settings of one part of a config: of the named task, model or method, or TrainConfig's (read
     without importing the task's or model's module, so checking a config needs no PyTorch)."""
-    if section == "task":
-        from seqmem.tasks import task_params
-
-        return task_params(name)
-    if section == "model":
-        from seqmem.models import model_params
-
-        return model_params(name)
-    if section == "method":
-        from seqmem.training.methods import method_params
-
-        return method_params(name)
-    from seqmem.training.train_config import TrainConfig
-
-    return parameters(TrainConfig)
+    return settings_of(TrainConfig) if section == "train" else REGISTRIES[section].params(name)
 
 
 def upgrade(data: dict) -> dict:
@@ -125,9 +110,6 @@ def make_config(data) -> Config:
         if not isinstance(given, dict):
             raise ConfigError(f"{section} must be a table of settings, got {given!r}")
         parts[section] = fill(section, dict(given))
-    from seqmem.training.methods import method_options
-    from seqmem.training.train_config import TrainConfig
-
     train = TrainConfig(**parts["train"]).as_dict()
     method = {"name": parts["method"]["name"],
               **asdict(method_options(parts["method"]["name"], without_name(parts["method"])))}
@@ -203,6 +185,9 @@ def resolve_key(data: dict, key: str) -> tuple[str, str, Param | None]:
 def set_value(data: dict, key: str, value, label: str | None = None) -> dict:
     """`data` (a config dict, changed in place) with one setting put in, typed by its declaration; a new
     task, model or method name starts that part afresh."""
+    if key == "allow_short_receptive_field":
+        data[key] = coerce(label or key, value, bool)
+        return data
     section, name, param = resolve_key(data, key)
     if name == "name":
         if (data.get(section) or {}).get("name") != value:
@@ -214,10 +199,42 @@ def set_value(data: dict, key: str, value, label: str | None = None) -> dict:
 
 def recipe_config(name: str) -> dict:
     """A recipe's settings as a config dict (not yet validated: flags may still change it)."""
-    from seqmem.recipes import load_recipe
-
     recipe = load_recipe(name)
     for part in SECTIONS:
         if part in recipe and not isinstance(recipe[part], dict):
             raise ConfigError(f"recipe {name}: [{part}] must be a table of settings, got {recipe[part]!r}")
     return upgrade({k: copy.deepcopy(v) for k, v in recipe.items() if k not in ("description", "suites", "notes")})
+
+
+def draft(recipe: str | None = None, names: dict | None = None, settings=(), need: tuple = ("task", "model"),
+          base: dict | None = None) -> dict:
+    """A config dict from a recipe (or `base`), the names given (`{"task": ..., "model": ..., "method": ...}`)
+    and settings `(key, value, label)` in order, each typed by its declaration as it goes in; not yet
+    filled or checked as a whole (`compose` does both). A length given (`train.steps` or `train.epochs`)
+    replaces the recipe's other one."""
+    data = copy.deepcopy(base) if base is not None else recipe_config(recipe) if recipe else {}
+    for section, name in (names or {}).items():
+        if name:
+            set_value(data, f"{section}.name", name)
+    if "task" in need and "name" not in data.get("task", {}):
+        raise ConfigError("name a task (seqmem train copy-memory ...) or a --recipe; `seqmem tasks` lists them")
+    if "model" in need and "name" not in data.get("model", {}):
+        raise ConfigError("name a model with --model (e.g. --model tcn); `seqmem models` lists them")
+    replace_length(data, settings)
+    for key, value, label in settings:
+        set_value(data, key, value, label=label)
+    return data
+
+
+def replace_length(data: dict, settings) -> None:
+    """A training length the settings give (`train.steps` or `train.epochs`) replaces the other one `data` has
+    (a recipe's), rather than being refused beside it."""
+    keys = {key for key, _, _ in settings}
+    for given, other in (("train.steps", "epochs"), ("train.epochs", "steps")):
+        if given in keys and f"train.{other}" not in keys:
+            data.get("train", {}).pop(other, None)
+
+
+def compose(recipe: str | None = None, names: dict | None = None, settings=(), base: dict | None = None) -> Config:
+    """The one call that makes a checked Config: a recipe (or `base`), names and settings (see `draft`)."""
+    return make_config(draft(recipe, names, settings, base=base))

@@ -15,11 +15,11 @@ import importlib
 import importlib.util
 import pkgutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from seqmem.config import user_code
-from seqmem.config.settings import Param, parameters, source_parameters, suggest
+from seqmem.config.settings import UNREAD, Param, lineage, read_settings, settings_of, suggest
 from seqmem.errors import ConfigError
 
 
@@ -41,8 +41,10 @@ class Registry(Mapping):
     any class by import path (`package.module:Class`, `file.py:Class`; see seqmem.config.user_code).
     """
 
-    def __init__(self, package: str, decorator: str, kind: str, skip: int = 0, options: bool = False):
+    def __init__(self, package: str, decorator: str, kind: str, skip: int = 0, options: bool = False,
+                 shared_help: dict[str, str] | None = None):
         self.package, self.decorator, self.kind, self.skip, self.options = package, decorator, kind, skip, options
+        self.shared_help = shared_help or {}  # help for a setting several classes declare, written once
         self.classes: dict[str, type] = {}
         self.specs: dict[str, Entry] = {}  # classes by import path, read from source
         self.imported: dict[str, type] = {}  # classes by import path or entry point, once imported
@@ -86,7 +88,8 @@ class Registry(Mapping):
         summary = read_summary(node, classes)
         if summary is None and ast.get_docstring(node):  # a base of seqmem's (Task, say) sets no summary
             summary = ast.get_docstring(node, clean=False).split("\n")[0]
-        return Entry(spec, summary, source_parameters(lineage(node, classes), self.skip, self.options))
+        return Entry(spec, summary, plainly(read_settings(settings_lineage(node, classes, self.options), self.skip,
+                                                          self.options)))
 
     def known(self, name) -> str:
         """The name as config.json records it (a file by its absolute path), or a ConfigError that lists the names."""
@@ -97,6 +100,10 @@ class Registry(Mapping):
         names = ", ".join(sorted(self))
         raise ConfigError(f"unknown {self.kind} {name!r}{suggest(name, self)}: choose one of {names} (see `seqmem {self.kind}s`), "
                           "or name your own class as package.module:Class or path/to/file.py:Class")
+
+    def cls(self, name) -> type:
+        """The class a name (a short name or an import path) stands for, imported."""
+        return self[self.known(name)]
 
     def __getitem__(self, name: str) -> type:
         if name in self.imported:
@@ -134,12 +141,17 @@ class Registry(Mapping):
         return entry.summary if entry is not None and entry.summary is not None else class_summary(self[name])
 
     def params(self, name: str) -> dict[str, Param]:
-        """The settings `name` declares, typed, as `params.parameters` reads them from the class."""
+        """The settings `name` declares, typed, read from its source where that says them plainly (no import),
+        else from the class; a setting without help of its own takes the registry's shared help."""
+        name = self.known(name)
         entry = self.entry(name)
         if entry is not None and entry.params is not None:
-            return dict(entry.params)
-        cls = self[name]
-        return parameters(cls.Options) if self.options else parameters(cls, skip=self.skip)
+            params = entry.params
+        else:
+            cls = self[name]
+            params = settings_of(cls.Options) if self.options else settings_of(cls, skip=self.skip)
+        return {k: p if p.help or k not in self.shared_help else replace(p, help=self.shared_help[k])
+                for k, p in params.items()}
 
 
 def class_summary(cls: type) -> str:
@@ -159,19 +171,24 @@ def read_module(module: str, decorator: str, skip: int, options: bool) -> dict[s
     for node in classes.values():
         for call in node.decorator_list:
             if call in calls and len(call.args) == 1 and isinstance(call.args[0], ast.Constant):
-                entries[call.args[0].value] = Entry(module, read_summary(node, classes),
-                                                    source_parameters(lineage(node, classes), skip, options))
+                read = read_settings(settings_lineage(node, classes, options), skip, options)
+                entries[call.args[0].value] = Entry(module, read_summary(node, classes), plainly(read))
     return entries if len(entries) == len(calls) else None
 
 
-def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
-    """The class and its bases in method resolution order as far as this module defines them; None marks a
-    base from elsewhere, past which the source cannot say."""
-    out = [node]
-    for base in node.bases:
-        name = getattr(base, "id", None)
-        out += lineage(classes[name], classes) if name in classes else [None]
-    return out
+def settings_lineage(node: ast.ClassDef, classes: dict, options: bool) -> list[ast.ClassDef | None]:
+    """Where a class's settings are declared: its own lineage, or its nested `Options` dataclass's."""
+    if not options:
+        return lineage(node, classes)
+    found = next((s for s in node.body if isinstance(s, ast.ClassDef) and s.name == "Options"), None)
+    return [found] if found is not None and not found.bases else [None]
+
+
+def plainly(params: dict[str, Param] | None) -> dict[str, Param] | None:
+    """What the source declares, or None where only the imported class can say (a value left UNREAD)."""
+    if params is None or any(UNREAD in (p.kind, p.default) for p in params.values()):
+        return None
+    return params
 
 
 def read_summary(node: ast.ClassDef, classes: dict) -> str | None:

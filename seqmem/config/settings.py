@@ -14,10 +14,11 @@ already writes) of the class's docstring, its `__init__`'s, or a base class's in
         '''
         def __init__(self, length: int = 20): ...
 
-Two readers give the same `Param`s: `parameters` from the class, `source_parameters` from its source
-(ast, nothing imported: the command line lists settings and makes its flags without PyTorch). `coerce`
-turns a flag's text or a Python value into the declared type or refuses it in a line naming the setting;
-`suggest` names the nearest of the known names for a mistyped one.
+One reader, `read_settings`, reads them from the class's definition (its source, parsed: nothing is imported,
+so the command line lists settings and makes its flags without PyTorch); `settings_of` reads an imported
+class the same way and takes from the class only what its definition does not state plainly (a computed
+default). `coerce` turns a flag's text or a Python value into the declared type or refuses it in a line
+naming the setting; `suggest` names the nearest of the known names for a mistyped one.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import functools
 import inspect
 import math
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from seqmem.errors import ConfigError
 
 REQUIRED = inspect.Parameter.empty
+UNREAD = type("Unread", (), {"__repr__": lambda self: "UNREAD"})()  # not stated plainly: the class's own value
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": None}
 
 
@@ -44,6 +47,11 @@ class Param:
     kind: object  # the annotation: int, float, str, bool, or a union with None
     default: object = REQUIRED
     help: str = ""
+
+    def evaluated(self, kind, default) -> Param:
+        """This setting with what its definition left UNREAD taken from the class's evaluated values."""
+        return replace(self, kind=kind if self.kind is UNREAD else self.kind,
+                       default=default if self.default is UNREAD else self.default)
 
     def type_text(self) -> str:
         return " | ".join("none" if k is type(None) else getattr(k, "__name__", str(k)) for k in allowed(self.kind))
@@ -63,31 +71,70 @@ class Param:
         return f"{self.help} ({shown})" if self.help else shown
 
 
-def parameters(target, skip: int = 0) -> dict[str, Param]:
-    """The typed settings of a dataclass (its fields) or of a class's constructor (after `skip` leading
-    ones), each with its help line."""
-    if dataclasses.is_dataclass(target):
-        hints = typing.get_type_hints(target)
-        helps = docstring_help(target.__dict__.get("__doc__"))
-        return {
-            f.name: Param(f.name, hints[f.name], f.default if f.default is not dataclasses.MISSING else REQUIRED,
-                          f.metadata.get("help", "") or helps.get(f.name, ""))
-            for f in dataclasses.fields(target) if f.init
-        }
-    signature = inspect.signature(target.__init__, eval_str=True)
-    helps: dict[str, str] = {}
-    for cls in inspect.getmro(target):  # the class and its bases from the same module, as the source reader sees
-        if cls.__module__ != target.__module__:
-            break
-        own_init = cls.__dict__.get("__init__")
-        for doc in (cls.__dict__.get("__doc__"), getattr(own_init, "__doc__", None)):
-            helps = {**docstring_help(doc), **helps}
-    return {name: Param(name, p.annotation, p.default, helps.get(name, ""))
-            for name, p in list(signature.parameters.items())[skip + 1:]}
+def settings_of(cls, skip: int = 0) -> dict[str, Param]:
+    return dict(read_class(cls, skip))
 
 
-def parameter_defaults(target, skip: int = 0) -> dict:
-    return {name: p.default for name, p in parameters(target, skip).items()}
+@functools.cache  # a class's settings do not change; TrainConfig reads its own on every instance
+def read_class(cls, skip: int) -> dict[str, Param]:
+    """The typed settings a class declares: a dataclass's fields, or its constructor's keyword arguments after
+    `skip` leading ones. Read from its definition (`read_settings`), as a registry reads a class it has not
+    imported; what the definition does not state plainly (a computed default, a type that is not plain)
+    is the class's own value. A class with no source (made in `exec`, say) is read from its signature alone."""
+    evaluated = evaluated_settings(cls, skip)
+    definition = definition_of(cls)
+    read = read_settings(definition, skip, dataclasses.is_dataclass(cls)) if definition else None
+    if read is None or read.keys() != evaluated.keys():  # no source, or a constructor from elsewhere
+        helps = {**docstring_help(cls.__doc__), **field_helps(cls)}
+        read = {name: Param(name, UNREAD, UNREAD, helps.get(name, "")) for name in evaluated}
+    return {name: param.evaluated(*evaluated[name]) for name, param in read.items()}
+
+
+def parameter_defaults(cls, skip: int = 0) -> dict:
+    return {name: p.default for name, p in settings_of(cls, skip).items()}
+
+
+def evaluated_settings(cls, skip: int) -> dict[str, tuple]:
+    """Setting -> (annotation, default) as Python evaluates them, for what the definition cannot say."""
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return {f.name: (hints[f.name], REQUIRED if f.default is dataclasses.MISSING else f.default)
+                for f in dataclasses.fields(cls) if f.init}
+    signature = inspect.signature(cls.__init__, eval_str=True)
+    return {name: (p.annotation, p.default) for name, p in list(signature.parameters.items())[skip + 1:]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def field_helps(cls) -> dict[str, str]:
+    if not dataclasses.is_dataclass(cls):
+        return {}
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(cls) if f.metadata.get("help")}
+
+
+def definition_of(cls) -> list[ast.ClassDef | None] | None:
+    """The class's definition and its bases' as far as its module defines them, parsed from its module's
+    source; None where there is no source."""
+    try:
+        source = inspect.getsource(inspect.getmodule(cls))
+    except (OSError, TypeError):
+        return None
+    classes = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+    node = classes.get(cls.__qualname__)
+    if node is None and "." in cls.__qualname__:  # a nested class (a method's Options): find it in its owner
+        owner, _, name = cls.__qualname__.rpartition(".")
+        outer = classes.get(owner.split(".")[0])
+        node = next((n for n in ast.walk(outer) if isinstance(n, ast.ClassDef) and n.name == name), None) if outer else None
+    return lineage(node, classes) if node is not None else None
+
+
+def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
+    """The class and its bases in method resolution order as far as this module defines them; None marks a
+    base from elsewhere, past which the source cannot say."""
+    out = [node]
+    for base in node.bases:
+        name = getattr(base, "id", None)
+        out += lineage(classes[name], classes) if name in classes else [None]
+    return out
 
 
 SECTION = re.compile(r"(Args|Arguments|Parameters|Settings|Options):")
@@ -121,27 +168,26 @@ def docstring_help(doc: str | None) -> dict[str, str]:
     return helps
 
 
-def source_parameters(lineage: list[ast.ClassDef | None], skip: int = 0,
-                      options: bool = False) -> dict[str, Param] | None:
-    """The settings a class declares, read from its source: `lineage` is the class and its bases as far as
-    its module defines them (None marks a base from elsewhere). None where the source cannot say plainly
-    (a default that is not a literal, a type that is not plain, a constructor defined elsewhere)."""
-    if options:
-        node = member(lineage, "Options", ast.ClassDef)
-        if node is None or node.bases or [getattr(d, "id", None) for d in node.decorator_list] != ["dataclass"]:
-            return None
-        return read_fields(node)
-    init = member(lineage, "__init__", ast.FunctionDef)
-    if init is None:
-        return None
+def read_settings(lineage: list[ast.ClassDef | None], skip: int = 0,
+                  fields: bool = False) -> dict[str, Param] | None:
+    """The one reader of a class's settings: from its definition (`lineage`, the class and its bases as far as
+    its module defines them, None marking a base from elsewhere), the fields of a dataclass (`fields`) or the
+    keyword arguments of its constructor after `skip` leading ones, each with its help from an `Args:`
+    section of the class's, its constructor's or a base's docstring. Nothing is imported, so listings and
+    flags need no PyTorch. What is not stated plainly (a computed default, a type other than int, float, str,
+    bool, None and their unions) is UNREAD, for the class itself to say (`settings_of`). None where the
+    constructor is defined elsewhere."""
     helps: dict[str, str] = {}
-    for cls in lineage:  # help from the class and its bases in the same module, the class's own first
+    for cls in lineage:  # the class's own help first
         if cls is None:
             break
         own_init = next((s for s in cls.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
         for doc in (ast.get_docstring(cls), ast.get_docstring(own_init) if own_init else None):
             helps = {**docstring_help(doc), **helps}
-    return read_init(init, skip, helps)
+    if fields:
+        return None if lineage[0] is None else read_fields(lineage[0], helps)
+    init = member(lineage, "__init__", ast.FunctionDef)
+    return None if init is None else read_arguments(init, skip, helps)
 
 
 def member(lineage: list[ast.ClassDef | None], name: str, kind: type):
@@ -155,60 +201,74 @@ def member(lineage: list[ast.ClassDef | None], name: str, kind: type):
     return None
 
 
-def read_init(init: ast.FunctionDef, skip: int, helps: dict[str, str]) -> dict[str, Param] | None:
+def read_arguments(init: ast.FunctionDef, skip: int, helps: dict[str, str]) -> dict[str, Param]:
+    """A constructor's keyword arguments after `self` and `skip` more; `*args` and `**kwargs` are no settings."""
     args = init.args
-    if args.posonlyargs or args.vararg or args.kwarg or args.kwonlyargs:
-        return None
-    defaults = [REQUIRED] * (len(args.args) - len(args.defaults)) + args.defaults
-    params = {}
-    try:
-        for arg, default in list(zip(args.args, defaults, strict=True))[skip + 1:]:
-            value = REQUIRED if default is REQUIRED else ast.literal_eval(default)
-            params[arg.arg] = Param(arg.arg, kind_of(arg.annotation), value, helps.get(arg.arg, ""))
-    except (ValueError, TypeError):
-        return None
-    return params
+    positional = args.posonlyargs + args.args
+    defaults = [None] * (len(positional) - len(args.defaults)) + args.defaults
+    named = list(zip(positional, defaults, strict=True))[len(args.posonlyargs):]
+    named = named[max(skip + 1 - len(args.posonlyargs), 0):] + list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
+    return {arg.arg: Param(arg.arg, plain_kind(arg.annotation), plain_value(default), helps.get(arg.arg, ""))
+            for arg, default in named}
 
 
-def read_fields(node: ast.ClassDef) -> dict[str, Param] | None:
-    """The fields of a `@dataclass` (`x: int = 1` or `x: int = field(default=..., metadata={"help": ...})`)."""
-    helps = docstring_help(ast.get_docstring(node))
+def read_fields(node: ast.ClassDef, helps: dict[str, str]) -> dict[str, Param]:
+    """A dataclass's fields: `x: int = 1`, or `x: int = field(default=..., metadata={"help": ...})` (or a helper
+    called the same way, `setting(default, help)`), help from `metadata` or the docstring."""
     params = {}
-    try:
-        for stmt in node.body:
-            if isinstance(stmt, ast.AnnAssign):
-                name, (default, help) = stmt.target.id, field_default(stmt.value)
-                params[name] = Param(name, kind_of(stmt.annotation), default, help or helps.get(name, ""))
-    except (ValueError, TypeError, AttributeError):
-        return None
+    for stmt in node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name = stmt.target.id
+            default, help = field_default(stmt.value)
+            params[name] = Param(name, plain_kind(stmt.annotation), default, help or helps.get(name, ""))
     return params
 
 
 def field_default(value: ast.expr | None) -> tuple[object, str]:
-    """A dataclass field's default and help text; ValueError for anything but a literal or `field(default=
-    literal or REQUIRED, metadata={"help": text})`."""
+    """A field's default and help text as written: a literal, `field(default=..., metadata={"help": ...})` or
+    `setting(default, help)`; UNREAD for anything else."""
     if value is None:
         return REQUIRED, ""
-    if not (isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field"):
-        return ast.literal_eval(value), ""
+    if not isinstance(value, ast.Call):
+        return plain_value(value), ""
     keywords = {k.arg: k.value for k in value.keywords}
-    if value.args or not keywords.keys() <= {"default", "metadata"}:
-        raise ValueError
+    if getattr(value.func, "id", None) == "setting" and len(value.args) == 2 and not keywords:
+        return plain_value(value.args[0]), plain_value(value.args[1], "")
+    if getattr(value.func, "id", None) != "field" or value.args:
+        return UNREAD, ""
     default = keywords.get("default")
-    if default is None or getattr(default, "id", None) == "REQUIRED":
-        default = REQUIRED
-    else:
-        default = ast.literal_eval(default)
-    metadata = ast.literal_eval(keywords["metadata"]) if "metadata" in keywords else {}
-    return default, metadata.get("help", "")
+    if "default_factory" in keywords:
+        return UNREAD, ""
+    default = REQUIRED if default is None or getattr(default, "id", None) == "REQUIRED" else plain_value(default)
+    metadata = plain_value(keywords["metadata"], {}) if "metadata" in keywords else {}
+    return default, metadata.get("help", "") if isinstance(metadata, dict) else ""
+
+
+def plain_value(node: ast.expr | None, otherwise=UNREAD):
+    """A default written as a literal; REQUIRED where there is none; `otherwise` where it is computed."""
+    if node is None:
+        return REQUIRED
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return otherwise
+
+
+def plain_kind(node: ast.expr | None):
+    """An annotation of plain types (`int`, `float | None`) as the object it evaluates to; UNREAD otherwise."""
+    try:
+        return kind_of(node)
+    except ValueError:
+        return UNREAD
 
 
 def kind_of(node: ast.expr | None):
-    """An annotation of plain types (`int`, `float | None`) as the object it evaluates to; ValueError otherwise."""
     if isinstance(node, ast.Name) and node.id in TYPES:
         return TYPES[node.id]
     if isinstance(node, ast.Constant) and node.value is None:
         return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a string annotation: "int | None"
+        return kind_of(ast.parse(node.value, mode="eval").body)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return kind_of(node.left) | kind_of(node.right)
     raise ValueError("not a plain type")

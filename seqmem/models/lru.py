@@ -108,9 +108,6 @@ class LRU(nn.Module):
         r_max: largest initial |lambda| (closer to 1: modes that remember longer)
         max_phase: largest initial phase of lambda
         scan: chunked (matmuls inside chunks), parallel (a doubling scan) or loop (step by step, the reference)
-        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
-            input layer of width embedding_dim)
-        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
     """
 
     summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, chunked scan (Orvieto 2023)"

@@ -78,9 +78,6 @@ class Mamba(nn.Module):
         dropout: dropout probability inside each block (0: off)
         scan: chunked (the fast scan, backward written out), loop (step by step, the reference) or parallel (a
             doubling scan)
-        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
-            input layer of width embedding_dim)
-        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
     """
 
     summary = "Mamba: selective state-space blocks (input-dependent scan, short convolution, gating)"

@@ -29,9 +29,6 @@ class Recurrent(nn.Module):
     Args:
         hidden: units of each recurrent layer
         layers: recurrent layers stacked
-        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
-            input layer of width embedding_dim)
-        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
         condition: how a per-sequence value the task tells (a variable delay) reaches the model: input (one-hot on
             every step), head (one output layer per value) or both
         init: how the recurrent weights start: default (PyTorch's init) or orthogonal

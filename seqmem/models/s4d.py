@@ -102,9 +102,6 @@ class S4D(nn.Module):
         dt_min: smallest initial step size of the discretisation
         dt_max: largest initial step size of the discretisation
         scan: fft (a causal FFT convolution) or loop (step by step, the reference)
-        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
-            input layer of width embedding_dim)
-        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
     """
 
     summary = "S4D: diagonal state-space layers (S4D-Lin init, ZOH, FFT convolution) with GLU mixing"

@@ -81,9 +81,6 @@ class TCN(nn.Module):
         channels: channels of every block
         dropout: dropout probability inside each block (0: off)
         init_std: draw the convolutions' weights from N(0, init_std) before weight norm (0: PyTorch's init)
-        encoder: how token inputs enter: onehot, embedding (learned, of width embedding_dim) or linear (a learned
-            input layer of width embedding_dim)
-        embedding_dim: width of the embedding or input layer (with encoder embedding or linear)
     """
 
     summary = "temporal convolutional network: causal dilated residual blocks with weight norm"

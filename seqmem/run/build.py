@@ -7,37 +7,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
+
 from seqmem.config.compose import Config, make_config, without_name
+from seqmem.config.settings import check_int, coerce, settings_of
+from seqmem.config.user_code import construct, is_user_class
 from seqmem.errors import ConfigError
+from seqmem.models import MODELS
+from seqmem.run.contract import model_checks, refuse, task_checks
+from seqmem.run.resources import batch_bytes, check_fits, model_bytes
+from seqmem.tasks import TASKS
+from seqmem.training.loop import check_method_precision, check_where, total_steps
+from seqmem.training.methods import make_method
+from seqmem.training.train_config import TrainConfig
+
+
+class ReceptiveFieldError(ConfigError):
+    """The model cannot see as far back as the task needs."""
 
 
 @dataclass
 class Experiment:
-    """A config built: the task, the model (weights drawn from the training seed), the training settings and
-    the method, each made once. `config` records the task as built (`task.params()`)."""
+    """A config built: the task, the model (weights drawn from the training seed), the training settings, the
+    method and the device they train on, each made once and checked. `config` records the task as built
+    (`task.params()`)."""
 
     config: Config
     task: object
     model: object
-    train: object
+    train: TrainConfig
     method: object
+    device: torch.device | None
 
 
 def build(config, check_device: bool = True) -> Experiment:
-    """Turn a config into task, model and method, refusing before anything is written what cannot run: a device
-    this machine lacks too, unless `check_device` is False (`load` reads a GPU-trained run on any device)."""
-    from seqmem.config.user_code import is_user_class
-    from seqmem.models import make_model, model_class
-    from seqmem.run.contract import refuse, task_checks
-    from seqmem.run.resources import batch_bytes, check_fits, model_bytes
-    from seqmem.tasks import make_task, task_class
-    from seqmem.training.loop import check_method_precision, check_where, total_steps
-    from seqmem.training.methods import make_method
-    from seqmem.training.train_config import TrainConfig
-
+    """Turn a config (a Config, or a dict checked here) into task, model and method, refusing before anything
+    is written what cannot run: a device this machine lacks too, unless `check_device` is False (`load` reads
+    a GPU-trained run on any device). The training loop trusts what this gives it."""
     config = make_config(config)
     task_params, model_params = without_name(config.task), without_name(config.model)
-    task_cls, model_cls = task_class(config.task["name"]), model_class(config.model["name"])
+    task_cls, model_cls = TASKS.cls(config.task["name"]), MODELS.cls(config.model["name"])
     check_fits(task_cls.data_bytes(task_params), f"task {task_cls.name}'s fixed data",
                "make its sizes (sequence length, set sizes) smaller")
     task = make_task(config.task["name"], **task_params)
@@ -60,6 +69,48 @@ def build(config, check_device: bool = True) -> Experiment:
                           "learning-rate schedule scales); see docs/extending.md")
     total_steps(task, train, method)  # a missing --steps is refused here, not after config.json is written
     check_method_precision(method, train)
-    if check_device:
-        check_where(train)  # an absent device, or the package --log needs, refused here too
-    return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method)
+    device = check_where(train) if check_device else None  # an absent device, or the package --log needs
+    return Experiment(replace(config, task={"name": task.name, **task.params()}), task, model, train, method, device)
+
+
+def make_task(name: str, **params):
+    """Build a registered task (or one by import path); unknown names and settings are refused with the
+    list of valid ones."""
+    cls = TASKS.cls(name)
+    return construct(f"task {name}", cls, **checked_settings(f"task {name}", cls, params))
+
+
+def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool = False, **params):
+    """Build a registered model (or one by import path) for `task`, its weights drawn from `seed`.
+
+    A model whose receptive field is shorter than the task's span cannot answer it; that is refused with
+    the smallest fix, unless `allow_short_receptive_field` asks for it anyway.
+    """
+    cls = MODELS.cls(name)
+    params = checked_settings(f"model {name}", cls, params, skip=1)
+    if not hasattr(task, "span") or not hasattr(task, "num_classes"):
+        raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
+    check_int("seed", seed, 0)
+    check_fits(model_bytes(cls, task, params), f"model {name}", "make it smaller")  # before allocating it
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = construct(f"model {name}", cls, task, **params)
+    if is_user_class(cls):
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            refuse(f"model {cls.name}", model_checks(model, task, full=False))
+    if model.receptive_field < task.span and not allow_short_receptive_field:
+        fix = model.fix_receptive_field(task.span) if hasattr(model, "fix_receptive_field") else ""
+        raise ReceptiveFieldError(
+            f"receptive field {model.receptive_field} < {task.span} steps{': use ' + fix if fix else ''}"
+            " (or --allow-short-receptive-field to run it anyway)"
+        )
+    return model
+
+
+def checked_settings(what: str, cls: type, params: dict, skip: int = 0) -> dict:
+    """The settings, each known to the class and of its declared type, or a ConfigError naming it."""
+    declared = settings_of(cls, skip=skip)
+    for key in params:
+        if key not in declared:
+            raise ConfigError(f"{what} has no parameter {key!r}; its parameters: {', '.join(declared)}")
+    return {k: coerce(f"{what.split()[0]}.{k}", v, declared[k].kind) for k, v in params.items()}

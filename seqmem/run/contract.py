@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import torch
+
 from seqmem.errors import ConfigError
+from seqmem.tasks.base import Baseline, Batch
+from seqmem.training.methods import task_loss
 
 Check = tuple[bool, str]
 
@@ -20,8 +24,6 @@ def one_line(error: BaseException) -> str:
 
 def sample_batch(task, n: int = 2):
     """`n` validation sequences (fixed, so every check sees the same ones)."""
-    import torch
-
     return task.get("validation", torch.arange(min(n, task.size("validation"))))
 
 
@@ -32,8 +34,6 @@ def expected_shape(task, batch) -> tuple:
 
 def model_checks(model, task, full: bool = True) -> Iterator[Check]:
     """`model` (built for `task`) against the model contract; `full` adds backward, causality and chunks."""
-    import torch
-
     if not isinstance(model, torch.nn.Module):
         yield False, f"is a {type(model).__name__}: a model is a torch.nn.Module"
         return
@@ -72,8 +72,6 @@ def model_checks(model, task, full: bool = True) -> Iterator[Check]:
 
 
 def backward_check(model, task, batch) -> Iterator[Check]:
-    from seqmem.training.methods import task_loss
-
     model.zero_grad(set_to_none=True)
     try:
         task_loss(model(batch.x, None, cond=batch.cond)[0], batch).backward()
@@ -90,8 +88,6 @@ def backward_check(model, task, batch) -> Iterator[Check]:
 
 def perturbed(x, step: int):
     """The inputs with every sequence's `step` changed (another token, or noise on floats)."""
-    import torch
-
     x = x.clone()
     if x.is_floating_point():
         x[:, step] += torch.randn(x[:, step].shape, generator=torch.Generator().manual_seed(0))
@@ -102,8 +98,6 @@ def perturbed(x, step: int):
 
 def causality_check(model, batch, field) -> Iterator[Check]:
     """No output sees a later input; none sees further back than the receptive field it states."""
-    import torch
-
     L = batch.x.shape[1]
     step = L // 2
     with torch.no_grad():
@@ -121,8 +115,6 @@ def causality_check(model, batch, field) -> Iterator[Check]:
 
 def chunk_check(model, batch, state) -> Iterator[Check]:
     """A stream cut in two, the state carried, gives the whole stream's outputs (what truncated BPTT needs)."""
-    import torch
-
     if state is None:
         yield True, "keeps no state: each chunk of truncated BPTT starts afresh"
         return
@@ -141,10 +133,6 @@ def chunk_check(model, batch, state) -> Iterator[Check]:
 
 def task_checks(task) -> Iterator[Check]:
     """A built task against the task contract: its declarations, splits, batches and baseline."""
-    import torch
-
-    from seqmem.tasks.base import Baseline, Batch
-
     problems = [f"{key} must be a positive integer" for key in ("num_classes", "span")
                 if not isinstance(getattr(task, key, None), int) or getattr(task, key) < 1]
     if (getattr(task, "vocab_size", None) is None) == (getattr(task, "input_channels", None) is None):
@@ -195,8 +183,6 @@ def task_checks(task) -> Iterator[Check]:
 
 def method_checks(method, model, task) -> Iterator[Check]:
     """A built method: it names its optimizers, an update changes the weights, its state round-trips."""
-    import torch
-
     optimizers = getattr(method, "optimizers", None)
     if not isinstance(optimizers, list) or not optimizers:
         yield False, "optimizers must be a non-empty list (what a learning-rate schedule scales)"
@@ -228,68 +214,3 @@ def refuse(what: str, checks: Iterator[Check]) -> None:
     for passed, line in checks:
         if not passed:
             raise ConfigError(f"{what}: {line} (see docs/extending.md; `seqmem check` runs every check)")
-
-
-def kind_of(cls: type) -> str:
-    """Which contract a class is meant to keep: a model is a Module, a method has `update`, else a task."""
-    import torch
-
-    if issubclass(cls, torch.nn.Module):
-        return "model"
-    return "method" if callable(getattr(cls, "update", None)) else "task"
-
-
-def check(name: str, task: str = "echo-letters", settings: dict | None = None) -> tuple[str, list[Check]]:
-    """Run the contract on the class `name` (a short name or an import path): a model is built for `task`,
-    a method trains a small GRU on it. `settings` are `task.x` / `model.x` / `method.x` values. Returns the
-    kind and each check's `(passed, line)`."""
-    import torch
-
-    from seqmem.config.compose import SECTIONS, set_value
-    from seqmem.config.user_code import construct, import_class, is_import_path
-    from seqmem.models import model_class
-    from seqmem.tasks import check_params, make_task
-    from seqmem.training.methods import make_method
-    from seqmem.training.train_config import TrainConfig
-
-    cls = import_class(name) if is_import_path(name) else None
-    if cls is None:
-        from seqmem.config.compose import registries
-
-        found = [s for s, r in registries().items() if name in r]
-        if not found:
-            raise ConfigError(f"{name!r} is neither a known task, model or method nor an import path "
-                              "(package.module:Class or path/to/file.py:Class)")
-        kind = found[0]
-    else:
-        kind = kind_of(cls)
-    data = {"task": {"name": name if kind == "task" else task},
-            "model": {"name": name if kind == "model" else "gru"}, "method": {"name": name if kind == "method" else "bptt"}}
-    if kind == "method":
-        data["model"]["hidden"] = 16
-    for key, value in (settings or {}).items():
-        if key.split(".")[0] not in SECTIONS:
-            raise ConfigError(f"--set {key}: write task.KEY, model.KEY or method.KEY")
-        set_value(data, key, value)
-    results: list[Check] = []
-    torch.manual_seed(0)
-    try:
-        built = make_task(data["task"]["name"], **{k: v for k, v in data["task"].items() if k != "name"})
-    except ConfigError as e:
-        return kind, [(False, f"task {data['task']['name']} does not build: {e}")]
-    if kind == "task":
-        return kind, list(task_checks(built))
-    try:  # built here rather than by make_model, whose quick check would stop at the first failure
-        model_cls = model_class(data["model"]["name"])
-        params = check_params(f"model {name}", model_cls, {k: v for k, v in data["model"].items() if k != "name"}, skip=2)
-        model = construct(f"model {name}", model_cls, built, **params)
-    except ConfigError as e:
-        return kind, [(False, f"does not build for {built.name}: {e}")]
-    results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"))
-    if kind == "model":
-        return kind, results + list(model_checks(model, built))
-    try:
-        method = make_method(model, built, TrainConfig(steps=2, batch_size=4), **data["method"])
-    except ConfigError as e:
-        return kind, [(False, f"does not build: {e}")]
-    return kind, [(True, f"builds, training a GRU of 16 on {built.name}"), *method_checks(method, model, built)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from seqmem.config.compose import Config, make_config, upgrade
+from seqmem.config.compose import Config, upgrade
 from seqmem.config.user_code import changed_sources, label
 from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters
@@ -22,8 +22,8 @@ from seqmem.run.denormals import flushed_denormals
 from seqmem.run.rundir import RunDir, restore
 from seqmem.run.threads import training_threads
 from seqmem.tasks.letters import predict_text
-from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve
+from seqmem.training.loop import fit
 
 
 def default_out(config: Config) -> Path:
@@ -38,7 +38,7 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
     Everything is checked, the device included, and the task, model and method built, before the directory is
     touched.
     """
-    experiment = build(make_config(config))
+    experiment = build(config)
     recorded = experiment.config.as_dict()
     run = RunDir(out or default_out(experiment.config))
     run.check(recorded, upgrade)
@@ -53,7 +53,7 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
         say(f"{run.path}: {label(task.name)} with {label(model.name)} ({count_parameters(model) / 1000:.2f} K "
             f"parameters, receptive field {model.receptive_field}, span {task.span}), method {label(method.name)}")
         try:
-            result = train(model, task, experiment.train, method=method, run=run, progress=progress)
+            result = fit(model, task, experiment.train, method, experiment.device, run, progress)
         except Diverged as e:
             run.write_summary({"task": task.name, "model": model.name, "method": method.name, "diverged": True,
                                "diverged_at": e.step, "checkpoint_step": e.checkpoint_step, "error": str(e),

@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 
+from seqmem.config.settings import check_int
+
 chosen: int | None = None  # set_threads's number; 0 keeps PyTorch's own
 
 
 def set_threads(threads: int) -> None:
     """Train on `threads` PyTorch threads from now on (0: PyTorch's default, a thread a core)."""
     global chosen
-    from seqmem.config.settings import check_int
-
     chosen = check_int("threads", threads, 0)
 
 

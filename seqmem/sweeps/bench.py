@@ -23,6 +23,7 @@ from pathlib import Path
 
 from seqmem.config import user_code
 from seqmem.errors import ConfigError
+from seqmem.models import MODELS, count_parameters
 
 SOLVED = 0.99
 WIDTH_KEYS = ("hidden", "channels", "d_model", "width", "dim")  # the first a model has is its width
@@ -112,10 +113,7 @@ def parse_grid(text: str) -> dict[str, list[float]]:
 
 
 def width_key(model: str) -> str:
-    from seqmem.config.settings import parameters
-    from seqmem.models import model_class
-
-    settings = parameters(model_class(model), skip=1)
+    settings = MODELS.params(model)
     key = next((k for k in WIDTH_KEYS if k in settings), None)
     if key is None:
         raise ConfigError(f"model {user_code.label(model)} has none of the width settings {', '.join(WIDTH_KEYS)}: "
@@ -125,7 +123,7 @@ def width_key(model: str) -> str:
 
 def built_size(model: str, task, settings: dict) -> int:
     """The parameter count of the model built for `task`, as the run's summary will record it."""
-    from seqmem.models import count_parameters, make_model
+    from seqmem.run.build import make_model  # imports PyTorch: only once a model is sized, not to check flags
 
     return count_parameters(make_model(model, task, allow_short_receptive_field=True, **settings))
 
@@ -159,8 +157,8 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
     """Every run of the profile as a sweep point, tagged with its model, task, setting and grid values; and
     each model's size on each task `{(model, task name): (settings, parameters)}`."""
     from seqmem.config.compose import make_config
+    from seqmem.run.build import make_task  # imports PyTorch: only once the profile is planned
     from seqmem.sweeps.sweep import Point
-    from seqmem.tasks import make_task
 
     params, budget = params or suite.params, budget or suite.budget
     grid = grid or suite.grid

@@ -17,9 +17,9 @@ from seqmem.config import user_code
 from seqmem.config.compose import resolve_key, set_value, without_name
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import write_json
+from seqmem.run.build import make_task
 from seqmem.sweeps.point_names import folder_name
 from seqmem.sweeps.sweep import Point, grid, run_sweep
-from seqmem.tasks import make_task
 
 DEFAULT_KEYS = {"copy-memory": "task.blank", "echo-stream": "task.echo_step", "echo-letters": "task.delay"}
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqmem.config import user_code
-from seqmem.config.compose import Config, make_config, set_value, upgrade
+from seqmem.config.compose import Config, make_config, replace_length, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import read_json, write_json
 from seqmem.run.build import build
@@ -53,6 +53,8 @@ def grid(base: dict, over: dict[str, list], seeds: list[int] | None = None, sett
         if not values:
             raise ConfigError(f"--over {key}: give one or more values (e.g. {key}=1,2,3)")
     keys = sorted(over, key=lambda k: not k.endswith(".name"))
+    base = copy.deepcopy(base)
+    replace_length(base, settings)
     configs = []
     for values in itertools.product(*(over[k] for k in keys)):
         for seed in seeds if seeds is not None else [None]:

@@ -150,10 +150,17 @@ def train(model, task, config: TrainConfig | None = None, method="bptt", run: Ru
     `method` is a method's name, `{"name": ..., **options}`, or a method built by `make_method`. It runs on
     one PyTorch thread unless `seqmem.set_threads` or OMP_NUM_THREADS says otherwise (seqmem.run.threads), on
     `config.device` (the model, and each module the method holds, are moved there), with denormal floats
-    flushed to zero on the CPU (seqmem.run.denormals).
+    flushed to zero on the CPU (seqmem.run.denormals). What it is given is checked here (`prepare`);
+    `seqmem.run_experiment` checks it once, in `build`, and calls `fit`.
     """
+    config, method, device = prepare(model, task, config, method, run)
+    return fit(model, task, config, method, device, run, progress)
+
+
+def fit(model, task, config: TrainConfig, method, device, run: RunDir | None = None, progress: bool = True) -> Result:
+    """The training loop proper, on pieces already checked and built (by `prepare` or `seqmem.build`)."""
     with training_threads(), flushed_denormals():
-        config, method, device = prepare(model, task, config, method, run)
+        place(model, method, device)
         rng = torch.get_rng_state()
         torch.manual_seed(config.seed)  # dropout and other in-model draws; restored on exit
         try:
@@ -182,7 +189,7 @@ def check_method_precision(method, config: TrainConfig) -> None:
 
 
 def prepare(model, task, config, method, run):
-    """The settings checked, the method made and everything on the device, before any file is read or written."""
+    """What `train` is given, checked, and the method made, before any file is read or written."""
     config = TrainConfig(steps=1000) if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train's config must be a TrainConfig, got {type(config).__name__}: "
@@ -197,7 +204,6 @@ def prepare(model, task, config, method, run):
         method = make_method(model, task, config, method)
     elif isinstance(method, dict):
         method = make_method(model, task, config, **method)
-    place(model, method, device)
     check_method_precision(method, config)
     if config.schedule != "constant" and not hasattr(method, "optimizers"):
         raise ConfigError(f"method {method.name} does not name its optimizers, so --schedule {config.schedule} "

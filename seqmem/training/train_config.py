@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from seqmem.config.settings import check_int, coerce, parameters
+from seqmem.config.settings import check_int, coerce, settings_of
 from seqmem.errors import ConfigError
 from seqmem.training.device import PRECISIONS, check_device
 from seqmem.training.schedule import SCHEDULES
@@ -46,7 +46,7 @@ class TrainConfig:
     log: str = setting("none", "none (default) or tensorboard: an event file beside metrics.jsonl")
 
     def __post_init__(self):
-        for name, param in parameters(TrainConfig).items():
+        for name, param in settings_of(TrainConfig).items():
             setattr(self, name, coerce(f"train.{name}", getattr(self, name), param.kind))
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
@@ -81,7 +81,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        names = parameters(cls)
+        names = settings_of(cls)
         for key in data:
             if key not in names:
                 raise ConfigError(f"training has no setting {key!r}; its settings: {', '.join(sorted(names))}")

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from seqmem.config.registry import Registry
-from seqmem.config.settings import REQUIRED, coerce, parameters
+from seqmem.config.settings import REQUIRED, coerce, settings_of
 from seqmem.config.user_code import construct
 from seqmem.errors import ConfigError
 from seqmem.training.train_config import TrainConfig
@@ -27,31 +27,16 @@ if TYPE_CHECKING:
 METHODS = Registry(__name__, "register_method", "method", options=True)
 
 
-def register_method(name: str):
-    return METHODS.register(name)
-
-
-def method_class(name: str) -> type:
-    return METHODS[known_method(name)]
-
-
-def method_params(name: str) -> dict:
-    """The named method's options, without importing its module."""
-    return METHODS.params(known_method(name))
-
-
-def known_method(name: str) -> str:
-    """The name as config.json records it; a ConfigError listing the methods for an unknown one."""
-    return METHODS.known(name)
+register_method = METHODS.register
 
 
 def method_options(name: str, options: dict):
     """A method's validated options: unknown ones refused, missing ones filled with defaults."""
-    cls = method_class(name)
+    cls = METHODS.cls(name)
     if not dataclasses.is_dataclass(getattr(cls, "Options", None)):
         raise ConfigError(f"method {name} has no Options dataclass: give it one (`@dataclass class Options: ...`, "
                           "empty if it has no options; see docs/extending.md)")
-    params = parameters(cls.Options)
+    params = settings_of(cls.Options)
     for key in options:
         if key not in params:
             owned = f"its options: {', '.join(params)}" if params else "it has no options"
@@ -124,7 +109,7 @@ def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 def make_method(model, task, config: TrainConfig, name: str = "bptt", **options):
     """The named method, with its options checked, ready to update `model` on `task`."""
-    return construct(f"method {name}", method_class(name), model, task, config, method_options(name, options))
+    return construct(f"method {name}", METHODS.cls(name), model, task, config, method_options(name, options))
 
 
 def method_settings(method) -> dict:

@@ -1,0 +1,49 @@
+"""`seqmem bench`: the memory profile, every model at one parameter count, tuned on validation, over a suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqmem.cli.parser import Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
+from seqmem.sweeps.bench import load_suite, parse_count, parse_grid
+
+
+def add(parser: Parser, verbs) -> None:
+    bench = add_verb(
+        parser, verbs, "bench", help="the memory profile: models at one parameter count, tuned on validation, over a suite",
+        description="Size every model to one parameter count (its width found by search), train it on each task "
+                    "setting of the suite for every grid point and seed with one budget in updates, choose the "
+                    "grid point on validation recall, and score each task by the fraction of its settings solved "
+                    "(validation recall >= 0.99) beside the test recall and the memoryless recall. One resumable "
+                    "sweep; profile.json in --out. See docs/profile.md.")
+    bench.add_argument("models", metavar="MODELS", help="models, comma-separated: names or import paths")
+    bench.add_argument("--suite", default="quick", help="quick (default), standard, or a .toml file of your own")
+    bench.add_argument("--params", help="the parameter count every model is sized to (e.g. 20k; default the suite's)")
+    bench.add_argument("--budget", type=int, help="updates a run (default the suite's)")
+    bench.add_argument("--grid", help="the tuning grid, e.g. lr=1e-3,3e-3,wd=0,0.1 (default the suite's)")
+    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default the suite's)")
+    bench.add_argument("--against", help="reference: set the shipped profile of the built-in models beside yours, "
+                                         "training only yours")
+    add_sweep_flags(bench, out_help="the profile's folder (default runs/bench/<suite>)")
+    bench.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from seqmem.sweeps.bench import profile_text, run_bench  # the sweep machinery: only for a command that computes
+    from seqmem.sweeps.sweep import make_backend
+
+    suite = load_suite(args.suite)
+    params = parse_count(args.params) if args.params is not None else None
+    grid = parse_grid(args.grid) if args.grid is not None else None
+    check_count("--budget", args.budget)
+    check_count("--seeds", args.seeds)
+    backend = make_backend(args.backend, args.workers, args.address)
+    use_threads(args.threads)
+    out = Path(args.out) if args.out else Path("runs") / "bench" / suite.name
+    result = run_bench(split_values("MODELS", args.models), suite, out, backend, args.seeds, params, args.budget,
+                       grid, args.against, progress=not args.quiet)
+    print(profile_text(result))
+    print(f"runs and profile.json in {out}")
+    if result["failed"]:
+        print(f"{len(result['failed'])} runs failed: {', '.join(result['failed'][:3])}")
+    return 1 if result["failed"] else 0
