@@ -19,8 +19,8 @@ EXPORTS = {
     "make_method": "seqmem.training.methods", "set_threads": "seqmem.run.threads",
     # what a task, model or method of your own builds on (docs/extending.md)
     "Task": "seqmem.tasks.base", "SampledTask": "seqmem.tasks.base", "Batch": "seqmem.tasks.base",
-    "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods", "make_optimizer": "seqmem.training.methods",
-    "detach_state": "seqmem.training.methods", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
+    "Baseline": "seqmem.tasks.base", "task_loss": "seqmem.training.methods.shared", "make_optimizer": "seqmem.training.methods.shared",
+    "detach_state": "seqmem.training.methods.shared", "register_task": "seqmem.tasks", "register_model": "seqmem.models",
     "register_method": "seqmem.training.methods", "check": "seqmem.run.check",
     # what run folders hold, as DataFrames
     "results": "seqmem.report.frames", "history": "seqmem.report.frames",

@@ -4,6 +4,7 @@ resumes on another device, and a device this machine lacks is refused in one lin
 import pytest
 import torch
 
+import seqmem.run.experiment
 import seqmem.training.loop
 from seqmem import ConfigError, load, run_experiment
 from seqmem.cli import main
@@ -67,13 +68,13 @@ def test_cpu_and_auto_name_the_devices_they_should():
 
 def test_explicit_cpu_trains_what_the_default_trains_with_every_tensor_on_the_device(tmp_path, monkeypatch):
     default = run_experiment(SMALL, tmp_path / "default", **QUIET)
-    built, seen = seqmem.training.loop.prepare, []
+    built, seen = seqmem.run.experiment.fit, []
 
-    def prepare(model, *args):
+    def fit(model, *args):
         seen.append(check_devices(model))
         return built(model, *args)
 
-    monkeypatch.setattr(seqmem.training.loop, "prepare", prepare)
+    monkeypatch.setattr(seqmem.run.experiment, "fit", fit)
     explicit = run_experiment(with_train(device="cpu"), tmp_path / "cpu", **QUIET)
     assert explicit["device"] == default["device"] == "cpu"
     assert explicit["loss"] == default["loss"] and explicit["recall_accuracy"] == default["recall_accuracy"]
@@ -92,13 +93,13 @@ def test_a_resumed_run_moves_its_carried_state_and_batches_to_the_models_device(
     assert RunDir(tmp_path / "run").read_checkpoint()["state"] is not None  # step 2 of a three-chunk batch
     monkeypatch.setattr(signals, "requested", lambda: False)
     monkeypatch.setattr(seqmem.training.loop, "resolve", lambda name: torch.device("meta"))
-    built, seen = seqmem.training.loop.prepare, []
+    built, seen = seqmem.run.experiment.fit, []
 
-    def prepare(model, *args):
+    def fit(model, *args):
         seen.append(check_devices(model, stop=True))
         return built(model, *args)
 
-    monkeypatch.setattr(seqmem.training.loop, "prepare", prepare)
+    monkeypatch.setattr(seqmem.run.experiment, "fit", fit)
     with pytest.raises(Seen):
         run_experiment(SMALL, tmp_path / "run", **QUIET)
     assert len(seen[0][0]) == 2 and {d.type for d in seen[0][0]} == {"meta"}  # the chunk's inputs and the state

@@ -9,7 +9,7 @@ import torch
 
 import seqmem
 from seqmem.tasks.base import IGNORE
-from seqmem.training.methods import task_loss
+from seqmem.training.methods.shared import task_loss
 from seqmem.training.metrics import Tally
 
 

@@ -8,7 +8,8 @@ import torch
 
 import seqmem
 from seqmem.tasks.base import generator_for
-from seqmem.training.methods import decays, make_method, make_optimizer
+from seqmem.training.methods import make_method
+from seqmem.training.methods.shared import decays, make_optimizer
 
 DYNAMICS = {"s4d": {"log_dt", "log_neg_A_real", "A_imag"}, "lru": {"nu_log", "theta_log", "gamma_log"},
             "mamba": {"A_log"}}

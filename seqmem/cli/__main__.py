@@ -2,6 +2,6 @@
 
 import sys
 
-from seqmem.cli import main
+from seqmem.cli.command import main
 
 sys.exit(main())

@@ -51,7 +51,7 @@ def run(args) -> int:
 
 def sweep_points(args) -> tuple[list, str]:
     """The points of `seqmem sweep`, and the name of its default folder."""
-    from seqmem.sweeps.sweep import grid, load_sweep_file, name_points
+    from seqmem.sweeps.sweep import grid, load_sweep_file, name_points  # the sweep machinery: not for --help
 
     target = args.target
     if target and target.endswith(".py"):  # a file is run only when named as one: never a task name's namesake
@@ -83,7 +83,7 @@ def sweep_points(args) -> tuple[list, str]:
 
 def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) -> int:
     """Run a sweep, print its table, and say where it is and what failed (exit 1 if anything did)."""
-    from seqmem.report.tables import sweep_records, sweep_table, table
+    from seqmem.report.tables import sweep_records, sweep_table, table  # the report's machinery: not for --help
     from seqmem.sweeps.sweep import run_sweep, sweep_axes
 
     entries = run_sweep(points, out, backend, progress=not quiet, keys=[] if by_run else None)
@@ -100,7 +100,7 @@ def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) 
 def run_suite(args) -> int:
     """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table and the page."""
     recipes = suite_recipes(args.name)  # an unknown suite is refused before PyTorch loads
-    from seqmem.report.page import write_page
+    from seqmem.report.page import write_page  # matplotlib and the sweep machinery: not for --help
     from seqmem.report.tables import collect
     from seqmem.sweeps.sweep import Point, make_backend
 

@@ -10,6 +10,7 @@ last, as `python -m` would).
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -57,8 +58,6 @@ def source_file(spec: str) -> Path | None:
 
 
 def digest(path: Path) -> str:
-    import hashlib
-
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as e:
@@ -72,8 +71,6 @@ def changed_sources(recorded: dict, now: dict) -> list[str]:
 
 def module_name(path: Path) -> str:
     """A module name of the file's own, stable for its path, so two files called model.py do not collide."""
-    import hashlib
-
     return f"seqmem_user.{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 
 

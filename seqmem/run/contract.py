@@ -13,7 +13,7 @@ import torch
 
 from seqmem.errors import ConfigError
 from seqmem.tasks.base import Baseline, Batch
-from seqmem.training.methods import task_loss
+from seqmem.training.methods.shared import task_loss
 
 Check = tuple[bool, str]
 

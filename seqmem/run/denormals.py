@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import contextlib
 
+import torch
+
 DENORMAL = 1e-39  # below float32's smallest normal number, above its smallest denormal
 
 
 def flushing() -> bool:
     """Whether the CPU now flushes denormals: PyTorch has a setter but no getter, so multiply one and see."""
-    import torch
-
     return (torch.tensor([DENORMAL]) * 1.0).item() == 0.0
 
 
 @contextlib.contextmanager
 def flushed_denormals():
-    import torch
-
     before = flushing()
     supported = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changed)
     try:

@@ -22,8 +22,9 @@ from seqmem.run.denormals import flushed_denormals
 from seqmem.run.rundir import RunDir, restore
 from seqmem.run.threads import training_threads
 from seqmem.tasks.letters import predict_text
-from seqmem.training.device import check_device, model_device, resolve
+from seqmem.training.device import model_device, resolve
 from seqmem.training.loop import fit
+from seqmem.training.train_config import check_device
 
 
 def default_out(config: Config) -> Path:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 
+import torch
+
+from seqmem.config.user_code import is_user_class
 from seqmem.errors import ConfigError
 
 
@@ -36,10 +39,6 @@ def check_fits(needed: int, what: str, fix: str) -> None:
 
 def model_bytes(cls, task, params: dict) -> int:
     """The weights, their gradients and two optimizer moments, counted on the meta device (nothing allocated)."""
-    import torch
-
-    from seqmem.config.user_code import is_user_class
-
     try:
         with torch.device("meta"):
             model = cls(task, **params)

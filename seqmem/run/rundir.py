@@ -22,6 +22,7 @@ import torch
 from seqmem.config.user_code import changed_sources
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import atomic_write, not_regular, read_json, reported, write_json, write_jsonl
+from seqmem.training.train_config import EXECUTION
 
 __all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "write_jsonl"]
 
@@ -43,8 +44,6 @@ def same_config(old: dict, new: dict) -> bool:
 def identity(config: dict) -> dict:
     """What a run computes: its config without the settings of where it runs (`train.device`, `train.log`),
     which may change when it resumes."""
-    from seqmem.training.train_config import EXECUTION
-
     train = config.get("train")
     if not isinstance(train, dict):
         return config

@@ -25,7 +25,7 @@ def set_threads(threads: int) -> None:
 
 @contextlib.contextmanager
 def training_threads():
-    import torch
+    import torch  # here: the command line sets --threads through this module before PyTorch is needed
 
     wanted = chosen if chosen is not None else (0 if os.environ.get("OMP_NUM_THREADS") else 1)
     before = torch.get_num_threads()

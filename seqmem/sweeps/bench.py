@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import seqmem
 from seqmem.config import user_code
+from seqmem.config.compose import make_config
 from seqmem.errors import ConfigError
 from seqmem.models import MODELS, count_parameters
+from seqmem.run.atomic import write_json
+from seqmem.sweeps.sweep import Point, read_index, run_sweep
 
 SOLVED = 0.99
 WIDTH_KEYS = ("hidden", "channels", "d_model", "width", "dim")  # the first a model has is its width
@@ -156,9 +160,7 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
                  budget: int | None = None, grid: dict | None = None, say=print) -> tuple[list, dict]:
     """Every run of the profile as a sweep point, tagged with its model, task, setting and grid values; and
     each model's size on each task `{(model, task name): (settings, parameters)}`."""
-    from seqmem.config.compose import make_config
     from seqmem.run.build import make_task  # imports PyTorch: only once the profile is planned
-    from seqmem.sweeps.sweep import Point
 
     params, budget = params or suite.params, budget or suite.budget
     grid = grid or suite.grid
@@ -253,10 +255,6 @@ def reference_path(suite: str) -> Path:
 def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
     """A finished profile of the built-in models as a reference file: each run's config and scores, with
     the seqmem version that made them. Returns the number of runs."""
-    import seqmem
-    from seqmem.run.atomic import write_json
-    from seqmem.sweeps.sweep import read_index
-
     runs = []
     for e in read_index(Path(out))["points"]:
         if e["status"] != "done" or e["tags"]["bench.model"] not in REFERENCE_MODELS:
@@ -284,9 +282,6 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     """Run the profile as one sweep into `out` (a rerun skips finished runs); write and return profile.json.
     With `against="reference"`, the shipped reference runs of the built-in models stand beside `models`
     (only for the suite's own parameter count, budget, grid and seeds, which they were measured with)."""
-    from seqmem.run.atomic import write_json
-    from seqmem.sweeps.sweep import run_sweep
-
     if not models:
         raise ConfigError("name the models to profile, comma-separated (e.g. gru,lstm,my_model.py:Net)")
     labels = [user_code.label(m) for m in models]

@@ -11,10 +11,13 @@ told, checkpoints and exits, and any that has not within a few seconds is killed
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from multiprocessing import connection
 
 from seqmem.run import signals
 
@@ -26,7 +29,7 @@ PR_SET_PDEATHSIG = 1
 def one_thread() -> None:
     """One PyTorch thread a worker: two workers on two cores each with two threads would compete."""
     os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
+    import torch  # after the line above: OpenMP reads it when PyTorch loads
 
     torch.set_num_threads(1)
 
@@ -34,8 +37,6 @@ def one_thread() -> None:
 def die_with(parent: int) -> None:
     """SIGTERM to this process when `parent` dies: the kernel's signal on Linux, a polling thread anywhere."""
     with contextlib.suppress(Exception):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
     def watch():
@@ -79,8 +80,6 @@ class ProcessPool:
 
     def run(self, fn, jobs):
         """Yield each job's result (a dict with `name` and `status`) as it comes."""
-        import multiprocessing
-
         context = multiprocessing.get_context("spawn")
         queue, busy, idle = list(jobs), {}, []  # busy: process -> (conn, job)
         procs: dict = {}  # process -> conn
@@ -145,8 +144,6 @@ class ProcessPool:
 
 
 def connection_wait(objects):
-    from multiprocessing import connection
-
     return connection.wait(objects)
 
 

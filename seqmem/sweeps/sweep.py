@@ -15,6 +15,7 @@ import itertools
 import os
 import runpy
 import signal
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,6 @@ from seqmem.config import user_code
 from seqmem.config.compose import Config, make_config, replace_length, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import read_json, write_json
-from seqmem.run.build import build
 from seqmem.sweeps.point_names import clean, folder_name, shorten
 from seqmem.sweeps.pool import ProcessPool, one_thread
 
@@ -183,6 +183,7 @@ def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tupl
     """Every point checked and built, and its directory checked against the config it holds, before anything
     is written; returns the jobs `(name, recorded config, run directory)`. `built` keeps each point's
     recorded config between calls, so a search that plans its growing list each round builds a point once."""
+    from seqmem.run.build import build  # PyTorch: loaded only once a worker has set its threads
     from seqmem.run.rundir import RunDir
 
     if not points:
@@ -216,7 +217,7 @@ def one_line(error: BaseException) -> str:
 def run_point(job: tuple[str, dict, str]) -> dict:
     """Train one point into its run directory (a worker's whole job); a failure comes back as one line."""
     one_thread()
-    from seqmem.run.experiment import run_experiment
+    from seqmem.run.experiment import run_experiment  # PyTorch: loaded only once a worker has set its threads
 
     name, config, path = job
     try:
@@ -237,7 +238,7 @@ class RayBackend:
 
     def run(self, fn, jobs):
         try:
-            import ray
+            import ray  # an optional extra
         except ImportError:
             raise ConfigError("--backend ray needs Ray: pip install 'seqmem[ray]'") from None
         handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -286,8 +287,6 @@ def make_backend(name: str, workers: int, address: str | None = None):
 def check_address(address: str, seconds: float = 3.0) -> None:
     """Refuse, within seconds, a Ray address that is malformed or where nothing answers (Ray itself would
     wait for minutes)."""
-    import socket
-
     if address == "auto":
         return
     host, colon, port = address.removeprefix("ray://").rpartition(":")
@@ -313,7 +312,7 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 
     `keys` are the axes the index records (default: the settings that tell the points apart); a list of
     unrelated runs (a suite) passes `[]`, and is reported one run a row. `built`: as for `plan`."""
-    from seqmem.run.rundir import lock
+    from seqmem.run.rundir import lock  # PyTorch: loaded only once a worker has set its threads
 
     out = Path(out)
     jobs = plan(points, out, built)
@@ -323,9 +322,9 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 
 
 def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backend, progress: bool) -> list[dict]:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # it looks for IPython: loaded only when a sweep runs, not for --help
 
-    from seqmem.run.rundir import RunDir
+    from seqmem.run.rundir import RunDir  # PyTorch: loaded only once a worker has set its threads
 
     entries = {}
     for point, (name, _, path) in zip(points, jobs, strict=True):

@@ -1,4 +1,5 @@
-"""Where a run computes (`device`) and in what precision: names checked without PyTorch, resolved with it.
+"""Where a run computes (`device`) and in what precision, resolved on this machine (the names are TrainConfig's
+settings, checked without PyTorch in seqmem.training.train_config).
 
 Batches are drawn on the CPU from their seeded generators and moved to the model's device, so every device
 sees the same sequences; the weights are drawn on the CPU too, then moved.
@@ -7,28 +8,18 @@ sees the same sequences; the weights are drawn on the CPU too, then moved.
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import fields
 
+import torch
+
 from seqmem.errors import ConfigError
-
-DEVICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
-PRECISIONS = ("fp32", "bf16", "fp16")
-CHOOSE = "use --device cpu, or --device auto to take a GPU where there is one"
-
-
-def check_device(name) -> str:
-    """A device's name as a setting (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); its availability is resolve's."""
-    if not isinstance(name, str) or not re.fullmatch(r"cpu|cuda(:\d+)?|mps|auto", name):
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
-    return name
+from seqmem.tasks.base import Batch
+from seqmem.training.train_config import CHOOSE, check_device
 
 
 def resolve(name: str):
     """The torch.device a setting names here; a device this machine lacks refused in one line saying how to choose.
     `auto` takes CUDA, else MPS, else the CPU."""
-    import torch
-
     check_device(name)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu"
@@ -48,16 +39,12 @@ def resolve(name: str):
 
 
 def mps_available() -> bool:
-    import torch
-
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def check_precision(precision: str, device) -> None:
     """Refuse a precision the device cannot train in: bf16 on the CPU, CUDA (where the GPU has it) or MPS; fp16 on
     CUDA or MPS (on the CPU it is slower than fp32 and needs loss scaling the CPU does not have in every PyTorch)."""
-    import torch
-
     if precision == "fp32":
         return
     if precision == "fp16" and device.type == "cpu":
@@ -68,8 +55,6 @@ def check_precision(precision: str, device) -> None:
 
 def autocast(device, precision: str):
     """The context one update's forward and loss run in: PyTorch's autocast for bf16 or fp16, nothing for fp32."""
-    import torch
-
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
@@ -77,8 +62,6 @@ def autocast(device, precision: str):
 
 def model_device(model):
     """The device of a model's first weight or buffer (the CPU for a model with neither)."""
-    import torch
-
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -86,10 +69,6 @@ def model_device(model):
 
 def to_device(value, device):
     """A batch, a carried state (tensors, tuples, lists or dicts of them) or None, on `device`."""
-    import torch
-
-    from seqmem.tasks.base import Batch
-
     if isinstance(value, torch.Tensor):
         return value.to(device)
     if isinstance(value, Batch):
@@ -104,8 +83,6 @@ def to_device(value, device):
 def place(model, method, device) -> None:
     """The model, and every other module the method holds (target propagation's inverse), on `device`.
     `Module.to` moves weights in place, so optimizers made before keep pointing at them."""
-    import torch
-
     model.to(device)
     for value in getattr(method, "__dict__", {}).values():
         if isinstance(value, torch.nn.Module) and value is not model:

@@ -9,6 +9,7 @@ run that starts logging part-way writes the evaluations metrics.jsonl already ho
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 
 from seqmem.errors import ConfigError
 
@@ -20,8 +21,6 @@ SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy")
 def require() -> None:
     """Refuse `--log tensorboard` in one line where the tensorboard package is missing (checked before any
     file is written)."""
-    import importlib.util
-
     if importlib.util.find_spec("tensorboard") is None:
         raise ConfigError(f"--log tensorboard needs the tensorboard package: {INSTALL} (or --log none)")
 
@@ -58,7 +57,7 @@ def tensorboard_log(config, run, history: list[dict], start: int):
         yield NoLog()
         return
     require()
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # here: tensorboard is an optional extra
 
     earlier = any(run.path.glob("events.out.tfevents.*"))
     writer = SummaryWriter(str(run.path), purge_step=start + 1 if earlier else None)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from seqmem.config.settings import check_int, coerce, settings_of
 from seqmem.errors import ConfigError
-from seqmem.training.device import PRECISIONS, check_device
 from seqmem.training.schedule import SCHEDULES
+
+DEVICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
+PRECISIONS = ("fp32", "bf16", "fp16")
+CHOOSE = "use --device cpu, or --device auto to take a GPU where there is one"
+
+
+def check_device(name) -> str:
+    """A device's name as a setting (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); its availability is resolve's."""
+    if not isinstance(name, str) or not re.fullmatch(r"cpu|cuda(:\d+)?|mps|auto", name):
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
+    return name
+
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 LOGS = ("none", "tensorboard")

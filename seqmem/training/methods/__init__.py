@@ -1,17 +1,15 @@
-"""How one update is made. A method is registered by name and owns its options (a dataclass `Options`).
+"""Method registry: how one update is made. Each module in this package may register a method by name
+(`@register_method("bptt")`: bptt.py, target_prop.py); a method owns its options (a dataclass `Options`).
+What methods share (the loss, the optimizer, detaching state) is in shared.py.
 
-BPTT and truncated BPTT share one update; truncated BPTT only adds `chunk_length`, which the loop reads
-to cut each batch into chunks, carrying the state detached between them.
-
-This module imports PyTorch only inside the functions that compute, so a config is checked (its method's
-options included) without it; the methods are listed from their modules' source, as tasks and models are.
+This module imports no PyTorch, so a config is checked (its method's options included) without it; the
+methods are listed from their modules' source, as tasks and models are.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from seqmem.config.registry import Registry
 from seqmem.config.settings import REQUIRED, coerce, settings_of
@@ -19,14 +17,7 @@ from seqmem.config.user_code import construct
 from seqmem.errors import ConfigError
 from seqmem.training.train_config import TrainConfig
 
-if TYPE_CHECKING:
-    import torch
-
-    from seqmem.tasks.base import Batch
-
 METHODS = Registry(__name__, "register_method", "method", options=True)
-
-
 register_method = METHODS.register
 
 
@@ -46,65 +37,6 @@ def method_options(name: str, options: dict):
             raise ConfigError(f"method {name} needs --{key.replace('_', '-')} ({param.help})")
     return construct(f"method {name}'s Options", cls.Options,
                      **{k: coerce(f"method.{k}", v, params[k].kind) for k, v in options.items()})
-
-
-# The state-space models' dynamics: step sizes, eigenvalues and the LRU's normalization (as named in
-# models/s4d.py, lru.py and mamba.py), kept in log form. Weight decay would pull them to 0 (a step size of 1,
-# Re A = -1, the LRU's |lambda| = 1/e) and so shorten how long the model remembers, which no loss asked for.
-NO_DECAY = frozenset({"log_dt", "log_neg_A_real", "A_imag", "nu_log", "theta_log", "gamma_log", "A_log"})
-
-
-def decays(name: str, param) -> bool:
-    """Weight decay for weights only (as nanoGPT, and s4's example.py for the dynamics): never the dynamics
-    above, a parameter marked `_no_weight_decay` (Mamba's convention), a vector or scalar (biases, norms'
-    gains, skips), or a weight norm's gain (`parametrizations.weight.original0`, the TCN's)."""
-    if param.dim() < 2 or getattr(param, "_no_weight_decay", False) or name.endswith("weight.original0"):
-        return False
-    return name.rsplit(".", 1)[-1] not in NO_DECAY
-
-
-def make_optimizer(model, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
-    """The configured optimizer over `model`'s parameters (a module, or an iterable of parameters); with weight
-    decay, a module's parameters that `decays` refuses go in a group of their own without it."""
-    import torch
-
-    lr = config.lr if lr is None else lr
-    name, wd = config.optimizer, config.weight_decay
-    if wd > 0 and isinstance(model, torch.nn.Module):
-        named = list(model.named_parameters())
-        groups = [{"params": [p for n, p in named if decays(n, p)], "weight_decay": wd},
-                  {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}]
-        params = [g for g in groups if g["params"]]
-    else:
-        params = model.parameters() if isinstance(model, torch.nn.Module) else model
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=0.9)
-
-
-def detach_state(state):
-    """Cut the graph behind a carried state (a tensor, a tuple of them, or None)."""
-    import torch
-
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    return type(state)(detach_state(s) for s in state)
-
-
-def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Mean cross-entropy over every target (per step, or per sequence); mean squared error for a regression
-    target (a float `y`, one output)."""
-    import torch.nn.functional as F
-
-    if batch.y.is_floating_point():
-        return F.mse_loss(logits.reshape(batch.y.shape), batch.y)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
 
 
 def make_method(model, task, config: TrainConfig, name: str = "bptt", **options):

@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from seqmem.config.settings import REQUIRED, check_int
-from seqmem.training.methods import detach_state, make_optimizer, register_method, task_loss
+from seqmem.training.methods import register_method
 from seqmem.training.train_config import TrainConfig
 
 if TYPE_CHECKING:
     import torch
 
     from seqmem.tasks.base import Batch
+
+# PyTorch is imported inside the methods below: a config naming bptt or tbptt is checked, its Options
+# included, before PyTorch loads (a refused command answers in a tenth of a second).
 
 
 @register_method("bptt")
@@ -29,6 +32,8 @@ class Backprop:
     def __init__(self, model: torch.nn.Module, task, config: TrainConfig, options=None):
         self.model, self.config = model, config
         self.options = options if options is not None else self.Options()
+        from seqmem.training.methods.shared import make_optimizer  # PyTorch: see the note at the top
+
         self.optimizer = make_optimizer(model, config)
         self.scaler, self.scaler_state = None, None  # fp16's loss scaler, made on the model's device when first used
 
@@ -43,9 +48,10 @@ class Backprop:
         return getattr(self.options, "chunk_length", None)
 
     def update(self, batch: Batch, state=None):
-        import torch
+        import torch  # see the note at the top
 
         from seqmem.training.device import autocast, model_device
+        from seqmem.training.methods.shared import detach_state, task_loss
 
         device, precision = model_device(self.model), self.config.precision
         self.optimizer.zero_grad(set_to_none=True)
@@ -68,7 +74,7 @@ class Backprop:
     def loss_scaler(self, device):
         """fp16's GradScaler (made on the first update, on the model's device); None in fp32 and bf16, whose range
         needs none."""
-        import torch
+        import torch  # see the note at the top
 
         if self.config.precision != "fp16":
             return None

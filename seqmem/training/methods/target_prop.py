@@ -32,7 +32,8 @@ from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.models.recurrent import RNN
 from seqmem.tasks.base import Batch
-from seqmem.training.methods import make_optimizer, register_method, task_loss
+from seqmem.training.methods import register_method
+from seqmem.training.methods.shared import make_optimizer, task_loss
 from seqmem.training.train_config import TrainConfig
 
 
