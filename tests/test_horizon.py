@@ -71,11 +71,11 @@ def test_a_rerun_replays_the_finished_probes(horizon, capsys):
 
 def test_a_search_builds_each_point_once(horizon, monkeypatch):
     """Every round plans every point so far; only the new ones are built (a build makes the task's data)."""
-    import seqmem.sweeps.sweep
+    import seqmem.run.build
 
     out, result = horizon
-    builds, build = [], seqmem.sweeps.sweep.build
-    monkeypatch.setattr(seqmem.sweeps.sweep, "build", lambda config: builds.append(config) or build(config))
+    builds, build = [], seqmem.run.build.build
+    monkeypatch.setattr(seqmem.run.build, "build", lambda config: builds.append(config) or build(config))
     assert search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH) == result
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert len(points) > 2 and len(builds) == len(points)
