@@ -100,9 +100,9 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
 def reported_profile(out, result, tmp_path):
     """`seqmem report` on the bench folder: the profile's table in the text, on the page, and its figure: a
     panel a task with a bar a model at its test recall, the memoryless recall drawn, and the score panel."""
+    from seqmem.report.collect import collect
     from seqmem.report.command import report
     from seqmem.report.plots import draw_profile
-    from seqmem.report.tables import collect
 
     models, printed = list(json.loads((out / "profile.json").read_text())["models"]), []  # as the file has them
     report([str(out)], html=str(tmp_path / "page.html"), figures=str(tmp_path / "figures"), say=printed.append,

@@ -3,7 +3,8 @@
 import pytest
 
 import seqmem
-from seqmem.report.tables import collect, table_rows
+from seqmem.report.collect import collect
+from seqmem.report.tables import table_rows
 from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
 
 

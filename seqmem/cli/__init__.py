@@ -610,8 +610,8 @@ def run_suite(args) -> int:
     """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table."""
     from seqmem.config.compose import make_config, recipe_config
     from seqmem.recipes import suite_recipes
+    from seqmem.report.collect import collect
     from seqmem.report.page import write_page
-    from seqmem.report.tables import collect
     from seqmem.sweeps.sweep import Point, make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)
@@ -673,7 +673,7 @@ def run_horizon(args) -> int:
     result = search(data, models, list(range(args.seeds)), out, backend, key=args.key, start=args.start,
                     limit=args.limit, target=args.target, tolerance=args.resolution, settings=settings,
                     progress=not args.quiet)
-    from seqmem.report.tables import horizon_text
+    from seqmem.sweeps.horizon import horizon_text
 
     print(horizon_text(result))
     print(f"probes and horizon.json in {out}; `seqmem report {out} --html report.html` draws them")

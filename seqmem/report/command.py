@@ -14,7 +14,9 @@ import json
 from pathlib import Path
 
 from seqmem.errors import ConfigError
-from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, table
+from seqmem.report.collect import chosen_section, collect
+from seqmem.report.tables import data_rows, table
+from seqmem.sweeps.horizon import horizon_text
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
 

@@ -15,7 +15,7 @@ from seqmem.errors import ConfigError
 
 
 def sections(path):
-    from seqmem.report.tables import collect
+    from seqmem.report.collect import collect
 
     path = Path(path)
     if not path.exists():

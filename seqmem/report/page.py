@@ -9,9 +9,11 @@ import json
 import time
 from pathlib import Path
 
+from seqmem.report.collect import Section
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
-from seqmem.report.tables import COLUMNS, Section, axis_label, field, group, number, shown, table_rows
+from seqmem.report.tables import COLUMNS, axis_label, group, shown, table_rows
 from seqmem.run.atomic import atomic_write
+from seqmem.run.records import field, number
 
 # The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
 # its own under the mean, so no column scrolls out of sight (the memoryless ones are last).

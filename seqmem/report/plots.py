@@ -1,7 +1,7 @@
 """The report's figures: learning curves, recall against delay, recall against training seconds. Every figure
 draws the memoryless baseline, so a flat line at chance reads as one.
 
-Each `draw_*` takes a report section (seqmem.report.tables.Section) and returns a `matplotlib.figure.Figure`, or
+Each `draw_*` takes a report section (seqmem.report.collect.Section) and returns a `matplotlib.figure.Figure`, or
 None where the figure has nothing to show (no delay among the axes, say); `png` renders one. The figures are
 made with `Figure` itself, not pyplot, so no backend is chosen for the process: a notebook keeps showing its
 own figures inline, and nothing here needs a display.
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 
-from seqmem.report.tables import DELAY_KEYS, axis_label, field, group, number, shown
+from seqmem.report.tables import DELAY_KEYS, axis_label, group, shown
+from seqmem.run.records import field, number
 
 MAX_GROUPS = 20
 LINESTYLES = ("-", "--", ":", "-.")
