@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from seqmem.cli import main
-from seqmem.run import signals
+from seqmem.run import resources, signals
 from seqmem.run.experiment import run_experiment
 from seqmem.run.rundir import RunDir
 
@@ -216,17 +216,30 @@ def test_importing_seqmem_does_not_import_torch():
     assert done.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("args, what", [
-    (["copy-memory", "--model", "tcn", "--blank", "10000000000", "--steps", "1"], "this run (tcn on copy-memory"),
-    (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"], "this run (gru on copy-memory"),
-    (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"], "fixed data"),
-    (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"], "fixed data"),
+FIX_RUN = "make the model, the sequences or the batches smaller"
+FIX_DATA = "make its sizes (sequence length, set sizes) smaller"
+
+
+@pytest.mark.parametrize("args, line", [
+    (["copy-memory", "--model", "tcn", "--blank", "10000000000", "--steps", "1"],
+     f"this run (tcn on copy-memory, span 10000000020) would need at least 5.22e+05 GiB of memory and 8 GiB is "
+     f"available: {FIX_RUN}"),
+    (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"],
+     f"this run (gru on copy-memory, span 1020) would need at least 4.47e+04 GiB of memory and 8 GiB is available: "
+     f"{FIX_RUN}"),
+    (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"],
+     f"task copy-memory's fixed data would need at least 7.45e+03 GiB of memory and 8 GiB is available: {FIX_DATA}"),
+    (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"],
+     f"task echo-stream's fixed data would need at least 1.12e+04 GiB of memory and 8 GiB is available: {FIX_DATA}"),
     (["copy-memory", "--model", "tcn", "--blank", "20", "--levels", "4", "--kernel-size", "3", "--channels",
-      "1000000000", "--steps", "5"], "too large to count (channels=1000000000)"),
+      "1000000000", "--steps", "5"],
+     "model tcn is too large to count (channels=1000000000): its size overflows; make channels smaller"),
 ])
-def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, args, what):
+def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, monkeypatch, args, line):
+    """The exact line, the machine given 8 GiB available so that the line does not depend on this one's."""
+    monkeypatch.setattr(resources, "available_bytes", lambda: 8 * 2**30)
     done = in_process(capsys, "train", *args, "--out", str(tmp_path / "run"))
-    assert one_line(done) and what in done.stderr and ("GiB of memory" in done.stderr or "count" in what), done.stderr
+    assert one_line(done) and done.stderr == f"seqmem: error: {line}\n", done.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -1,5 +1,8 @@
 """A sweep's runs and history as DataFrames: a groupby over the frame gives the report's table."""
 
+import json
+import statistics
+
 import pytest
 
 import seqmem
@@ -29,6 +32,22 @@ def test_results_is_a_row_a_run_with_its_config_scores_and_baseline(sweep):
     means = frame.groupby("model.name")["recall_accuracy"].mean()
     for model, text in shown.items():  # the report's cell is the mean (min..max) over seeds
         assert text.startswith(f"{means[model]:.4f}")
+    recalls = recalls_on_disk(sweep)  # the expected side, read without the report
+    assert {m: sorted(v) for m, v in frame.groupby("model.name")["recall_accuracy"]} == recalls
+    assert shown.keys() == recalls.keys()
+    for model, values in recalls.items():
+        mean, low, high = (f"{v:.4f}" for v in (statistics.fmean(values), min(values), max(values)))
+        assert shown[model] == (mean if low == high else f"{mean} ({low}..{high})")
+
+
+def recalls_on_disk(sweep) -> dict[str, list[float]]:
+    """Each model's recall accuracies, sorted, read straight from its runs' config.json and summary.json."""
+    recalls: dict[str, list[float]] = {}
+    for run in sorted(p for p in sweep.iterdir() if (p / "summary.json").exists()):
+        model = json.loads((run / "config.json").read_text())["model"]["name"]
+        recalls.setdefault(model, []).append(json.loads((run / "summary.json").read_text())["recall_accuracy"])
+    assert sum(map(len, recalls.values())) == 4  # every run was found
+    return {m: sorted(v) for m, v in recalls.items()}
 
 
 def test_history_is_a_row_an_evaluation(sweep):
