@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from in_process import InProcess
 
 from seqmem.errors import ConfigError
 from seqmem.sweeps.bench import (
@@ -17,7 +18,6 @@ from seqmem.sweeps.bench import (
     size_model,
     suite_names,
 )
-from seqmem.sweeps.sweep import ProcessPool
 from seqmem.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ values = [3]
 settings = { convention = "symbols", recall_length = 2, test_size = 40, validation_size = 40 }
 """)
     out = tmp_path / "bench"
-    result = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+    result = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, InProcess(), progress=False,
                        say=lambda *_: None)
     assert set(result["models"]) == {"gru", "MinGRU"} and not result["failed"]
     for model in ("gru", "MinGRU"):
@@ -90,7 +90,7 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
     index = json.loads((out / "sweep.json").read_text())
     assert len(index["points"]) == 4 and {p["tags"]["bench.lr"] for p in index["points"]} == {1e-3, 1e-2}
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
-    again = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+    again = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, InProcess(), progress=False,
                       say=lambda *_: None)
     assert again == result == json.loads((out / "profile.json").read_text())
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}

@@ -27,16 +27,6 @@ def seqmem_cli(*args, cwd=None, env=None):
                           cwd=cwd, env=env)
 
 
-def in_process(capsys, *args):
-    """`seqmem ARGS` run by `main` in this process, as `(exit code, stdout, stderr)`: the checks and refusals
-    below need no interpreter of their own (the command line's own exit path is pinned in test_cli)."""
-    from seqmem.cli import main
-
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
     out = tmp_path / "run"
     done = seqmem_main("train", "echo-letters", "--model", "examples/min_gru.py:MinGRU", "--hidden", "16", *SMALL,
@@ -123,17 +113,19 @@ def test_the_horizon_of_a_user_model(tmp_path):
     assert all((tmp_path / "h" / f"model=MinGRU,delay={d},seed=0").is_dir() for d in (1,))
 
 
-def test_check_passes_the_examples_and_names_each_broken_class(capsys, monkeypatch):
+def test_check_passes_the_examples_and_names_each_broken_class(monkeypatch):
     monkeypatch.chdir(ROOT)
-    code, out, _ = in_process(capsys, "check", "examples/min_gru.py:MinGRU", "examples/hold_task.py:Hold",
-                              "examples/noisy_sgd.py:GradientNoise")
+    done = seqmem_main("check", "examples/min_gru.py:MinGRU", "examples/hold_task.py:Hold",
+                       "examples/noisy_sgd.py:GradientNoise")
+    code, out = done.returncode, done.stdout
     assert code == 0, out
     assert "FAIL" not in out and out.count("pass") >= 15 and "3 of 3 pass" in out
     for name, expected in [("WrongShape", "logits of shape (2, 27): expected (2, 15, 27)"),
                            ("NoReceptiveField", "receptive_field is None"),
                            ("Raises", "its constructor raised ValueError: width 4 is not supported"),
                            ("Peeks", "not causal: the output at step 6 changed when the input at step 7")]:
-        code, out, _ = in_process(capsys, "check", f"{BROKEN}:{name}")
+        done = seqmem_main("check", f"{BROKEN}:{name}")
+        code, out = done.returncode, done.stdout
         assert code == 1, out
         failed = [line for line in out.splitlines() if "FAIL" in line]
         assert len(failed) == 1 and expected.split("...")[0] in failed[0] and expected.split("...")[-1] in failed[0]
@@ -149,8 +141,9 @@ def test_check_passes_the_examples_and_names_each_broken_class(capsys, monkeypat
     (f"{ROOT}/tests/user_classes/nowhere.py:Net", "no file"),
     ("no_such_package.models:Net", "does not import (ModuleNotFoundError"),
 ])
-def test_a_broken_user_class_is_refused_in_one_line_before_anything_is_written(spec, expected, tmp_path, capsys):
-    code, _, err = in_process(capsys, "train", "echo-letters", "--model", spec, "--steps", "5", "--out", tmp_path / "run")
+def test_a_broken_user_class_is_refused_in_one_line_before_anything_is_written(spec, expected, tmp_path):
+    done = seqmem_main("train", "echo-letters", "--model", spec, "--steps", "5", "--out", tmp_path / "run")
+    code, err = done.returncode, done.stderr
     assert code == 2, err
     assert err.count("\n") == 1 and expected in err
     assert not (tmp_path / "run").exists()

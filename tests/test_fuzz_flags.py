@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from in_process import InProcess
 
 from seqmem.cli import build_parser, main
 from seqmem.sweeps import sweep as sweep_module
@@ -21,14 +22,6 @@ VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.text(max_size=12),
 )
-
-
-class InProcess:
-    """A backend that runs the points here, one after another: the fuzzing is about the command line."""
-
-    def run(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
 
 
 def flags(verb: str) -> list[str]:

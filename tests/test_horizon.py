@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.config.compose import recipe_config
 from seqmem.sweeps.horizon import model_label, next_probe, probe_config, search
-from seqmem.sweeps.sweep import ProcessPool
 
 
 def searched(solves, start=1, limit=1024, tolerance=0.0):
@@ -45,7 +45,7 @@ SEARCH = {"start": 2, "limit": 3, "target": 0.9, "tolerance": 0.5, "progress": F
 @pytest.fixture(scope="module")
 def horizon(tmp_path_factory):
     out = tmp_path_factory.mktemp("horizon") / "search"
-    result = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH)
+    result = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, InProcess(), **SEARCH)
     return out, result
 
 
@@ -62,7 +62,7 @@ def test_a_model_cannot_remember_past_what_it_sees(horizon):
 def test_a_rerun_replays_the_finished_probes(horizon, capsys):
     out, result = horizon
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
-    again = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH)
+    again = search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, InProcess(), **SEARCH)
     assert again == result
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
     assert main(["report", str(out)]) == 0
@@ -76,7 +76,7 @@ def test_a_search_builds_each_point_once(horizon, monkeypatch):
     out, result = horizon
     builds, build = [], seqmem.sweeps.sweep.build
     monkeypatch.setattr(seqmem.sweeps.sweep, "build", lambda config: builds.append(config) or build(config))
-    assert search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, ProcessPool(2), **SEARCH) == result
+    assert search(BASE, [{"name": "gru", "hidden": 32}, SHORT_TCN], [0], out, InProcess(), **SEARCH) == result
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert len(points) > 2 and len(builds) == len(points)
 

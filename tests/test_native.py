@@ -7,9 +7,10 @@ import sys
 import pytest
 import torch
 
-from seqmem.kernels.selective_scan import SOURCE, selective_scan_chunked
-from seqmem.kernels import lru_scan as lru, native
+from seqmem.kernels import lru_scan as lru
+from seqmem.kernels import native
 from seqmem.kernels import selective_scan as mamba_scan
+from seqmem.kernels.selective_scan import SOURCE, selective_scan_chunked
 
 pytestmark = pytest.mark.skipif(native.compiler() is None, reason="no C compiler on this machine")
 

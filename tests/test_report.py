@@ -9,12 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.report.collect import collect
 from seqmem.report.page import write_page
 from seqmem.report.plots import colours, draw_learning_curves, draw_recall_by_delay
-from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.sweeps.sweep import grid, name_points, run_sweep
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 10, "test_size": 60, "validation_size": 60},
         "model": {"name": "rnn"},
@@ -26,7 +27,7 @@ def sweep(tmp_path_factory):
     """Two models, two delays, two seeds: eight tiny runs."""
     out = tmp_path_factory.mktemp("report") / "sweep"
     points = name_points(grid(BASE, {"model.name": ["rnn", "gru"], "delay": [1, 3]}, [0, 1], [("model.hidden", 8, "")]))
-    run_sweep(points, out, ProcessPool(2), progress=False)
+    run_sweep(points, out, InProcess(), progress=False)
     return out
 
 
@@ -139,7 +140,7 @@ def test_the_figures_choose_no_matplotlib_backend():
 def test_a_list_of_unrelated_runs_is_reported_one_run_a_row(tmp_path):
     """A suite: runs with nothing in common to group by; the page still draws their curves."""
     points = name_points(grid(BASE, {"model.name": ["rnn", "gru"]}, None))
-    run_sweep(points, tmp_path / "suite", ProcessPool(2), progress=False, keys=[])
+    run_sweep(points, tmp_path / "suite", InProcess(), progress=False, keys=[])
     section = collect(tmp_path / "suite")
     assert section.by is None and sorted(r["run"] for r in section.records) == ["model=gru", "model=rnn"]
     page = write_page(tmp_path / "report.html", [section]).read_text()

@@ -4,11 +4,12 @@ import json
 import statistics
 
 import pytest
+from in_process import InProcess
 
 import seqmem
 from seqmem.report.collect import collect
 from seqmem.report.tables import table_rows
-from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.sweeps.sweep import grid, name_points, run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     base = {"task": {"name": "echo-letters", "test_size": 40, "validation_size": 40}, "model": {"name": "gru", "hidden": 8},
             "train": {"steps": 12, "eval_every": 4, "lr": 1e-2}}
-    run_sweep(name_points(grid(base, {"model.name": ["gru", "lstm"]}, [0, 1])), out, ProcessPool(2), progress=False)
+    run_sweep(name_points(grid(base, {"model.name": ["gru", "lstm"]}, [0, 1])), out, InProcess(), progress=False)
     return out
 
 
