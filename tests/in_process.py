@@ -5,6 +5,8 @@ exit path is pinned in test_cli, the process pool in test_sweep)."""
 
 import contextlib
 import io
+import subprocess
+import sys
 import types
 
 from seqmem.cli import main
@@ -15,6 +17,13 @@ def seqmem_main(*args, cwd=None) -> types.SimpleNamespace:
     with contextlib.chdir(cwd or "."), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([str(a) for a in args])
     return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def seqmem_process(*args, cwd=None, env=None, timeout=None) -> subprocess.CompletedProcess:
+    """`seqmem ARGS` as a process of its own, for the tests whose subject is the process: its exit path, an
+    import path or entry point seen from a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "seqmem.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
 
 
 class InProcess:

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from in_process import seqmem_main
+from in_process import InProcess, seqmem_main, seqmem_process
 
 import seqmem
 
@@ -20,11 +20,6 @@ HOLD = f"{ROOT}/examples/hold_task.py:Hold"
 NOISE = f"{ROOT}/examples/noisy_sgd.py:GradientNoise"
 BROKEN = f"{ROOT}/tests/user_classes/broken.py"
 SMALL = ["--steps", "20", "--eval-every", "10", "--set", "task.test_size=50", "--set", "task.validation_size=50"]
-
-
-def seqmem_cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "seqmem.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
 
 
 def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
@@ -52,9 +47,9 @@ def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
     shutil.copy(ROOT / "examples/min_gru.py", model)
     out = tmp_path / "run"
     args = ["train", "echo-letters", "--model", f"{model}:MinGRU", "--hidden", "8", *SMALL, "--out", out]
-    assert seqmem_cli(*args, "--quiet").returncode == 0
+    assert seqmem_main(*args, "--quiet").returncode == 0
     model.write_text(model.read_text() + "\n# edited\n")
-    again = seqmem_cli(*args)
+    again = seqmem_main(*args)
     assert again.returncode == 2 and "has changed since the run" in again.stderr and again.stderr.count("\n") == 1
     with pytest.warns(UserWarning, match="has changed since"):
         seqmem.load(out)
@@ -103,7 +98,8 @@ def test_a_user_model_swept_beside_a_builtin_gives_the_same_numbers_on_the_pool_
     assert len(set(recalls(pool).values())) == 2  # the models differ: the comparison is not vacuous
 
 
-def test_the_horizon_of_a_user_model(tmp_path):
+def test_the_horizon_of_a_user_model(tmp_path, monkeypatch):
+    monkeypatch.setattr("seqmem.sweeps.sweep.make_backend", lambda *args: InProcess())  # the pool: the test above
     done = seqmem_main("horizon", "echo-letters", "--models", "gru,examples/min_gru.py:MinGRU", "--hidden", "8",
                       "--start", "1", "--limit", "2", "--steps", "10", "--set", "task.test_size=50",
                       "--set", "task.validation_size=50", "--out", tmp_path / "h", "--quiet", cwd=ROOT)
@@ -153,7 +149,7 @@ def test_a_dotted_name_from_the_current_folder_and_the_python_api(tmp_path):
     (tmp_path / "mymodels").mkdir()
     (tmp_path / "mymodels" / "__init__.py").write_text("")
     shutil.copy(ROOT / "examples/min_gru.py", tmp_path / "mymodels" / "gru.py")
-    done = seqmem_cli("train", "echo-letters", "--model", "mymodels.gru:MinGRU", "--hidden", "8", *SMALL,
+    done = seqmem_process("train", "echo-letters", "--model", "mymodels.gru:MinGRU", "--hidden", "8", *SMALL,
                       "--out", tmp_path / "run", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["name"] == "mymodels.gru:MinGRU"
@@ -181,7 +177,7 @@ def test_entry_points_are_listed_beside_the_builtins_without_torch_and_train(tmp
         assert listed.returncode == 0, listed.stderr
         line = next(x for x in listed.stdout.splitlines() if x.startswith(name))
         assert line.split(None, 1)[1].startswith(("minGRU", "hold the first symbol"))
-    done = seqmem_cli("train", "hold", "--length", "5", "--model", "min-gru", "--hidden", "8", *SMALL,
+    done = seqmem_process("train", "hold", "--length", "5", "--model", "min-gru", "--hidden", "8", *SMALL,
                       "--out", tmp_path / "run", "--quiet", env=env)
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())

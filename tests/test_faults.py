@@ -27,10 +27,6 @@ SMALL = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "test_s
 QUIET = {"progress": False, "say": lambda *_: None}
 
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True, **kwargs)
-
-
 def one_line(done, code=2):
     return done.returncode == code and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from in_process import InProcess
+from in_process import InProcess, seqmem_main
 
 from seqmem.cli import main
 from seqmem.report.collect import collect
@@ -189,7 +189,7 @@ def test_bad_report_input_exits_2_in_one_line(sweep, tmp_path, args, expected):
     (tmp_path / "empty").mkdir()
     names = {"empty": tmp_path / "empty", "missing": tmp_path / "missing", "sweep": sweep}
     args = [a.format(**names) for a in args]
-    done = subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True)
+    done = seqmem_main(*args)  # in-process: the command line's own exit path is pinned in test_cli
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr
 
 
