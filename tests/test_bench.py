@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from in_process import InProcess
 
 from seqmem.errors import ConfigError
 from seqmem.run.build import make_task
@@ -18,7 +19,6 @@ from seqmem.sweeps.bench import (
     size_model,
     suite_names,
 )
-from seqmem.sweeps.sweep import ProcessPool
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_GRU = f"{ROOT}/examples/min_gru.py:MinGRU"
@@ -80,7 +80,7 @@ values = [3]
 settings = { convention = "symbols", recall_length = 2, test_size = 40, validation_size = 40 }
 """)
     out = tmp_path / "bench"
-    result = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+    result = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, InProcess(), progress=False,
                        say=lambda *_: None)
     assert set(result["models"]) == {"gru", "MinGRU"} and not result["failed"]
     for model in ("gru", "MinGRU"):
@@ -90,7 +90,7 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
     index = json.loads((out / "sweep.json").read_text())
     assert len(index["points"]) == 4 and {p["tags"]["bench.lr"] for p in index["points"]} == {1e-3, 1e-2}
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
-    again = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, ProcessPool(2), progress=False,
+    again = run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, InProcess(), progress=False,
                       say=lambda *_: None)
     assert again == result == json.loads((out / "profile.json").read_text())
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
@@ -100,9 +100,9 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
 def reported_profile(out, result, tmp_path):
     """`seqmem report` on the bench folder: the profile's table in the text, on the page, and its figure: a
     panel a task with a bar a model at its test recall, the memoryless recall drawn, and the score panel."""
+    from seqmem.report.collect import collect
     from seqmem.report.command import report
     from seqmem.report.plots import draw_profile
-    from seqmem.report.tables import collect
 
     models, printed = list(json.loads((out / "profile.json").read_text())["models"]), []  # as the file has them
     report([str(out)], html=str(tmp_path / "page.html"), figures=str(tmp_path / "figures"), say=printed.append,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.sweeps.sweep import load_sweep_file, run_sweep
@@ -14,14 +15,6 @@ from seqmem.sweeps.sweep import load_sweep_file, run_sweep
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import harness  # noqa: E402
-
-
-class InProcess:
-    """Points run one after another in this process: no worker to start, for a quick sweep file."""
-
-    def run(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
 
 
 def quick_sweep(name, tmp_path, monkeypatch, capsys) -> tuple[list[dict], Path]:

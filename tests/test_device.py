@@ -3,6 +3,7 @@ resumes on another device, and a device this machine lacks is refused in one lin
 
 import pytest
 import torch
+from in_process import interrupted
 
 import seqmem.run.experiment
 import seqmem.training.loop
@@ -119,11 +120,7 @@ def test_evaluation_moves_each_batch_to_the_models_device():
 
 def test_a_run_resumes_on_another_device_setting_but_not_in_another_precision(tmp_path, monkeypatch):
     whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
-    calls = []
-    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 8)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(SMALL, tmp_path / "cut", **QUIET)
-    monkeypatch.setattr(signals, "requested", lambda: False)
+    interrupted(SMALL, tmp_path / "cut", monkeypatch, checks=8)
     with pytest.raises(ConfigError, match="another config"):
         run_experiment(with_train(precision="bf16"), tmp_path / "cut", **QUIET)
     resumed = run_experiment(with_train(device="auto"), tmp_path / "cut", **QUIET)  # the CPU here, or a GPU

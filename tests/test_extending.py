@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from in_process import seqmem_main
+from in_process import InProcess, seqmem_main, seqmem_process
 
 import seqmem
 
@@ -20,21 +20,6 @@ HOLD = f"{ROOT}/examples/hold_task.py:Hold"
 NOISE = f"{ROOT}/examples/noisy_sgd.py:GradientNoise"
 BROKEN = f"{ROOT}/tests/user_classes/broken.py"
 SMALL = ["--steps", "20", "--eval-every", "10", "--set", "task.test_size=50", "--set", "task.validation_size=50"]
-
-
-def seqmem_cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "seqmem.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
-
-
-def in_process(capsys, *args):
-    """`seqmem ARGS` run by `main` in this process, as `(exit code, stdout, stderr)`: the checks and refusals
-    below need no interpreter of their own (the command line's own exit path is pinned in test_cli)."""
-    from seqmem.cli import main
-
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
@@ -62,9 +47,9 @@ def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
     shutil.copy(ROOT / "examples/min_gru.py", model)
     out = tmp_path / "run"
     args = ["train", "echo-letters", "--model", f"{model}:MinGRU", "--hidden", "8", *SMALL, "--out", out]
-    assert seqmem_cli(*args, "--quiet").returncode == 0
+    assert seqmem_main(*args, "--quiet").returncode == 0
     model.write_text(model.read_text() + "\n# edited\n")
-    again = seqmem_cli(*args)
+    again = seqmem_main(*args)
     assert again.returncode == 2 and "has changed since the run" in again.stderr and again.stderr.count("\n") == 1
     with pytest.warns(UserWarning, match="has changed since"):
         seqmem.load(out)
@@ -113,7 +98,8 @@ def test_a_user_model_swept_beside_a_builtin_gives_the_same_numbers_on_the_pool_
     assert len(set(recalls(pool).values())) == 2  # the models differ: the comparison is not vacuous
 
 
-def test_the_horizon_of_a_user_model(tmp_path):
+def test_the_horizon_of_a_user_model(tmp_path, monkeypatch):
+    monkeypatch.setattr("seqmem.sweeps.sweep.make_backend", lambda *args: InProcess())  # the pool: the test above
     done = seqmem_main("horizon", "echo-letters", "--models", "gru,examples/min_gru.py:MinGRU", "--hidden", "8",
                       "--start", "1", "--limit", "2", "--steps", "10", "--set", "task.test_size=50",
                       "--set", "task.validation_size=50", "--out", tmp_path / "h", "--quiet", cwd=ROOT)
@@ -123,17 +109,19 @@ def test_the_horizon_of_a_user_model(tmp_path):
     assert all((tmp_path / "h" / f"model=MinGRU,delay={d},seed=0").is_dir() for d in (1,))
 
 
-def test_check_passes_the_examples_and_names_each_broken_class(capsys, monkeypatch):
+def test_check_passes_the_examples_and_names_each_broken_class(monkeypatch):
     monkeypatch.chdir(ROOT)
-    code, out, _ = in_process(capsys, "check", "examples/min_gru.py:MinGRU", "examples/hold_task.py:Hold",
-                              "examples/noisy_sgd.py:GradientNoise")
+    done = seqmem_main("check", "examples/min_gru.py:MinGRU", "examples/hold_task.py:Hold",
+                       "examples/noisy_sgd.py:GradientNoise")
+    code, out = done.returncode, done.stdout
     assert code == 0, out
     assert "FAIL" not in out and out.count("pass") >= 15 and "3 of 3 pass" in out
     for name, expected in [("WrongShape", "logits of shape (2, 27): expected (2, 15, 27)"),
                            ("NoReceptiveField", "receptive_field is None"),
                            ("Raises", "its constructor raised ValueError: width 4 is not supported"),
                            ("Peeks", "not causal: the output at step 6 changed when the input at step 7")]:
-        code, out, _ = in_process(capsys, "check", f"{BROKEN}:{name}")
+        done = seqmem_main("check", f"{BROKEN}:{name}")
+        code, out = done.returncode, done.stdout
         assert code == 1, out
         failed = [line for line in out.splitlines() if "FAIL" in line]
         assert len(failed) == 1 and expected.split("...")[0] in failed[0] and expected.split("...")[-1] in failed[0]
@@ -149,8 +137,9 @@ def test_check_passes_the_examples_and_names_each_broken_class(capsys, monkeypat
     (f"{ROOT}/tests/user_classes/nowhere.py:Net", "no file"),
     ("no_such_package.models:Net", "does not import (ModuleNotFoundError"),
 ])
-def test_a_broken_user_class_is_refused_in_one_line_before_anything_is_written(spec, expected, tmp_path, capsys):
-    code, _, err = in_process(capsys, "train", "echo-letters", "--model", spec, "--steps", "5", "--out", tmp_path / "run")
+def test_a_broken_user_class_is_refused_in_one_line_before_anything_is_written(spec, expected, tmp_path):
+    done = seqmem_main("train", "echo-letters", "--model", spec, "--steps", "5", "--out", tmp_path / "run")
+    code, err = done.returncode, done.stderr
     assert code == 2, err
     assert err.count("\n") == 1 and expected in err
     assert not (tmp_path / "run").exists()
@@ -160,7 +149,7 @@ def test_a_dotted_name_from_the_current_folder_and_the_python_api(tmp_path):
     (tmp_path / "mymodels").mkdir()
     (tmp_path / "mymodels" / "__init__.py").write_text("")
     shutil.copy(ROOT / "examples/min_gru.py", tmp_path / "mymodels" / "gru.py")
-    done = seqmem_cli("train", "echo-letters", "--model", "mymodels.gru:MinGRU", "--hidden", "8", *SMALL,
+    done = seqmem_process("train", "echo-letters", "--model", "mymodels.gru:MinGRU", "--hidden", "8", *SMALL,
                       "--out", tmp_path / "run", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["name"] == "mymodels.gru:MinGRU"
@@ -188,7 +177,7 @@ def test_entry_points_are_listed_beside_the_builtins_without_torch_and_train(tmp
         assert listed.returncode == 0, listed.stderr
         line = next(x for x in listed.stdout.splitlines() if x.startswith(name))
         assert line.split(None, 1)[1].startswith(("minGRU", "hold the first symbol"))
-    done = seqmem_cli("train", "hold", "--length", "5", "--model", "min-gru", "--hidden", "8", *SMALL,
+    done = seqmem_process("train", "hold", "--length", "5", "--model", "min-gru", "--hidden", "8", *SMALL,
                       "--out", tmp_path / "run", "--quiet", env=env)
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())

@@ -12,9 +12,10 @@ import time
 
 import pytest
 import torch
+from in_process import interrupted, seqmem_main
 
 from seqmem.cli import main
-from seqmem.run import signals
+from seqmem.run import resources
 from seqmem.run.experiment import run_experiment
 from seqmem.run.rundir import RunDir
 
@@ -24,18 +25,6 @@ SMALL = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "test_s
          "model": {"name": "rnn", "hidden": 8},
          "train": {"steps": 30, "eval_every": 10, "lr": 1e-2, "seed": 1}}
 QUIET = {"progress": False, "say": lambda *_: None}
-
-
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True, **kwargs)
-
-
-def in_process(capsys, *args):
-    """The command run by `main` in this process (fast: torch is already imported); an exception that escapes
-    main fails the test, as a traceback would."""
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 def one_line(done, code=2):
@@ -52,11 +41,11 @@ def one_line(done, code=2):
     ["--steps", "5", "--seed", "-1"],
     ["--steps", "5", "--clip", "nan"],
 ])
-def test_a_refused_command_writes_nothing(tmp_path, capsys, args):
-    done = in_process(capsys, "train", *TINY, *args, "--out", str(tmp_path / "run"))
+def test_a_refused_command_writes_nothing(tmp_path, args):
+    done = seqmem_main("train", *TINY, *args, "--out", str(tmp_path / "run"))
     assert one_line(done), done.stderr
     assert not (tmp_path / "run").exists()
-    fixed = in_process(capsys, "train", *TINY, "--steps", "2", "--quiet", "--out", str(tmp_path / "run"))
+    fixed = seqmem_main("train", *TINY, "--steps", "2", "--quiet", "--out", str(tmp_path / "run"))
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -77,7 +66,7 @@ DAMAGE = {
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 @pytest.mark.parametrize("name", ["config.json", "summary.json", "checkpoint.pt"])
 @pytest.mark.parametrize("command", ["train", "demo", "report"])
-def test_a_damaged_file_is_named_in_one_line(finished, tmp_path, capsys, name, damage, command):
+def test_a_damaged_file_is_named_in_one_line(finished, tmp_path, name, damage, command):
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     (run / name).write_bytes(DAMAGE[damage]((run / name).read_bytes()))
@@ -85,7 +74,7 @@ def test_a_damaged_file_is_named_in_one_line(finished, tmp_path, capsys, name, d
         (run / "summary.json").unlink()  # an unfinished run: train reads its config and checkpoint to resume
     args = {"train": ["train", *TINY, "--steps", "30", "--eval-every", "10", "--lr", "0.01", "--seed", "1"],
             "demo": ["demo"], "report": ["report"]}[command]
-    done = in_process(capsys, *args, str(run)) if command != "train" else in_process(capsys, *args, "--out", str(run))
+    done = seqmem_main(*args, str(run)) if command != "train" else seqmem_main(*args, "--out", str(run))
     if command == "report" and name != "summary.json" or command == "demo" and name == "summary.json":
         assert done.returncode == 0, done.stderr  # that command does not read that file
         return
@@ -93,7 +82,7 @@ def test_a_damaged_file_is_named_in_one_line(finished, tmp_path, capsys, name, d
     assert name in done.stderr and ("delete" in done.stderr)
 
 
-def test_a_checkpoint_of_another_architecture_is_refused(finished, tmp_path, capsys):
+def test_a_checkpoint_of_another_architecture_is_refused(finished, tmp_path):
     other = tmp_path / "other"
     run_experiment({**SMALL, "model": {"name": "gru", "hidden": 8}, "train": {**SMALL["train"], "steps": 10}}, other,
                    **QUIET)
@@ -103,7 +92,7 @@ def test_a_checkpoint_of_another_architecture_is_refused(finished, tmp_path, cap
     (run / "summary.json").unlink()
     for args in (["demo", str(run)], ["train", *TINY, "--steps", "30", "--eval-every", "10", "--lr", "0.01", "--seed",
                                        "1", "--out", str(run)]):
-        done = in_process(capsys, *args)
+        done = seqmem_main(*args)
         assert one_line(done) and "holds the state of another model" in done.stderr, done.stderr
 
 
@@ -126,7 +115,7 @@ def test_a_partial_last_metrics_line_is_dropped_on_resume(tmp_path):
     assert [m["step"] for m in RunDir(tmp_path / "cut").metrics()] == [10, 20, 30]
 
 
-def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys):
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
     import socket
 
     run = tmp_path / "run"
@@ -134,20 +123,20 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path,
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid}")
-        done = in_process(capsys, "train", *TINY, "--steps", "2", "--out", str(run))
+        done = seqmem_main("train", *TINY, "--steps", "2", "--out", str(run))
         assert one_line(done) and f"in use by process {sleeper.pid}" in done.stderr
         assert not (run / "config.json").exists()
     finally:
         sleeper.kill()
         sleeper.wait()
-    done = in_process(capsys, "train", *TINY, "--steps", "2", "--out", str(run))  # its holder is dead now
+    done = seqmem_main("train", *TINY, "--steps", "2", "--out", str(run))  # its holder is dead now
     assert done.returncode == 0, done.stderr
     assert not (run / ".lock").exists()
 
 
-def test_divergence_stops_keeps_the_last_finite_checkpoint_and_says_so(tmp_path, capsys):
+def test_divergence_stops_keeps_the_last_finite_checkpoint_and_says_so(tmp_path):
     run = tmp_path / "run"
-    done = in_process(capsys, "train", "copy-memory", "--model", "tcn", "--levels", "2", "--kernel-size", "3", "--channels", "4",
+    done = seqmem_main("train", "copy-memory", "--model", "tcn", "--levels", "2", "--kernel-size", "3", "--channels", "4",
                "--blank", "3", "--recall-length", "2", "--set", "test_size=20", "--set", "validation_size=20",
                "--optimizer", "sgd", "--lr", "1e4", "--steps", "50", "--eval-every", "1", "--out", str(run))
     assert one_line(done, code=1) and "diverged" in done.stderr and "lower --lr" in done.stderr, done.stderr
@@ -182,12 +171,8 @@ def test_sigterm_checkpoints_and_the_resumed_run_is_the_uninterrupted_one(tmp_pa
 
 def test_an_interrupt_between_evaluations_resumes_bit_for_bit(tmp_path, monkeypatch):
     whole = run_experiment(SMALL, tmp_path / "whole", **QUIET)
-    calls = []
-    monkeypatch.setattr(signals, "requested", lambda: calls.append(1) or len(calls) == 15)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(SMALL, tmp_path / "cut", **QUIET)
+    interrupted(SMALL, tmp_path / "cut", monkeypatch, checks=15)
     assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"] == 14
-    monkeypatch.setattr(signals, "requested", lambda: False)
     resumed = run_experiment(SMALL, tmp_path / "cut", **QUIET)
     assert resumed["recall_accuracy"] == whole["recall_accuracy"] and resumed["loss"] == whole["loss"]
 
@@ -197,7 +182,7 @@ class Planted:
         return (os.system, (f"touch {os.environ['SEQMEM_PLANTED']}",))
 
 
-def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch, capsys):
+def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch):
     marker = tmp_path / "ran"
     monkeypatch.setenv("SEQMEM_PLANTED", str(marker))
     run = tmp_path / "run"
@@ -205,7 +190,7 @@ def test_a_planted_checkpoint_runs_no_code(finished, tmp_path, monkeypatch, caps
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     checkpoint["extra"] = Planted()
     torch.save(checkpoint, run / "checkpoint.pt")
-    done = in_process(capsys, "demo", str(run))
+    done = seqmem_main("demo", str(run))
     assert one_line(done) and "cannot be loaded safely" in done.stderr, done.stderr
     assert not marker.exists()
 
@@ -216,25 +201,38 @@ def test_importing_seqmem_does_not_import_torch():
     assert done.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("args, what", [
-    (["copy-memory", "--model", "tcn", "--blank", "10000000000", "--steps", "1"], "this run (tcn on copy-memory"),
-    (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"], "this run (gru on copy-memory"),
-    (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"], "fixed data"),
-    (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"], "fixed data"),
+FIX_RUN = "make the model, the sequences or the batches smaller"
+FIX_DATA = "make its sizes (sequence length, set sizes) smaller"
+
+
+@pytest.mark.parametrize("args, line", [
+    (["copy-memory", "--model", "tcn", "--blank", "10000000000", "--steps", "1"],
+     f"this run (tcn on copy-memory, span 10000000020) would need at least 5.22e+05 GiB of memory and 8 GiB is "
+     f"available: {FIX_RUN}"),
+    (["copy-memory", "--model", "gru", "--hidden", "1000000", "--steps", "1"],
+     f"this run (gru on copy-memory, span 1020) would need at least 4.47e+04 GiB of memory and 8 GiB is available: "
+     f"{FIX_RUN}"),
+    (["copy-memory", "--model", "gru", "--set", "test_size=100000000000", "--steps", "1"],
+     f"task copy-memory's fixed data would need at least 7.45e+03 GiB of memory and 8 GiB is available: {FIX_DATA}"),
+    (["echo-stream", "--model", "gru", "--series-length", "100000000000", "--steps", "1"],
+     f"task echo-stream's fixed data would need at least 1.12e+04 GiB of memory and 8 GiB is available: {FIX_DATA}"),
     (["copy-memory", "--model", "tcn", "--blank", "20", "--levels", "4", "--kernel-size", "3", "--channels",
-      "1000000000", "--steps", "5"], "too large to count (channels=1000000000)"),
+      "1000000000", "--steps", "5"],
+     "model tcn is too large to count (channels=1000000000): its size overflows; make channels smaller"),
 ])
-def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, capsys, args, what):
-    done = in_process(capsys, "train", *args, "--out", str(tmp_path / "run"))
-    assert one_line(done) and what in done.stderr and ("GiB of memory" in done.stderr or "count" in what), done.stderr
+def test_a_run_too_large_for_the_machine_is_refused_with_its_size(tmp_path, monkeypatch, args, line):
+    """The exact line, the machine given 8 GiB available so that the line does not depend on this one's."""
+    monkeypatch.setattr(resources, "available_bytes", lambda: 8 * 2**30)
+    done = seqmem_main("train", *args, "--out", str(tmp_path / "run"))
+    assert one_line(done) and done.stderr == f"seqmem: error: {line}\n", done.stderr
     assert not (tmp_path / "run").exists()
 
 
-def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path, capsys):
+def test_a_recipe_file_with_wrong_types_or_bad_toml_is_refused(tmp_path):
     (tmp_path / "bad.toml").write_text("[task\nname = 1\n")
     (tmp_path / "typed.toml").write_text('[task]\nname = "copy-memory"\nblank = "long"\n[model]\nname = "rnn"\n')
     for name, expected in (("bad.toml", "invalid TOML"), ("typed.toml", "blank: expected an integer, got 'long'")):
-        done = in_process(capsys, "train", "--recipe", str(tmp_path / name), "--steps", "1", "--out", str(tmp_path / "r"))
+        done = seqmem_main("train", "--recipe", str(tmp_path / name), "--steps", "1", "--out", str(tmp_path / "r"))
         assert one_line(done) and expected in done.stderr, done.stderr
 
 
@@ -270,14 +268,14 @@ def test_the_python_api_raises_config_errors_naming_the_parameter():
         assert expected in str(error.value)
 
 
-def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
+def test_an_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("mine")
-    done = in_process(capsys, "train", *TINY, "--steps", "1", "--out", str(tmp_path / "file"))
+    done = seqmem_main("train", *TINY, "--steps", "1", "--out", str(tmp_path / "file"))
     assert one_line(done) and "is a file" in done.stderr
     assert (tmp_path / "file").read_text() == "mine"
 
 
-def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path, capsys):
+def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path):
     """The lock names a live process, but one started after the lock's writer: that writer is gone."""
     import socket
 
@@ -286,14 +284,14 @@ def test_a_lock_whose_process_id_was_reused_is_taken_over(tmp_path, capsys):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (run / ".lock").write_text(f"{socket.gethostname()} {sleeper.pid} 1")  # started at tick 1: not this one
-        done = in_process(capsys, "train", *TINY, "--steps", "2", "--quiet", "--out", str(run))
+        done = seqmem_main("train", *TINY, "--steps", "2", "--quiet", "--out", str(run))
         assert done.returncode == 0, done.stderr
     finally:
         sleeper.kill()
         sleeper.wait()
 
 
-def test_a_second_sweep_on_one_folder_is_refused_naming_the_first(tmp_path, capsys):
+def test_a_second_sweep_on_one_folder_is_refused_naming_the_first(tmp_path):
     import socket
 
     from seqmem.run.rundir import started
@@ -301,27 +299,27 @@ def test_a_second_sweep_on_one_folder_is_refused_naming_the_first(tmp_path, caps
     out = tmp_path / "sweep"
     out.mkdir()
     (out / ".lock").write_text(f"{socket.gethostname()} {os.getpid()} {started(os.getpid())}")  # a sweep running
-    done = in_process(capsys, "sweep", *TINY, "--steps", "2", "--over", "seed=1,2", "--quiet", "--out", str(out))
+    done = seqmem_main("sweep", *TINY, "--steps", "2", "--over", "seed=1,2", "--quiet", "--out", str(out))
     assert one_line(done) and f"in use by process {os.getpid()}" in done.stderr, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [".lock"]
 
 
-def test_a_file_named_like_a_task_is_not_run_as_a_sweep_file(tmp_path, capsys, monkeypatch):
+def test_a_file_named_like_a_task_is_not_run_as_a_sweep_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "echo-letters").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\nconfigs = []\n")
-    done = in_process(capsys, "sweep", "echo-letters", "--model", "nothing", "--steps", "1", "--out", "o")
+    done = seqmem_main("sweep", "echo-letters", "--model", "nothing", "--steps", "1", "--out", "o")
     assert one_line(done) and "unknown model" in done.stderr, done.stderr
     assert not (tmp_path / "ran").exists()
 
 
-def test_a_sweep_file_that_exits_is_said_in_one_line(tmp_path, capsys):
+def test_a_sweep_file_that_exits_is_said_in_one_line(tmp_path):
     (tmp_path / "s.py").write_text("import sys\nsys.exit(3)\n")
-    done = in_process(capsys, "sweep", str(tmp_path / "s.py"), "--out", str(tmp_path / "out"))
+    done = seqmem_main("sweep", str(tmp_path / "s.py"), "--out", str(tmp_path / "out"))
     assert one_line(done) and "called sys.exit(3)" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, monkeypatch):
     import errno
 
     def full(fd):
@@ -332,13 +330,13 @@ def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monk
     real = os.fsync
     calls = []
     monkeypatch.setattr(os, "fsync", lambda fd: full(fd) if len(calls) > 2 else calls.append(fd) or real(fd))
-    done = in_process(capsys, *args)  # config.json and the first evaluation go through; the checkpoint does not
+    done = seqmem_main(*args)  # config.json and the first evaluation go through; the checkpoint does not
     assert one_line(done) and "is full (No space left on device)" in done.stderr, done.stderr
     assert not list(run.glob(".*.tmp")) and not (run / ".lock").exists()
     monkeypatch.setattr(os, "fsync", real)
-    assert in_process(capsys, *args).returncode == 0
+    assert seqmem_main(*args).returncode == 0
 
 
-def test_demo_takes_a_long_text_as_text(finished, capsys):
-    done = in_process(capsys, "demo", str(finished), "a" * 300)
+def test_demo_takes_a_long_text_as_text(finished):
+    done = seqmem_main("demo", str(finished), "a" * 300)
     assert one_line(done) and "text input needs an echo-letters run" in done.stderr, done.stderr

@@ -6,6 +6,7 @@ import struct
 import pytest
 import torch
 
+from seqmem.cli import main
 from seqmem.errors import ConfigError
 from seqmem.tasks.idx import IdxError, read_idx, read_images, read_labels, read_pair, write_idx
 
@@ -81,5 +82,21 @@ def test_pair_must_agree(tmp_path):
     assert x.shape == (2, 2, 3) and y.tolist() == [7, 3]
 
 
-def test_errors_are_config_errors_so_the_cli_prints_one_line():
+@pytest.mark.parametrize("bad, message", [(IMAGES[:-1], "truncated"), (LABELS, "expected images")])
+def test_errors_are_config_errors_so_the_cli_prints_one_line(tmp_path, capsys, bad, message):
+    """A corrupt file among the four a task reads: the command line says so in one line and exits 2, writing
+    nothing."""
     assert issubclass(IdxError, ConfigError)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name, data in (("train-images-idx3-ubyte", bad), ("train-labels-idx1-ubyte", LABELS),
+                       ("t10k-images-idx3-ubyte", IMAGES), ("t10k-labels-idx1-ubyte", LABELS)):
+        write(folder / name, data)
+    out = tmp_path / "run"
+    code = main(["train", "sequential-mnist", "--data-dir", str(folder), "--model", "rnn", "--steps", "1",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"seqmem: error: {folder / 'train-images-idx3-ubyte'}"), err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from sequence_models import learns_to_recall_beyond_the_baseline, refused_naming, trains_by_bptt_and_truncated_bptt
 
 import seqmem
 from seqmem.cli import main
-from seqmem.errors import ConfigError
 from seqmem.kernels.lru_scan import chunked_recurrence, lru_scan, lru_scan_chunked, lru_scan_loop
 from seqmem.models.lru import LRU, LRULayer
 
@@ -135,9 +135,8 @@ def test_a_stream_in_chunks_equals_the_whole_stream():
 
 def test_it_learns_to_recall_beyond_the_baseline():
     task = seqmem.make_task("copy-memory", blank=5, recall_length=3, test_size=200, validation_size=200)
-    model = seqmem.make_model("lru", task, d_model=32, layers=2, state_size=32, seed=0)
-    result = seqmem.train(model, task, seqmem.TrainConfig(steps=400, lr=5e-3, eval_every=400), progress=False)
-    assert result.recall_accuracy > 0.9 > task.baseline().recall_accuracy
+    learns_to_recall_beyond_the_baseline("lru", task, {"steps": 400, "lr": 5e-3, "eval_every": 400}, d_model=32,
+                                         layers=2, state_size=32)
 
 
 @pytest.mark.parametrize("params, expected", [
@@ -154,16 +153,11 @@ def test_it_learns_to_recall_beyond_the_baseline():
     ({"scan": "fast"}, "scan must be one of chunked, parallel, loop"),
 ])
 def test_bad_parameters_name_themselves(params, expected):
-    with pytest.raises(ConfigError) as error:
-        seqmem.make_model("lru", small_task(), **params)
-    assert expected in str(error.value)
+    refused_naming(expected, "lru", small_task(), **params)
 
 
 def test_it_trains_from_the_command_line_by_bptt_and_truncated_bptt(tmp_path):
-    base = ["train", "copy-memory", "--model", "lru", "--blank", "5", "--recall-length", "3", "--d-model", "16",
-            "--layers", "1", "--steps", "5", "--set", "test_size=20", "--set", "validation_size=20", "--quiet"]
-    assert main([*base, "--out", str(tmp_path / "run")]) == 0
-    assert main([*base, "--method", "tbptt", "--chunk-length", "4", "--out", str(tmp_path / "tbptt")]) == 0
+    trains_by_bptt_and_truncated_bptt("lru", tmp_path, steps=5)
 
 
 @pytest.mark.parametrize("flag, value", [("--r-min", "1.5"), ("--r-max", "nan"), ("--max-phase", "-1"),

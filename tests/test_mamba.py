@@ -6,10 +6,9 @@ import functools
 
 import pytest
 import torch
+from sequence_models import learns_to_recall_beyond_the_baseline, refused_naming, trains_by_bptt_and_truncated_bptt
 
 import seqmem
-from seqmem.cli import main
-from seqmem.errors import ConfigError
 from seqmem.kernels.selective_scan import linear_scan, selective_scan, selective_scan_chunked, selective_scan_loop
 from seqmem.models.mamba import MambaBlock
 
@@ -139,10 +138,8 @@ def test_a_stream_in_chunks_equals_the_whole_stream(scan):
 def test_it_learns_to_recall_beyond_the_baseline():
     task = seqmem.make_task("copy-memory", blank=5, recall_length=3, convention="symbols", test_size=200,
                             validation_size=200)
-    model = seqmem.make_model("mamba", task, d_model=32, layers=2, state_size=16, seed=0)
-    result = seqmem.train(model, task, seqmem.TrainConfig(steps=200, lr=1e-2, clip=1.0, eval_every=200),
-                          progress=False)
-    assert result.recall_accuracy > 0.9 > task.baseline().recall_accuracy
+    learns_to_recall_beyond_the_baseline("mamba", task, {"steps": 200, "lr": 1e-2, "clip": 1.0, "eval_every": 200},
+                                         d_model=32, layers=2, state_size=16)
 
 
 @pytest.mark.parametrize("params, expected", [
@@ -152,14 +149,9 @@ def test_it_learns_to_recall_beyond_the_baseline():
     ({"dropout": 1.0}, "dropout must be in [0, 1)"),
 ])
 def test_bad_parameters_name_themselves(params, expected):
-    task = seqmem.make_task("copy-memory", blank=3, test_size=10, validation_size=10)
-    with pytest.raises(ConfigError) as error:
-        seqmem.make_model("mamba", task, **params)
-    assert expected in str(error.value)
+    refused_naming(expected, "mamba", seqmem.make_task("copy-memory", blank=3, test_size=10, validation_size=10),
+                   **params)
 
 
 def test_it_trains_from_the_command_line_by_bptt_and_truncated_bptt(tmp_path):
-    base = ["train", "copy-memory", "--model", "mamba", "--blank", "5", "--recall-length", "3", "--d-model", "16",
-            "--layers", "1", "--steps", "4", "--set", "test_size=20", "--set", "validation_size=20", "--quiet"]
-    assert main([*base, "--out", str(tmp_path / "bptt")]) == 0
-    assert main([*base, "--method", "tbptt", "--chunk-length", "4", "--out", str(tmp_path / "tbptt")]) == 0
+    trains_by_bptt_and_truncated_bptt("mamba", tmp_path, steps=4)

@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.errors import ConfigError
@@ -14,12 +15,6 @@ from seqmem.sweeps.sweep import grid, name_points
 
 BASE = {"task": {"name": "copy-memory", "blank": 2, "recall_length": 2, "test_size": 8, "validation_size": 8},
         "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 2, "eval_every": 2}}
-
-
-class InProcess:
-    def run(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
 
 
 def test_long_names_keep_a_prefix_and_a_hash_of_the_whole_name():

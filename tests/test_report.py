@@ -9,12 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from in_process import InProcess, seqmem_main
 
 from seqmem.cli import main
+from seqmem.report.collect import collect
 from seqmem.report.page import write_page
 from seqmem.report.plots import colours, draw_learning_curves, draw_recall_by_delay
-from seqmem.report.tables import collect
-from seqmem.sweeps.sweep import ProcessPool, grid, name_points, run_sweep
+from seqmem.sweeps.sweep import grid, name_points, run_sweep
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 10, "test_size": 60, "validation_size": 60},
         "model": {"name": "rnn"},
@@ -26,7 +27,7 @@ def sweep(tmp_path_factory):
     """Two models, two delays, two seeds: eight tiny runs."""
     out = tmp_path_factory.mktemp("report") / "sweep"
     points = name_points(grid(BASE, {"model.name": ["rnn", "gru"], "delay": [1, 3]}, [0, 1], [("model.hidden", 8, "")]))
-    run_sweep(points, out, ProcessPool(2), progress=False)
+    run_sweep(points, out, InProcess(), progress=False)
     return out
 
 
@@ -127,7 +128,7 @@ def test_the_figures_choose_no_matplotlib_backend():
     """Drawing a figure neither imports pyplot nor sets a backend, so a notebook's inline figures still work."""
     code = ("import sys, matplotlib; before = matplotlib.rcParams._get_backend_or_none()\n"
             "from seqmem.report.plots import draw_learning_curves, png\n"
-            "from seqmem.report.tables import Section\n"
+            "from seqmem.report.collect import Section\n"
             "s = Section('x', [{'run': 'a', 'baseline': {'recall_accuracy': 0.1}}], None,\n"
             "            {'a': [{'step': 1, 'train_seconds': 0.1, 'recall_accuracy': 0.5}]})\n"
             "assert png(draw_learning_curves(s))[:4] == b'\\x89PNG'\n"
@@ -139,7 +140,7 @@ def test_the_figures_choose_no_matplotlib_backend():
 def test_a_list_of_unrelated_runs_is_reported_one_run_a_row(tmp_path):
     """A suite: runs with nothing in common to group by; the page still draws their curves."""
     points = name_points(grid(BASE, {"model.name": ["rnn", "gru"]}, None))
-    run_sweep(points, tmp_path / "suite", ProcessPool(2), progress=False, keys=[])
+    run_sweep(points, tmp_path / "suite", InProcess(), progress=False, keys=[])
     section = collect(tmp_path / "suite")
     assert section.by is None and sorted(r["run"] for r in section.records) == ["model=gru", "model=rnn"]
     page = write_page(tmp_path / "report.html", [section]).read_text()
@@ -188,7 +189,7 @@ def test_bad_report_input_exits_2_in_one_line(sweep, tmp_path, args, expected):
     (tmp_path / "empty").mkdir()
     names = {"empty": tmp_path / "empty", "missing": tmp_path / "missing", "sweep": sweep}
     args = [a.format(**names) for a in args]
-    done = subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True)
+    done = seqmem_main(*args)  # in-process: the command line's own exit path is pinned in test_cli
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr
 
 
@@ -213,3 +214,31 @@ def test_choose_refuses_a_key_that_is_not_an_axis(sweep, capsys):
     assert main(["report", str(sweep), "--choose", "train.lr"]) == 2
     err = capsys.readouterr().err
     assert "--choose train.lr: it is not an axis of this sweep" in err and "Traceback" not in err
+
+
+def test_every_column_is_a_score_the_summary_check_reads_as_a_number():
+    """The table's columns and summary.json's shape check (beside its writer) name the same scores."""
+    from seqmem.report.tables import COLUMNS
+    from seqmem.run.rundir import SCORES, summary_problem
+
+    assert [key for _, key, _ in COLUMNS] == list(SCORES)
+    assert summary_problem({"recall_accuracy": 0.5, "baseline": {"accuracy": "high"}}) == \
+        "its baseline.accuracy is not a number"
+    assert summary_problem({"recall_accuracy": 0.5, "baseline": {"accuracy": 0.1}}) is None  # the control
+
+
+def test_runs_and_sweeps_never_import_the_report():
+    """Data flows one way: the report reads what runs and sweeps write, so they never import it (no cycle)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "seqmem"
+    found = []
+    for stage in ("run", "sweeps"):
+        for path in sorted((package / stage).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                found += [f"{path.name}: {n}" for n in names if n.startswith("seqmem.report")]
+    assert not found, found
+    assert "report" in {p.name for p in package.iterdir()}  # the control: the folder the check looks for exists

@@ -8,18 +8,13 @@ import shutil
 import stat
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.sweeps.horizon import search
 
 BASE = {"task": {"name": "copy-memory", "blank": 2, "recall_length": 2, "test_size": 8, "validation_size": 8},
         "model": {"name": "rnn", "hidden": 4}, "train": {"steps": 4, "eval_every": 2}}
-
-
-class InProcess:
-    def run(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from in_process import InProcess
 
 from seqmem.cli import main
 from seqmem.sweeps.sweep import load_sweep_file, run_sweep
@@ -17,12 +18,6 @@ configs = [{"task": {"name": "echo-letters", "seq_length": 8, "delay": delay, "t
             "tags": {"size": "small" if delay == 1 else "large"}}
            for delay in (1, 2) for seed in (0, 1)]
 """
-
-
-class InProcess:
-    def run(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from in_process import seqmem_main, seqmem_process
 
 from seqmem.cli import main
 from seqmem.config.compose import make_config
@@ -21,10 +22,6 @@ BASE = {"task": {"name": "copy-memory", "blank": 3, "recall_length": 2, "convent
         "train": {"steps": 20, "eval_every": 10, "batch_size": 16, "lr": 1e-2}}
 FLAGS = ["sweep", "copy-memory", "--model", "rnn", "--hidden", "8", "--convention", "symbols", "--recall-length", "2",
          "--set", "test_size=50", "--set", "validation_size=50", "--batch-size", "16", "--quiet"]
-
-
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "seqmem.cli", *args], capture_output=True, text=True, **kwargs)
 
 
 def recalls(out) -> dict:
@@ -82,7 +79,7 @@ def test_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
     process.wait()
     finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
     assert 2 <= len(finished) < 6, "the sweep must be killed midway"
-    done = cli(*args, timeout=300)
+    done = seqmem_main(*args)  # the rerun in-process: its points still run on the pool
     assert done.returncode == 0, done.stderr
     assert "6 of 6 points done" in done.stdout
     after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
@@ -128,7 +125,7 @@ def test_a_failed_point_is_recorded_and_the_others_go_on(tmp_path):
         "configs = [dict(base, name=f'seed{s}', train=dict(base['train'], seed=s)) for s in (0, 1)]\n"
         "configs.append(dict(base, name='exploding', model={'name': 'tcn', 'levels': 2, 'kernel_size': 3, 'channels': 4},\n"
         "                    train=dict(base['train'], optimizer='sgd', lr=1e30)))\n")
-    done = cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--quiet")
+    done = seqmem_process("sweep", sweep, "--out", tmp_path / "out", "--quiet")  # its workers' stderr too
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "2 of 3 points done" in done.stdout and "exploding: Diverged: loss became nan at step 2" in done.stdout
     index = {p["name"]: p for p in json.loads((tmp_path / "out" / "sweep.json").read_text())["points"]}
@@ -177,6 +174,6 @@ def test_a_bad_sweep_file_is_refused_in_one_line(tmp_path, capsys, text, expecte
 
 def test_a_point_whose_directory_holds_another_run_is_refused_up_front(pool_sweep, tmp_path):
     out, _ = pool_sweep
-    done = cli(*FLAGS, "--steps", "20", "--eval-every", "10", "--lr", "0.02", "--over", "blank=3,4", "--seeds", "2",
-               "--out", str(out))
+    done = seqmem_main(*FLAGS, "--steps", "20", "--eval-every", "10", "--lr", "0.02", "--over", "blank=3,4",
+                       "--seeds", "2", "--out", out)
     assert done.returncode == 2 and "holds a run with another config" in done.stderr

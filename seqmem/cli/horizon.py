@@ -38,8 +38,7 @@ def add(parser: Parser, verbs, named: dict, shown: dict | None) -> None:
 
 
 def run(args) -> int:
-    from seqmem.report.tables import horizon_text  # the search machinery: only for a command that computes
-    from seqmem.sweeps.horizon import search
+    from seqmem.sweeps.horizon import horizon_text, search  # the search machinery: only for a command that computes
     from seqmem.sweeps.sweep import make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)

@@ -100,8 +100,9 @@ def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) 
 def run_suite(args) -> int:
     """Every recipe of the suite as one sweep into `OUT/<suite>/<recipe>`, then one table and the page."""
     recipes = suite_recipes(args.name)  # an unknown suite is refused before PyTorch loads
-    from seqmem.report.page import write_page  # matplotlib and the sweep machinery: not for --help
-    from seqmem.report.tables import collect
+    # the report's and the sweep's machinery: only for a command that computes, not for --help
+    from seqmem.report.collect import collect
+    from seqmem.report.page import write_page
     from seqmem.sweeps.sweep import Point, make_backend
 
     backend = make_backend(args.backend, args.workers, args.address)

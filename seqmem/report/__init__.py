@@ -1,2 +1,2 @@
-"""What run folders hold, shown: tables (`tables`), the page and its figures (`page`, `plots`), DataFrames
-(`frames`), and `seqmem report`'s work after parsing (`command`)."""
+"""What run folders hold (`collect`), shown: tables (`tables`), the page and its figures (`page`, `plots`),
+DataFrames (`frames`), and `seqmem report`'s work after parsing (`command`)."""

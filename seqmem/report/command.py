@@ -14,7 +14,12 @@ import json
 from pathlib import Path
 
 from seqmem.errors import ConfigError
-from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, table
+from seqmem.report.collect import chosen_section, collect
+from seqmem.report.page import write_figures, write_page
+from seqmem.report.tables import data_rows, table
+from seqmem.run.atomic import atomic_write, check_writable
+from seqmem.sweeps.bench import profile_text
+from seqmem.sweeps.horizon import horizon_text
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
 
@@ -30,8 +35,6 @@ def render(sections: list, fmt: str) -> str:
             if section.horizon:
                 parts.append(horizon_text(section.horizon))
             if section.profile:
-                from seqmem.sweeps.bench import profile_text
-
                 parts.append(profile_text(section.profile))
         return "\n".join(parts) + "\n"
     rows = [row for section in sections for row in data_rows(section)]
@@ -55,8 +58,6 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
     `err` where `say` carries CSV or JSON, so that stays clean to read). A damaged file is named through `err`
     in one line and the rest still shown; refused (ConfigError) where nothing at all can be read, or before
     anything is read where an output cannot be written."""
-    from seqmem.run.atomic import atomic_write, check_writable
-
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     for flag_name, path in ("--output", output), ("--html", html), ("--csv", csv_file):
@@ -89,11 +90,7 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
         atomic_write(Path(csv_file), lambda f: f.write(render(sections[:1], "csv").encode()))
         note(f"table written to {csv_file}")
     if html is not None:
-        from seqmem.report.page import write_page
-
         note(f"report written to {write_page(html, sections)}")
     if figures is not None:
-        from seqmem.report.page import write_figures
-
         for path in write_figures(figures, sections):
             note(f"figure written to {path}")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from seqmem.errors import ConfigError
+from seqmem.report.collect import collect
 
 
 def sections(path):
-    from seqmem.report.tables import collect
-
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} does not exist: give a run directory, a sweep folder or a folder of runs")
@@ -32,9 +33,7 @@ def run_folder(path: Path, section, run: str) -> Path:
 
 def results(path):
     """The finished runs under `path` (a run, a sweep or a folder of runs), one row each."""
-    import pandas as pd
-
-    from seqmem.run.rundir import RunDir
+    from seqmem.run.rundir import RunDir  # rundir loads PyTorch (checkpoints): only once runs are read
 
     path, section = sections(path)
     rows = []
@@ -50,8 +49,6 @@ def results(path):
 
 def history(path):
     """Every evaluation of every finished run under `path`, one row each, `run` naming its run."""
-    import pandas as pd
-
     path, section = sections(path)
     rows = [{"run": str(run_folder(path, section, run)), **pd.json_normalize(line).iloc[0].to_dict()}
             for run, curve in section.curves.items() for line in curve]

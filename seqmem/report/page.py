@@ -9,9 +9,12 @@ import json
 import time
 from pathlib import Path
 
+from seqmem.report.collect import Section
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
-from seqmem.report.tables import COLUMNS, Section, axis_label, field, group, number, shown, table_rows
-from seqmem.run.atomic import atomic_write
+from seqmem.report.tables import COLUMNS, axis_label, group, shown, table_rows
+from seqmem.run.atomic import atomic_write, read_json
+from seqmem.run.records import field, number
+from seqmem.sweeps.bench import profile_rows
 
 # The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
 # its own under the mean, so no column scrolls out of sight (the memoryless ones are last).
@@ -57,8 +60,6 @@ def horizon_table(horizon: dict) -> str:
 
 def task_settings(section, record: dict) -> dict:
     """The task part of a run's config.json (a suite's point under the folder, or a loose run), or {}."""
-    from seqmem.run.atomic import read_json
-
     for folder in (Path(section.title) / record["run"], Path(record["run"])):
         try:
             return read_json(folder / "config.json")["task"]
@@ -115,8 +116,6 @@ def best_note(section) -> str:
 
 def profile_html(section) -> str:
     """The memory profile's table, note and figure; every value from profile.json is escaped."""
-    from seqmem.sweeps.bench import profile_rows
-
     result = section.profile
     head, rows = profile_rows(result)
     note = (f"Every model at about {html.escape(str(result['target_parameters']))} parameters, "

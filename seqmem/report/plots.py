@@ -1,7 +1,7 @@
 """The report's figures: learning curves, recall against delay, recall against training seconds. Every figure
 draws the memoryless baseline, so a flat line at chance reads as one.
 
-Each `draw_*` takes a report section (seqmem.report.tables.Section) and returns a `matplotlib.figure.Figure`, or
+Each `draw_*` takes a report section (seqmem.report.collect.Section) and returns a `matplotlib.figure.Figure`, or
 None where the figure has nothing to show (no delay among the axes, say); `png` renders one. The figures are
 made with `Figure` itself, not pyplot, so no backend is chosen for the process: a notebook keeps showing its
 own figures inline, and nothing here needs a display.
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 
-from seqmem.report.tables import DELAY_KEYS, axis_label, field, group, number, shown
+from seqmem.report.tables import DELAY_KEYS, axis_label, group, shown
+from seqmem.run.records import field, number
 
 MAX_GROUPS = 20
 LINESTYLES = ("-", "--", ":", "-.")
@@ -23,14 +24,14 @@ LINESTYLES = ("-", "--", ":", "-.")
 
 def colours(n: int) -> list:
     """`n` distinct colours: tab10 up to 10, tab20 up to 20."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # matplotlib: loaded only when a figure is drawn, not for a text report
 
     palette = colormaps["tab10" if n <= 10 else "tab20"]
     return [palette(i) for i in range(n)]
 
 
 def new_figure():
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # as above
 
     fig = Figure(figsize=(11, 4.4), dpi=100)
     return fig, fig.add_subplot()
@@ -131,7 +132,7 @@ def draw_profile(section):
     chosen on validation (mean over seeds, min..max as error bars) and the fraction of the task's settings it
     solved written above; the memoryless recall dashed; a last panel with each model's overall score (the
     solved fraction averaged over tasks). None where the folder holds no profile."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # as in new_figure
 
     result = section.profile
     if not result or not result["models"]:

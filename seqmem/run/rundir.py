@@ -22,9 +22,14 @@ import torch
 from seqmem.config.user_code import changed_sources
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import atomic_write, not_regular, read_json, reported, write_json, write_jsonl
+from seqmem.run.records import field, number
 from seqmem.training.train_config import EXECUTION
 
 __all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "write_jsonl"]
+
+# The scores summary.json holds, by dotted key: each a number where present (the report's columns).
+SCORES = ("steps", "train_seconds", "loss", "accuracy", "recall_accuracy", "sequence_accuracy",
+          "valid_recall_accuracy", "at_best.recall_accuracy", "baseline.accuracy", "baseline.recall_accuracy")
 
 
 def same_config(old: dict, new: dict) -> bool:
@@ -169,6 +174,16 @@ class RunDir:
 
     def summary(self) -> dict:
         return read_record(self.summary_path, "delete it and run the same command again to rewrite it")
+
+
+def summary_problem(summary: dict) -> str | None:
+    """What is wrong with summary.json's shape for the report, or None: the scores must be numbers (or absent)."""
+    if "diverged" in summary and not isinstance(summary["diverged"], bool):
+        return f"'diverged' is {summary['diverged']!r}, not true or false"
+    if not number(summary.get("recall_accuracy")) and not summary.get("diverged"):
+        return "its recall_accuracy is missing or not a number"
+    bad = next((k for k in SCORES if field(summary, k) is not None and not number(field(summary, k))), None)
+    return f"its {bad} is not a number" if bad else None
 
 
 def restore(module, state: dict, path: Path) -> None:

@@ -27,6 +27,7 @@ from seqmem.config.compose import make_config
 from seqmem.errors import ConfigError
 from seqmem.models import MODELS, count_parameters
 from seqmem.run.atomic import write_json
+from seqmem.run.records import number
 from seqmem.sweeps.sweep import Point, read_index, run_sweep
 
 SOLVED = 0.99
@@ -302,6 +303,20 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
                   failed=[e["name"] for e in entries if e["status"] == "failed"])
     write_json(Path(out) / PROFILE, result)
     return result
+
+
+def profile_shaped(result: dict) -> bool:
+    """profile.json has the shape `profile` writes and the report shows: every score a mean with its min and max."""
+    def spread_shaped(s) -> bool:
+        return isinstance(s, dict) and all(s.get(k) is None or number(s.get(k)) for k in ("mean", "min", "max"))
+
+    models = result.get("models")
+    return (isinstance(models, dict) and isinstance(result.get("suite"), str)
+            and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
+            and all(isinstance(m, dict) and spread_shaped(m.get("score")) and isinstance(m.get("tasks"), dict)
+                    and all(isinstance(t, dict) and spread_shaped(t.get("solved")) and spread_shaped(t.get("test_recall"))
+                            and number(t.get("memoryless_recall")) for t in m["tasks"].values())
+                    for m in models.values()))
 
 
 def profile_rows(result: dict) -> tuple[list[str], list[list[str]]]:

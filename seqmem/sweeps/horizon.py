@@ -18,6 +18,7 @@ from seqmem.config.compose import resolve_key, set_value, without_name
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import write_json
 from seqmem.run.build import make_task
+from seqmem.run.records import number
 from seqmem.sweeps.point_names import folder_name
 from seqmem.sweeps.sweep import Point, grid, run_sweep
 
@@ -157,3 +158,22 @@ def summary(key, start, limit, target, budget, bounds, models, seeds) -> dict:
                                 "max": max(values), "reached_limit": all(v >= limit for v in values)}
     return out
 
+
+def horizon_shaped(horizon: dict) -> bool:
+    """horizon.json has the shape `summary` writes and the report shows."""
+    models = horizon.get("models")
+    return (isinstance(horizon.get("key"), str) and isinstance(horizon.get("budget"), dict)
+            and all(number(horizon.get(k)) for k in ("start", "limit", "target")) and isinstance(models, dict)
+            and all(isinstance(h, dict) and all(number(h.get(k)) for k in ("mean", "min", "max"))
+                    and isinstance(h.get("seeds"), dict) and all(map(number, h["seeds"].values()))
+                    for h in models.values()))
+
+
+def horizon_text(horizon: dict) -> str:
+    """A horizon's result as lines of text: each model's largest delay solved, mean (min..max) over seeds."""
+    lines = [f"memory horizon: largest {horizon['key']} with validation recall >= {horizon['target']} "
+             f"(searched {horizon['start']}..{horizon['limit']})"]
+    for model, h in horizon["models"].items():
+        spread = f" ({h['min']:g}..{h['max']:g})" if h["min"] != h["max"] else ""
+        lines.append(f"  {model:<10} {h['mean']:.4g}{spread}" + ("  (reached the limit)" if h["reached_limit"] else ""))
+    return "\n".join(lines)

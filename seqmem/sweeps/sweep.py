@@ -24,7 +24,7 @@ from seqmem.config import user_code
 from seqmem.config.compose import Config, make_config, replace_length, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import read_json, write_json
-from seqmem.sweeps.point_names import clean, folder_name, shorten
+from seqmem.sweeps.point_names import clean, folder_name, inside, shorten
 from seqmem.sweeps.pool import ProcessPool, one_thread
 
 INDEX = "sweep.json"
@@ -358,3 +358,26 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
 
 def write_index(out: Path, keys: list[str], entries: dict) -> None:
     write_json(out / INDEX, {"axes": keys, "points": list(entries.values())})
+
+
+def index_problem(index: dict) -> str | None:
+    """What is wrong with sweep.json's shape as a whole (as `write_index` writes it), or None."""
+    points, axes = index.get("points"), index.get("axes", [])
+    if not isinstance(points, list) or not isinstance(axes, list) or not all(isinstance(a, str) for a in axes):
+        return f"'{'points' if not isinstance(points, list) else 'axes'}' is missing or of the wrong type"
+    return None
+
+
+def entry_problem(entry) -> str | None:
+    """What is wrong with one of sweep.json's entries, or None: its name a folder inside the sweep's, its
+    settings and tags objects, and a summary object where it is done."""
+    if not isinstance(entry, dict):
+        return f"an entry is a {type(entry).__name__}, not an object"
+    name = entry.get("name")
+    if not isinstance(name, str) or not inside(name):
+        return f"the name {name!r} is not a folder inside the sweep's"
+    if not isinstance(entry.get("settings", {}), dict) or not isinstance(entry.get("tags", {}), dict):
+        return f"{name}: its settings or tags are not an object"
+    if entry.get("status") == "done" and not isinstance(entry.get("summary"), dict):
+        return f"{name}: done, but its summary is not an object"
+    return None

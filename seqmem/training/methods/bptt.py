@@ -50,7 +50,7 @@ class Backprop:
     def update(self, batch: Batch, state=None):
         import torch  # see the note at the top
 
-        from seqmem.training.device import autocast, model_device
+        from seqmem.training.device import autocast, model_device  # PyTorch, as above
         from seqmem.training.methods.shared import detach_state, task_loss
 
         device, precision = model_device(self.model), self.config.precision
