@@ -58,6 +58,8 @@ def test_rope_turns_each_pair_by_its_position_times_its_frequency():
     expected = torch.stack([z.real, z.imag], dim=-1).flatten(-2).float()
     assert torch.allclose(rotate(x, start), expected, atol=1e-5)
     assert not torch.allclose(rotate(x, start + 1), expected, atol=1e-3)  # control: the position matters
+    odd = torch.cat([x, x[..., :1]], dim=-1)  # an odd width: the pairs turned alike, the last number kept
+    assert torch.allclose(rotate(odd, start), torch.cat([expected, x[..., :1]], dim=-1), atol=1e-5)
     q, k = x[:, :, :1], x[:, :, 1:2]  # a rotated query and key meet by their distance alone
     assert torch.allclose((rotate(q, 3) * rotate(k, 1)).sum(-1), (rotate(q, 12) * rotate(k, 10)).sum(-1), atol=1e-5)
 
@@ -127,7 +129,6 @@ def test_its_state_size_is_the_cache_as_zoology_counts_it():
     ({"heads": 0}, "heads must be an integer >= 1"),
     ({"positions": "alibi"}, "positions must be one of rope, learned, none, got 'alibi'"),
     ({"window": 0}, "window must be an integer >= 1"),
-    ({"heads": 16}, "positions rope turns pairs of numbers: d_model / heads must be even"),
     ({"state_mixer": "moe"}, "state_mixer must be one of mlp, swiglu, none"),
     ({"norm": "batchnorm"}, "norm must be one of layernorm, rmsnorm"),
     ({"dropout": 1.0}, "dropout must be in [0, 1)"),

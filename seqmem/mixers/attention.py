@@ -29,13 +29,15 @@ POSITIONS = ("rope", "learned", "none")
 
 def rotate(x: torch.Tensor, start: int, base: float = 10000.0) -> torch.Tensor:
     """RoPE on `(B, H, L, E)` at positions start..start+L-1: the pair (x_2i, x_2i+1) turned by the angle
-    position * base^(-2i/E)."""
-    E = x.shape[-1]
+    position * base^(-2i/E). An odd E turns its first E - 1 numbers so and leaves the last (so any width
+    builds, as a search over widths needs)."""
+    E = x.shape[-1] - x.shape[-1] % 2
+    pairs, rest = x[..., :E], x[..., E:]
     frequency = base ** (-torch.arange(0, E, 2, device=x.device, dtype=torch.float32) / E)  # (E/2,)
     angle = torch.arange(start, start + x.shape[2], device=x.device, dtype=torch.float32).unsqueeze(-1) * frequency
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)  # (L, E/2)
-    even, odd = x.unflatten(-1, (-1, 2)).unbind(-1)  # (B, H, L, E/2) each
-    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
+    even, odd = pairs.unflatten(-1, (-1, 2)).unbind(-1)  # (B, H, L, E/2) each
+    return torch.cat([torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2), rest], -1)
 
 
 def visible(queries: int, past: int, window: int | None, device) -> torch.Tensor:
@@ -60,9 +62,6 @@ class Attention(nn.Module):
             raise ConfigError(f"heads must divide d_model ({d_model}), got {heads}")
         if positions not in POSITIONS:
             raise ConfigError(f"positions must be one of {', '.join(POSITIONS)}, got {positions!r}")
-        if positions == "rope" and (d_model // heads) % 2:
-            raise ConfigError(f"positions rope turns pairs of numbers: d_model / heads must be even, got "
-                              f"{d_model} / {heads}")
         if window is not None:
             check_int("window", window)
         self.d_model, self.layer_idx, self.l_max, self.heads = d_model, layer_idx, l_max, heads
