@@ -256,6 +256,7 @@ class Raises(nn.Module):
     (NoWidth, {}, "mixer NoWidth takes neither d_model (zoology's convention) nor dim (mad-lab's)"),
     (Raises, {}, "mixer Raises: its constructor raised ValueError: no such layer"),
     ("Attention", {}, "mixer must be a torch.nn.Module class, got 'Attention'"),
+    (Attention, {"mixer_settings": {"head": 2}}, "mixer Attention has no setting 'head'; its settings: heads, positions"),
 ])
 def test_bad_settings_and_mixers_are_refused_in_one_line_naming_them(mixer, settings, expected):
     with pytest.raises(ConfigError) as error:

@@ -74,7 +74,6 @@ def make_norm(kind: str, d_model: int) -> nn.Module:
 def mixer_arguments(mixer: type, d_model: int, layer_idx: int, l_max: int) -> dict:
     """What the backbone passes `mixer` itself, in zoology's convention (d_model) or mad-lab's (dim)."""
     params = inspect.signature(mixer).parameters
-    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if "d_model" in params:
         given = {"d_model": d_model, "layer_idx": layer_idx, "l_max": l_max}
     elif "dim" in params:
@@ -83,7 +82,12 @@ def mixer_arguments(mixer: type, d_model: int, layer_idx: int, l_max: int) -> di
         raise ConfigError(f"mixer {mixer.__name__} takes neither d_model (zoology's convention) nor dim (mad-lab's): "
                           "give its constructor the width as d_model")
     width = next(iter(given))
-    return {k: v for k, v in given.items() if k == width or k in params or open_ended}
+    return {k: v for k, v in given.items() if k == width or k in params or takes_any(mixer)}
+
+
+def takes_any(mixer: type) -> bool:
+    """Whether the mixer's constructor takes **kwargs."""
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(mixer).parameters.values())
 
 
 def streams(mixer: nn.Module) -> bool:
@@ -158,6 +162,10 @@ class Backbone(nn.Module):
         if clash:
             raise ConfigError(f"mixer setting {clash[0]} is the backbone's to pass: set --d-model for the width; "
                               "layer_idx and the sequence length come from the layer and the task")
+        unknown = sorted(set(settings) - set(inspect.signature(mixer).parameters))
+        if unknown and not takes_any(mixer):
+            own = ", ".join(k for k in inspect.signature(mixer).parameters if k not in OWN) or "none"
+            raise ConfigError(f"mixer {mixer.__name__} has no setting {unknown[0]!r}; its settings: {own}")
         self.encoder = InputEncoder(task, encoder, d_model, use_cond=condition != "head")
         embedded = (self.encoder.embedding is not None and not self.encoder.cond_size) or self.encoder.linear is not None
         self.input = nn.Identity() if embedded else nn.Linear(self.encoder.features, d_model)
