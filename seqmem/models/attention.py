@@ -13,8 +13,8 @@ class AttentionModel(Backbone):
     """Attention: pre-norm blocks of causal softmax attention and an MLP.
 
     Args:
-        d_model: width of the residual stream (what a mixer reads and writes)
-        layers: residual blocks stacked, each one attention and one state mixer
+        d_model: width of the residual stream (channels a block reads and writes)
+        layers: residual blocks stacked
         heads: attention heads a layer (they split d_model)
         positions: how order enters: rope (rotated queries and keys), learned (a vector a position, up to the
             task's length) or none (the causal mask alone)

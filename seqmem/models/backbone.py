@@ -130,8 +130,8 @@ class Backbone(nn.Module):
     """Encoder, `layers` pre-norm blocks of [mixer, state mixer], final norm, head; only the mixer differs.
 
     Args:
-        d_model: width of the residual stream (what a mixer reads and writes)
-        layers: residual blocks stacked, each one mixer and one state mixer
+        d_model: width of the residual stream (channels a block reads and writes)
+        layers: residual blocks stacked
         state_mixer: the block's second half: mlp (4 d_model, GELU), swiglu or none
         norm: the norm before each sub-block and at the end: layernorm or rmsnorm
         dropout: dropout probability on each sub-block's output (0: off)
