@@ -103,6 +103,20 @@ def test_ssm_speed_quick_compares_each_model_with_its_peers_on_the_same_weights(
     assert ratios == {key for key in steps if key[1] != "seqmem"}
 
 
+def test_attention_speed_quick_times_sdpa_beside_zoologys_einsum_form_on_the_same_weights():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "attention_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    steps = {r["contender"]: r for r in records if r["metric"] == "step_seconds"}
+    assert set(steps) == {"seqmem", "zoology einsum"}
+    assert all(r["value"] > 0 and r["over_floor"] > 0 and r["length"] == 64 for r in steps.values())
+    same = {r["contender"]: r for r in records if r["metric"] == "max_abs_output_difference"}
+    assert same["zoology einsum"]["value"] < 1e-4  # the einsum form computes our function
+    assert same["seqmem"]["parameters"] == same["zoology einsum"]["parameters"]
+    (ratio,) = [r for r in records if r["metric"] == "step_time_ratio"]
+    assert ratio["numerator"] == "zoology einsum" and ratio["value"] > 0
+
+
 def test_rnn_speed_quick_checks_each_alternative_against_pytorchs_module():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rnn_speed.py"), "--quick"],
                           capture_output=True, text=True, check=True)

@@ -19,7 +19,7 @@ def small_task(**params):
 @pytest.mark.parametrize("length", [1, 7, 100])
 def test_the_convolution_equals_the_recurrence_from_a_nonzero_state(dtype, atol, length):
     torch.manual_seed(0)
-    layer = S4DLayer(channels=6, state_size=16, dt_min=1e-3, dt_max=1e-1).to(dtype)
+    layer = S4DLayer(d_model=6, state_size=16, dt_min=1e-3, dt_max=1e-1).to(dtype)
     u = torch.randn(3, length, 6, dtype=dtype)
     start = torch.randn(3, 6, 8, dtype=torch.complex128 if dtype == torch.float64 else torch.complex64)
     with torch.no_grad():
@@ -35,7 +35,7 @@ def test_the_convolution_equals_the_recurrence_from_a_nonzero_state(dtype, atol,
 
 def test_the_convolutions_gradients_equal_the_recurrences():
     torch.manual_seed(0)
-    layer = S4DLayer(channels=4, state_size=8, dt_min=1e-2, dt_max=1e-1).double()
+    layer = S4DLayer(d_model=4, state_size=8, dt_min=1e-2, dt_max=1e-1).double()
     u = torch.randn(2, 30, 4, dtype=torch.float64)
     start = torch.randn(2, 4, 4, dtype=torch.complex128)
     weights = torch.randn(2, 30, 4, dtype=torch.float64), torch.randn(2, 4, 4, dtype=torch.complex128)

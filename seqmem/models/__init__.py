@@ -3,7 +3,8 @@
 Every model is an `nn.Module` built as `cls(task, **hyperparameters)` whose `forward(x, state=None)`
 returns `(logits, state)`: logits `(B, L, classes)` for per-step tasks or `(B, classes)` for sequence
 classification, and a state to carry into the next chunk (None where the model keeps none). It has a
-`receptive_field` (math.inf for recurrent models). As for tasks, the names and settings are read from the
+`receptive_field` (math.inf for recurrent models), and optionally a `state_size`: the numbers it carries, or
+as zoology gives it, a method `state_size(sequence_length)`. As for tasks, the names and settings are read from the
 modules' source, so only building a model (seqmem.run.build.make_model) imports its module, and PyTorch.
 """
 
@@ -22,3 +23,9 @@ register_model = MODELS.register
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def state_numbers(model, sequence_length: int):
+    """The model's `state_size`: its number, or its method's count after `sequence_length` steps; None if it gives none."""
+    size = getattr(model, "state_size", None)
+    return size(sequence_length=sequence_length) if callable(size) else size

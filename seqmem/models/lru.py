@@ -35,9 +35,11 @@ from seqmem.models.encoding import InputEncoder, OutputHead
 
 class LRULayer(nn.Module):
     """d_model -> state_size complex -> d_model. Complex weights are kept as real pairs, so optimizers,
-    clipping and parameter counts see ordinary real tensors."""
+    clipping and parameter counts see ordinary real tensors. Built as a mixer in the backbone too (the LRU
+    model's defaults; its state the last h)."""
 
-    def __init__(self, d_model: int, state_size: int, r_min: float, r_max: float, max_phase: float):
+    def __init__(self, d_model: int, state_size: int = 64, r_min: float = 0.4, r_max: float = 0.99,
+                 max_phase: float = 6.283):
         super().__init__()
         u1, u2 = torch.rand(state_size, dtype=torch.float64), torch.rand(state_size, dtype=torch.float64)
         radius2 = r_min**2 + u1 * (r_max**2 - r_min**2)  # |lambda|^2, uniform
@@ -54,12 +56,13 @@ class LRULayer(nn.Module):
     def lam(self) -> torch.Tensor:
         return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))  # (N,)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, scan=lru_scan_chunked):
+        """x `(B, L, H)`; state: h before the first step `(B, N)` complex, or None for zeros. Returns y and the last h."""
         gamma = torch.exp(self.gamma_log)  # (N,)
         if scan is lru_scan_chunked:
-            return self.chunked(x, h0, gamma)
+            return self.chunked(x, state, gamma)
         bx = torch.complex(x @ self.B_re.T * gamma, x @ self.B_im.T * gamma)  # (B, L, N)
-        h = scan(self.lam(), bx, h0)  # (B, L, N)
+        h = scan(self.lam(), bx, state)  # (B, L, N)
         y = h.real @ self.C_re.T - h.imag @ self.C_im.T + self.D * x  # (B, L, H)
         return y, h[:, -1]
 

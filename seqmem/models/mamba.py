@@ -33,11 +33,15 @@ SCANS = {"chunked": selective_scan_chunked, "loop": selective_scan_loop, "parall
 
 
 class MambaBlock(nn.Module):
-    def __init__(self, d_model: int, state_size: int, expand: int, conv_size: int, dt_rank: int, dt_min: float,
-                 dt_max: float, scan: str = "chunked"):
+    """One Mamba block, `(B, L, D) -> (B, L, D)`; built as a mixer in the backbone too (the Mamba model's
+    defaults; dt_rank 0: ceil(d_model / 16), the paper's)."""
+
+    def __init__(self, d_model: int, state_size: int = 16, expand: int = 2, conv_size: int = 4, dt_rank: int = 0,
+                 dt_min: float = 1e-3, dt_max: float = 0.1, scan: str = "chunked"):
         super().__init__()
         self.scan = SCANS[scan]
         inner = expand * d_model
+        dt_rank = dt_rank or math.ceil(d_model / 16)
         self.state_size, self.dt_rank, self.conv_size = state_size, dt_rank, conv_size
         self.in_proj = nn.Linear(d_model, 2 * inner, bias=False)
         self.conv = nn.Conv1d(inner, inner, conv_size, groups=inner)  # depthwise, made causal by left context

@@ -29,11 +29,12 @@ from seqmem.models.encoding import InputEncoder, OutputHead
 
 
 class S4DLayer(nn.Module):
-    """H independent diagonal state-space systems, one per channel, each with N/2 complex modes."""
+    """H independent diagonal state-space systems, one per channel, each with N/2 complex modes. Built as a
+    mixer in the backbone too (`d_model` the channels, the S4D model's defaults)."""
 
-    def __init__(self, channels: int, state_size: int, dt_min: float, dt_max: float):
+    def __init__(self, d_model: int, state_size: int = 64, dt_min: float = 1e-3, dt_max: float = 1e-1):
         super().__init__()
-        modes = state_size // 2
+        channels, modes = d_model, state_size // 2
         log_dt = torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         self.log_dt = nn.Parameter(log_dt)  # (H,)
         self.log_neg_A_real = nn.Parameter(torch.full((channels, modes), math.log(0.5)))  # Re A = -exp(.) < 0

@@ -67,7 +67,9 @@ def model_checks(model, task, full: bool = True) -> Iterator[Check]:
     if task.per_step:
         yield from causality_check(model, batch, field)
         yield from chunk_check(model, batch, state)
-    size = getattr(model, "state_size", None)
+    from seqmem.models import state_numbers
+
+    size = state_numbers(model, batch.x.shape[1])
     yield True, f"state_size {size}" if size is not None else "state_size not given (optional)"
 
 

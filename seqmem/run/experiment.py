@@ -16,7 +16,7 @@ import torch
 from seqmem.config.compose import Config, upgrade
 from seqmem.config.user_code import changed_sources, label
 from seqmem.errors import ConfigError, Diverged
-from seqmem.models import count_parameters
+from seqmem.models import count_parameters, state_numbers
 from seqmem.run.build import build
 from seqmem.run.denormals import flushed_denormals
 from seqmem.run.rundir import RunDir, restore
@@ -61,8 +61,9 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
                                "run": str(run.path), "baseline": task.baseline().as_dict()})
             raise
         summary = {**result.summary(), "diverged": False, "run": str(run.path)}
-        if getattr(model, "state_size", None) is not None:  # a model's own count of what it carries (as zoology logs it)
-            summary["state_size"] = model.state_size
+        size = state_numbers(model, task.span)
+        if size is not None:  # a model's own count of what it carries (as zoology logs it)
+            summary["state_size"] = size
         run.write_summary(summary)
     return summary
 
