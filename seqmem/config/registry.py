@@ -19,7 +19,16 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from seqmem.config import user_code
-from seqmem.config.settings import UNREAD, Param, lineage, read_settings, settings_of, suggest
+from seqmem.config.settings import (
+    UNREAD,
+    Param,
+    class_first_argument,
+    first_argument,
+    lineage,
+    read_settings,
+    settings_of,
+    suggest,
+)
 from seqmem.errors import ConfigError
 
 
@@ -30,6 +39,7 @@ class Entry:
     module: str
     summary: str | None
     params: dict[str, Param] | None
+    first: str | None = None  # the constructor's first argument after self, where the source says it
 
 
 class Registry(Mapping):
@@ -88,8 +98,8 @@ class Registry(Mapping):
         summary = read_summary(node, classes)
         if summary is None and ast.get_docstring(node):  # a base of seqmem's (Task, say) sets no summary
             summary = ast.get_docstring(node, clean=False).split("\n")[0]
-        return Entry(spec, summary, plainly(read_settings(settings_lineage(node, classes, self.options), self.skip,
-                                                          self.options)))
+        lineage = settings_lineage(node, classes, self.options)
+        return Entry(spec, summary, plainly(read_settings(lineage, self.skip, self.options)), first_argument(lineage))
 
     def known(self, name) -> str:
         """The name as config.json records it (a file by its absolute path), or a ConfigError that lists the names."""
@@ -136,6 +146,14 @@ class Registry(Mapping):
             return self.specs[name]
         return None
 
+    def first_argument(self, name: str) -> str:
+        """What the named class is built from: its constructor's first argument after self."""
+        name = self.known(name)
+        entry = self.entry(name)
+        if entry is not None and entry.first is not None:
+            return entry.first
+        return class_first_argument(self[name])
+
     def summary(self, name: str) -> str:
         entry = self.entry(name)
         return entry.summary if entry is not None and entry.summary is not None else class_summary(self[name])
@@ -171,8 +189,9 @@ def read_module(module: str, decorator: str, skip: int, options: bool) -> dict[s
     for node in classes.values():
         for call in node.decorator_list:
             if call in calls and len(call.args) == 1 and isinstance(call.args[0], ast.Constant):
-                read = read_settings(settings_lineage(node, classes, options), skip, options)
-                entries[call.args[0].value] = Entry(module, read_summary(node, classes), plainly(read))
+                lineage = settings_lineage(node, classes, options)
+                entries[call.args[0].value] = Entry(module, read_summary(node, classes),
+                                                    plainly(read_settings(lineage, skip, options)), first_argument(lineage))
     return entries if len(entries) == len(calls) else None
 
 

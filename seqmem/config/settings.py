@@ -190,6 +190,23 @@ def read_settings(lineage: list[ast.ClassDef | None], skip: int = 0,
     return None if init is None else read_arguments(init, skip, helps)
 
 
+def first_argument(lineage: list[ast.ClassDef | None]) -> str | None:
+    """The name of a constructor's first argument after `self` (what it is built from: a model's `task`, a
+    mixer's `d_model` or `dim`), read from its definition; None where the definition does not say."""
+    init = member(lineage, "__init__", ast.FunctionDef)
+    if init is None:
+        return None
+    args = [*init.args.posonlyargs, *init.args.args][1:] or init.args.kwonlyargs
+    return args[0].arg if args else ""
+
+
+def class_first_argument(cls) -> str:
+    """The same, of an imported class, from its signature."""
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)][1:]
+    return params[0].name if params else ""
+
+
 def member(lineage: list[ast.ClassDef | None], name: str, kind: type):
     """The first definition of `name` along a class's lineage, or None where it may come from elsewhere."""
     for cls in lineage:

@@ -9,11 +9,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from seqmem.config import user_code
 from seqmem.config.compose import Config, make_config, without_name
-from seqmem.config.settings import check_int, coerce, settings_of
+from seqmem.config.settings import check_int, coerce
 from seqmem.config.user_code import construct, is_user_class
 from seqmem.errors import ConfigError
-from seqmem.models import MODELS
+from seqmem.models import MODELS, backbone_settings
+from seqmem.models.backbone import Backbone
 from seqmem.run.contract import model_checks, refuse, task_checks
 from seqmem.run.resources import batch_bytes, check_fits, model_bytes
 from seqmem.tasks import TASKS
@@ -77,39 +79,58 @@ def make_task(name: str, **params):
     """Build a registered task (or one by import path); unknown names and settings are refused with the
     list of valid ones."""
     cls = TASKS.cls(name)
-    return construct(f"task {name}", cls, **checked_settings(f"task {name}", cls, params))
+    return construct(f"task {name}", cls, **checked_settings(f"task {name}", TASKS.params(name), params))
 
 
 def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool = False, **params):
-    """Build a registered model (or one by import path) for `task`, its weights drawn from `seed`.
+    """Build a registered model (or one by import path, or a sequence mixer in the backbone) for `task`, its
+    weights drawn from `seed`.
 
     A model whose receptive field is shorter than the task's span cannot answer it; that is refused with
     the smallest fix, unless `allow_short_receptive_field` asks for it anyway.
     """
+    model = construct_model(name, task, seed, **params)
+    if is_user_class(MODELS.cls(name)):
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            refuse(f"model {user_code.label(name)}", model_checks(model, task, full=False))
+    if not allow_short_receptive_field:
+        check_receptive_field(model, task)
+    return model
+
+
+def construct_model(name: str, task, seed: int = 0, **params):
+    """The model built, its settings checked and its size checked against this machine, nothing more: a
+    mixer (a class built from `d_model` or `dim`) is built once a layer in the backbone."""
     cls = MODELS.cls(name)
-    params = checked_settings(f"model {name}", cls, params, skip=1)
+    params = checked_settings(f"model {name}", MODELS.params(name), params)
     if not hasattr(task, "span") or not hasattr(task, "num_classes"):
         raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
     check_int("seed", seed, 0)
+    if MODELS.is_mixer(name):
+        frame = backbone_settings()
+        backbone = {k: v for k, v in params.items() if k in frame}
+        params = {"mixer": cls, "mixer_settings": {k: v for k, v in params.items() if k not in frame}, **backbone}
+        cls = Backbone
     check_fits(model_bytes(cls, task, params), f"model {name}", "make it smaller")  # before allocating it
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = construct(f"model {name}", cls, task, **params)
-    if is_user_class(cls):
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            refuse(f"model {cls.name}", model_checks(model, task, full=False))
-    if model.receptive_field < task.span and not allow_short_receptive_field:
+    if cls is Backbone:
+        model.name = name  # what config.json records, and what builds it again
+    return model
+
+
+def check_receptive_field(model, task) -> None:
+    if model.receptive_field < task.span:
         fix = model.fix_receptive_field(task.span) if hasattr(model, "fix_receptive_field") else ""
         raise ReceptiveFieldError(
             f"receptive field {model.receptive_field} < {task.span} steps{': use ' + fix if fix else ''}"
             " (or --allow-short-receptive-field to run it anyway)"
         )
-    return model
 
 
-def checked_settings(what: str, cls: type, params: dict, skip: int = 0) -> dict:
-    """The settings, each known to the class and of its declared type, or a ConfigError naming it."""
-    declared = settings_of(cls, skip=skip)
+def checked_settings(what: str, declared: dict, params: dict) -> dict:
+    """The settings, each `declared` (a class's, as the registry reads them), typed, or a ConfigError naming it."""
     for key in params:
         if key not in declared:
             raise ConfigError(f"{what} has no parameter {key!r}; its parameters: {', '.join(declared)}")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import torch
 
 from seqmem.config.compose import REGISTRIES, SECTIONS, set_value
-from seqmem.config.user_code import construct, import_class, is_import_path
+from seqmem.config.settings import class_first_argument
+from seqmem.config.user_code import import_class, is_import_path
 from seqmem.errors import ConfigError
-from seqmem.models import MODELS
-from seqmem.run.build import checked_settings, make_task
+from seqmem.models import MIXER_FIRST
+from seqmem.run.build import check_receptive_field, construct_model, make_task
 from seqmem.run.contract import Check, method_checks, model_checks, task_checks
 from seqmem.training.methods import make_method
 from seqmem.training.train_config import TrainConfig
@@ -18,7 +19,7 @@ from seqmem.training.train_config import TrainConfig
 def kind_of(cls: type) -> str:
     """Which contract a class is meant to keep: a model is a Module, a method has `update`, else a task."""
     if issubclass(cls, torch.nn.Module):
-        return "model"
+        return "model" if class_first_argument(cls) not in MIXER_FIRST else "mixer"
     return "method" if callable(getattr(cls, "update", None)) else "task"
 
 
@@ -36,7 +37,7 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     else:
         kind = kind_of(cls)
     data = {"task": {"name": name if kind == "task" else task},
-            "model": {"name": name if kind == "model" else "gru"}, "method": {"name": name if kind == "method" else "bptt"}}
+            "model": {"name": name if kind in ("model", "mixer") else "gru"}, "method": {"name": name if kind == "method" else "bptt"}}
     if kind == "method":
         data["model"]["hidden"] = 16
     for key, value in (settings or {}).items():
@@ -52,15 +53,19 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     if kind == "task":
         return kind, list(task_checks(built))
     try:  # built here rather than by make_model, whose quick check would stop at the first failure
-        model_cls = MODELS.cls(data["model"]["name"])
-        params = checked_settings(f"model {name}", model_cls, {k: v for k, v in data["model"].items() if k != "name"},
-                                  skip=1)
-        model = construct(f"model {name}", model_cls, built, **params)
+        model = construct_model(data["model"]["name"], built, **{k: v for k, v in data["model"].items() if k != "name"})
     except ConfigError as e:
         return kind, [(False, f"does not build for {built.name}: {e}")]
-    results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"))
-    if kind == "model":
-        return kind, results + list(model_checks(model, built))
+    results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"
+                          + (" in the backbone" if kind == "mixer" else "")))
+    if kind in ("model", "mixer"):
+        checks = list(model_checks(model, built))
+        if all(passed for passed, _ in checks):  # what train on this task would refuse, check refuses too
+            try:
+                check_receptive_field(model, built)
+            except ConfigError as e:
+                checks.append((False, f"{built.name}: {e}"))
+        return kind, results + checks
     try:
         method = make_method(model, built, TrainConfig(steps=2, batch_size=4), **data["method"])
     except ConfigError as e:

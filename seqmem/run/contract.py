@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import torch
 
 from seqmem.errors import ConfigError
+from seqmem.models import state_numbers
 from seqmem.tasks.base import Baseline, Batch
 from seqmem.training.methods.shared import task_loss
 
@@ -67,8 +68,6 @@ def model_checks(model, task, full: bool = True) -> Iterator[Check]:
     if task.per_step:
         yield from causality_check(model, batch, field)
         yield from chunk_check(model, batch, state)
-    from seqmem.models import state_numbers
-
     size = state_numbers(model, batch.x.shape[1])
     yield True, f"state_size {size}" if size is not None else "state_size not given (optional)"
 
