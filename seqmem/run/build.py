@@ -90,9 +90,9 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
     the smallest fix, unless `allow_short_receptive_field` asks for it anyway.
     """
     model = construct_model(name, task, seed, **params)
-    if is_user_class(MODELS.cls(name)):
+    if is_user_class(MODELS.cls(name)):  # a mixer's contract in full (causal, chunks equal the whole) but backward
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            refuse(f"model {user_code.label(name)}", model_checks(model, task, full=False))
+            refuse(f"model {user_code.label(name)}", model_checks(model, task, full=MODELS.is_mixer(name), backward=False))
     if not allow_short_receptive_field:
         check_receptive_field(model, task)
     return model

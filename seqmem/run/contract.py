@@ -33,8 +33,9 @@ def expected_shape(task, batch) -> tuple:
     return (B, batch.x.shape[1], task.num_classes) if task.per_step else (B, task.num_classes)
 
 
-def model_checks(model, task, full: bool = True) -> Iterator[Check]:
-    """`model` (built for `task`) against the model contract; `full` adds backward, causality and chunks."""
+def model_checks(model, task, full: bool = True, backward: bool = True) -> Iterator[Check]:
+    """`model` (built for `task`) against the model contract; `full` adds backward (unless `backward` is
+    False), causality and chunks."""
     if not isinstance(model, torch.nn.Module):
         yield False, f"is a {type(model).__name__}: a model is a torch.nn.Module"
         return
@@ -64,7 +65,8 @@ def model_checks(model, task, full: bool = True) -> Iterator[Check]:
     yield True, f"forward: logits {want} for a batch of {len(batch)}" + ("" if state is None else ", and a state")
     if not full:
         return
-    yield from backward_check(model, task, batch)
+    if backward:
+        yield from backward_check(model, task, batch)
     if task.per_step:
         yield from causality_check(model, batch, field)
         yield from chunk_check(model, batch, state)

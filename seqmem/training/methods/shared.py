@@ -46,12 +46,13 @@ def make_optimizer(model, config: TrainConfig, lr: float | None = None) -> torch
 
 
 def detach_state(state):
-    """Cut the graph behind a carried state (a tensor, a tuple of them, or None)."""
-    if state is None:
-        return None
+    """Cut the graph behind a carried state: a tensor, a tuple or list of states, or anything else (None, a
+    mixer's step count) kept as it is."""
     if isinstance(state, torch.Tensor):
         return state.detach()
-    return type(state)(detach_state(s) for s in state)
+    if isinstance(state, tuple | list):
+        return type(state)(detach_state(s) for s in state)
+    return state
 
 
 def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:

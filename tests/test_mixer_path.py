@@ -1,0 +1,84 @@
+"""A researcher's sequence mixer, named by import path where a model is named: built once a layer in the
+backbone, its settings the backbone's beside its own, trained from the command line, checked by `seqmem check`,
+and refused in one line where it breaks the contract or is no mixer at all."""
+
+from pathlib import Path
+
+import pytest
+from in_process import seqmem_main
+
+import seqmem
+
+MIXERS = Path(__file__).resolve().parent / "user_classes" / "mixers.py"
+
+
+def mixer(name: str) -> str:
+    return f"{MIXERS}:{name}"
+
+
+def test_a_zoology_mixer_lists_the_backbones_settings_beside_its_own_and_no_kwargs():
+    done = seqmem_main("models", mixer("GatedConv"))
+    assert done.returncode == 0, done.stderr
+    flags = [line.split()[0] for line in done.stdout.splitlines()[2:-1] if line.startswith("  --")]
+    assert flags == ["--d-model", "--layers", "--state-mixer", "--norm", "--dropout", "--encoder", "--condition",
+                     "--kernel-size"]  # no --l-max, --layer-idx (the backbone passes them), no --kwargs
+    assert "taps of the causal convolution" in done.stdout
+
+
+@pytest.mark.parametrize("name,flags", [("GatedConv", ["--kernel-size", "5"]), ("MeanSoFar", [])])
+def test_a_mixer_of_either_convention_trains_from_the_command_line_and_loads_back(name, flags, tmp_path):
+    out = tmp_path / name
+    done = seqmem_main("train", "echo-letters", "--model", mixer(name), "--d-model", "16", "--layers", "1",
+                       "--delay", "2", "--steps", "20", "--quiet", "--out", out, *flags)
+    assert done.returncode == 0, done.stderr
+    summary = seqmem.run.experiment.RunDir(out).summary()
+    assert summary["model"] == f"{MIXERS}:{name}" and summary["steps"] == 20
+    loaded = seqmem.load(out)
+    assert type(loaded.model).__name__ == "Backbone" and type(loaded.model.blocks[0].mixer).__name__ == name
+    assert loaded.config["model"]["d_model"] == 16 and loaded.config["model"]["layers"] == 1
+    if name == "GatedConv":
+        assert loaded.config["model"]["kernel_size"] == 5 and loaded.model.blocks[0].mixer.conv.kernel_size == (5,)
+
+
+def test_the_backbone_passes_the_tasks_length_and_each_layers_index():
+    task = seqmem.make_task("echo-letters", delay=2)
+    model = seqmem.make_model(mixer("GatedConv"), task, layers=2, d_model=8)
+    assert [b.mixer.layer_idx for b in model.blocks] == [0, 1] and model.blocks[0].mixer.l_max == task.span
+    madlab = seqmem.make_model(mixer("MeanSoFar"), task, layers=1, d_model=8)
+    assert madlab.blocks[0].mixer.max_length == task.span
+
+
+def test_seqmem_check_passes_a_sound_mixer_and_names_each_broken_one(capsys):
+    done = seqmem_main("check", mixer("MeanSoFar"))
+    assert done.returncode == 0, done.stdout
+    assert "(mixer)" in done.stdout and "chunks" in done.stdout
+    for name, failure in (("WrongShape", "mixer WrongShape returned (2, 15, 32) for an input of (2, 15, 64)"),
+                          ("PeeksAhead", "not causal: the output at step 5 changed when the input at step 7 was changed"),
+                          ("RaisesInConstructor", "its constructor raised ValueError: this layer is not finished")):
+        done = seqmem_main("check", mixer(name))
+        assert done.returncode == 1, (name, done.stdout)
+        fails = [line for line in done.stdout.splitlines() if line.strip().startswith("FAIL")]
+        assert len(fails) == 1 and failure in fails[0], (name, done.stdout)
+
+
+def test_a_broken_mixer_is_refused_by_train_in_one_line_before_anything_is_written(tmp_path):
+    done = seqmem_main("train", "echo-letters", "--model", mixer("PeeksAhead"), "--steps", "2", "--out", tmp_path / "r")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not causal: the output at step 5 changed when the input at step 7 was changed" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_class_built_from_neither_a_task_nor_a_width_is_refused_saying_which_is_which(tmp_path):
+    done = seqmem_main("train", "echo-letters", "--model", mixer("TakesWidth"), "--steps", "2", "--out", tmp_path / "r")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "takes 'width' first: a model is built as cls(task, **settings), a sequence mixer as cls(d_model" \
+        in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_check_refuses_what_train_on_that_task_refuses():
+    """A short window cannot see copy-memory's span: train refuses it, and so does check with that task."""
+    done = seqmem_main("check", "attention", "--task", "copy-memory", "--set", "task.blank=20",
+                       "--set", "model.window=4", "--set", "model.layers=1")
+    assert done.returncode == 1
+    fails = [line for line in done.stdout.splitlines() if line.strip().startswith("FAIL")]
+    assert len(fails) == 1 and "receptive field 4 < 40 steps" in fails[0]
