@@ -1,7 +1,8 @@
 """Running here what would otherwise start a process: `seqmem ARGS` by `main` (giving back what a subprocess
-would: exit code, stdout, stderr), and a sweep's points one after another (`InProcess`). The tests that only
-need the command's logic, or what a sweep writes, start no interpreter of their own (the command line's own
-exit path is pinned in test_cli, the process pool in test_sweep)."""
+would: exit code, stdout, stderr), a sweep's points one after another (`InProcess`), and a run stopped as
+Ctrl-C would stop it (`interrupted`). The tests that only need the command's logic, or what a sweep writes,
+start no interpreter of their own; `seqmem_process` is for those whose subject is the process (the command
+line's own exit path is pinned in test_cli, the process pool in test_sweep)."""
 
 import contextlib
 import io
@@ -9,7 +10,11 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 from seqmem.cli import main
+from seqmem.run import signals
+from seqmem.run.experiment import run_experiment
 
 
 def seqmem_main(*args, cwd=None) -> types.SimpleNamespace:
@@ -38,11 +43,6 @@ class InProcess:
 def interrupted(config: dict, out, monkeypatch, checks: int) -> None:
     """Run `config` into `out` until a stop is asked for at its `checks`-th look (as Ctrl-C would ask), then
     let runs go on again: the run left behind is what a resume starts from."""
-    import pytest
-
-    from seqmem.run import signals
-    from seqmem.run.experiment import run_experiment
-
     looks = []
     monkeypatch.setattr(signals, "requested", lambda: looks.append(1) or len(looks) == checks)
     with pytest.raises(KeyboardInterrupt):
