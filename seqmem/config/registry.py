@@ -21,6 +21,7 @@ from functools import cached_property
 from seqmem.config import user_code
 from seqmem.config.settings import (
     UNREAD,
+    ModuleClasses,
     Param,
     class_first_argument,
     first_argument,
@@ -183,7 +184,7 @@ def read_module(module: str, decorator: str, skip: int, options: bool) -> dict[s
     if source is None:
         return None
     tree = ast.parse(source)
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    classes = ModuleClasses(tree)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == decorator]
     entries = {}
     for node in classes.values():

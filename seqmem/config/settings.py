@@ -27,6 +27,7 @@ import ast
 import dataclasses
 import difflib
 import functools
+import importlib.util
 import inspect
 import math
 import re
@@ -118,7 +119,7 @@ def definition_of(cls) -> list[ast.ClassDef | None] | None:
         source = inspect.getsource(inspect.getmodule(cls))
     except (OSError, TypeError):
         return None
-    classes = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+    classes = ModuleClasses(ast.parse(source))
     node = classes.get(cls.__qualname__)
     if node is None and "." in cls.__qualname__:  # a nested class (a method's Options): find it in its owner
         owner, _, name = cls.__qualname__.rpartition(".")
@@ -127,13 +128,40 @@ def definition_of(cls) -> list[ast.ClassDef | None] | None:
     return lineage(node, classes) if node is not None else None
 
 
+class ModuleClasses(dict):
+    """A module's top-level classes by name, parsed from its source; a base it imports from one of seqmem's own
+    modules (`from seqmem.models.backbone import Backbone`) is read from that module's source when asked for,
+    so a class inherits its base's help without anything being imported."""
+
+    def __init__(self, tree: ast.Module):
+        super().__init__((n.name, n) for n in tree.body if isinstance(n, ast.ClassDef))
+        self.imported = {alias.asname or alias.name: (node.module, alias.name) for node in tree.body
+                         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("seqmem.")
+                         for alias in node.names}
+
+    def base(self, name: str) -> tuple[ast.ClassDef, ModuleClasses] | None:
+        if name in self:
+            return self[name], self
+        if name not in self.imported:
+            return None
+        module, cls = self.imported[name]
+        try:
+            found = importlib.util.find_spec(module)
+            source = found.loader.get_source(module) if found and found.loader else None
+        except (ImportError, ValueError):
+            return None
+        return ModuleClasses(ast.parse(source)).base(cls) if source else None
+
+
 def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
-    """The class and its bases in method resolution order as far as this module defines them; None marks a
-    base from elsewhere, past which the source cannot say."""
+    """The class and its bases in method resolution order as far as their source can be read (this module's
+    classes, and seqmem's own a module imports); None marks a base from elsewhere, past which it cannot say."""
     out = [node]
     for base in node.bases:
         name = getattr(base, "id", None)
-        out += lineage(classes[name], classes) if name in classes else [None]
+        found = classes.base(name) if isinstance(classes, ModuleClasses) else (
+            (classes[name], classes) if name in classes else None)
+        out += lineage(*found) if found else [None]
     return out
 
 

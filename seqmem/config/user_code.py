@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from seqmem.config.settings import ModuleClasses
 from seqmem.errors import ConfigError
 
 
@@ -163,7 +164,7 @@ def read_source(spec: str) -> tuple[ast.ClassDef, dict] | None:
         return None
     if tree is None:
         return None
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    classes = ModuleClasses(tree)
     return (classes[name], classes) if name in classes else None
 
 

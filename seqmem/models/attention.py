@@ -10,22 +10,14 @@ from seqmem.models.backbone import Backbone
 
 @register_model("attention")
 class AttentionModel(Backbone):
-    """Attention: pre-norm blocks of causal softmax attention and an MLP.
+    """Attention: pre-norm blocks of causal softmax attention and an MLP (the backbone's other settings and
+    their help are the backbone's).
 
     Args:
-        d_model: width of the residual stream (channels a block reads and writes)
-        layers: residual blocks stacked
         heads: attention heads a layer (they split d_model)
         positions: how order enters: rope (rotated queries and keys), learned (a vector a position, up to the
             task's length) or none (the causal mask alone)
         window: steps a position sees, itself included (none: every earlier step)
-        state_mixer: the block's second half: mlp (4 d_model, GELU), swiglu or none
-        norm: the norm before each sub-block and at the end: layernorm or rmsnorm
-        dropout: dropout probability on each sub-block's output (0: off)
-        encoder: how token inputs enter: embedding (learned, of width d_model), onehot, or linear (a learned
-            input layer of width d_model)
-        condition: how a per-sequence value the task tells (a variable delay) reaches the model: input (one-hot on
-            every step), head (one output map per value) or both
     """
 
     summary = "attention: causal multi-head softmax attention (RoPE, optional window) in pre-norm blocks with an MLP"
