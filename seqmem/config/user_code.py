@@ -57,12 +57,20 @@ def source_file(spec: str) -> Path | None:
 
 
 def digest(path: Path) -> str:
+    """The SHA-256 of a source file, read in blocks; a FIFO or device is refused rather than read forever."""
     import hashlib
+    import stat
 
+    found = hashlib.sha256()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(f"{path} is not a regular file: name a .py file")
+            for block in iter(lambda: f.read(2**20), b""):
+                found.update(block)
     except OSError as e:
         raise ConfigError(f"{path} cannot be read ({e.strerror}): restore it, or name another file") from None
+    return found.hexdigest()
 
 
 def changed_sources(recorded: dict, now: dict) -> list[str]:

@@ -120,4 +120,7 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+    """A run's JSON file; `bounded.NotARunFile` (a ValueError) for a special file or one too large to be one."""
+    from seqmem.run.bounded import read_text
+
+    return json.loads(read_text(path))

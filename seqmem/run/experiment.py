@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from seqmem.config.compose import Config, make_config, upgrade
-from seqmem.config.user_code import changed_sources, label
+from seqmem.config.user_code import label
 from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters
 from seqmem.run.build import build
@@ -89,20 +89,27 @@ class LoadedRun:
         return predict_text(self, text, delay)
 
 
-def load(path: str | Path, warn=None, device: str = "cpu") -> LoadedRun:
+def load(path: str | Path, warn=None, device: str = "cpu", trust: bool = False) -> LoadedRun:
     """A run directory's task and model with its last weights, on `device` (the CPU by default, wherever the
-    run was trained: cpu, cuda, cuda:N, mps or auto). A file the run imports that has changed since is warned
-    of (`warn`, default `warnings.warn`), not refused: reading old weights with edited code is common, and
-    weights that no longer fit are refused by name."""
+    run was trained: cpu, cuda, cuda:N, mps or auto).
+
+    A run that names code of its own (a model, task or method by import path) is loaded only if this user's
+    run wrote its config.json and the code is as recorded (seqmem.run.trust), checked before anything is
+    imported; `trust=True` loads it anyway, a file that changed since warned of (`warn`, default
+    `warnings.warn`) and loaded as it is now: old weights with edited code is a common need, and weights that
+    no longer fit are refused by name."""
+    from seqmem.run import trust as trusted
+
+    if not isinstance(trust, bool):
+        raise ConfigError(f"trust must be True or False, got {trust!r}")
     run = RunDir(path)
     if not run.config_path.exists():
         raise ConfigError(f"{path} is not a run directory (no config.json): give a directory made by seqmem train")
     config = run.config
-    recorded = config.pop("sources", None) or {}
+    trusted.check(run.path, config, trust, warn or warnings.warn)
+    config.pop("sources", None)
     where = resolve(check_device(device))
     experiment = build(config, check_device=False)
-    for source in changed_sources(recorded, experiment.config.sources):
-        (warn or warnings.warn)(f"{source} has changed since {path} was trained: its model is built from the file as it is now")
     if not run.checkpoint_path.exists():
         raise ConfigError(f"{path} has no checkpoint.pt yet: train it first")
     restore(experiment.model, run.read_checkpoint()["model"], run.checkpoint_path)
