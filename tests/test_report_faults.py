@@ -195,3 +195,75 @@ def test_every_value_put_into_the_page_is_escaped(horizon, tmp_path, capsys):
     edit_json(loose / MARKUP.replace("/", "_") / "summary.json", lambda s: s.update(task=MARKUP, method=MARKUP))
     assert main(["report", str(loose), "--html", str(page)]) == 0
     assert "<script" not in page.read_text()
+
+
+@pytest.mark.parametrize("flag, target", [
+    ("--html", "model=rnn,blank=1,seed=0/checkpoint.pt"),
+    ("--output", "model=rnn,blank=1,seed=0/config.json"),
+    ("--html", "sweep.json"),
+    ("--csv", "model=rnn,blank=1,seed=0/summary.json"),
+    ("--output", "horizon.json"),
+    ("--html", "model=rnn,blank=1,seed=0/report.html"),  # a new file, but inside a run folder
+    ("--figures", "model=rnn,blank=1,seed=0/figures"),
+])
+def test_a_report_never_writes_over_what_it_reads(horizon, tmp_path, capsys, flag, target):
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code = main(["report", str(out), "--format", "json", flag, str(out / target)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_report_may_write_beside_the_runs_it_reads(horizon, tmp_path, capsys):
+    """The control: a page in the sweep's folder, which is no run's, is written (as `seqmem suite` does)."""
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    assert main(["report", str(out), "--html", str(out / "report.html")]) == 0
+    assert (out / "report.html").stat().st_size > 1000
+
+
+def make_special(path, kind):
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        os.symlink("/dev/zero", path)
+    else:  # larger than any run file can be (sparse: nothing is written)
+        with open(path, "wb") as f:
+            f.truncate(2**30)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+@pytest.mark.parametrize("name", ["summary.json", "sweep.json", "metrics.jsonl", "horizon.json"])
+def test_a_special_or_huge_run_file_is_named_damaged_by_report(horizon, tmp_path, capsys, kind, name):
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    where = out if name in ("sweep.json", "horizon.json") else out / "model=rnn,blank=1,seed=0"
+    make_special(where / name, kind)
+    if name == "summary.json":  # a sweep's report reads the summaries in sweep.json; loose runs their own
+        (out / "sweep.json").unlink()
+    code = main(["report", str(out), "--html", str(tmp_path / "page.html")])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    warnings = [w for w in captured.err.splitlines() if name in w]
+    assert len(warnings) == 1 and "damaged" in warnings[0], captured.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+@pytest.mark.parametrize("name", ["config.json", "checkpoint.pt", "summary.json"])
+def test_a_special_or_huge_run_file_is_named_damaged_by_demo_and_results(horizon, tmp_path, capsys, kind, name):
+    import seqmem
+
+    run = tmp_path / "run"
+    shutil.copytree(horizon / "model=rnn,blank=1,seed=0", run)
+    make_special(run / name, kind)
+    code = main(["demo", str(run)])
+    err = capsys.readouterr().err
+    if name == "summary.json":  # demo does not read it; results does
+        assert code == 0, err
+        with pytest.raises(seqmem.ConfigError, match="summary.json is damaged"):
+            seqmem.results(run)
+        return
+    assert code == 2 and err.count("\n") == 1 and name in err and "damaged" in err, err

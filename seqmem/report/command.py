@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from seqmem.errors import ConfigError
+from seqmem.report.outputs import check_outputs
 from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, table
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
@@ -59,6 +60,7 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_outputs({"--output": output, "--html": html, "--csv": csv_file}, runs, {"--figures": figures})
     for flag_name, path in ("--output", output), ("--html", html), ("--csv", csv_file):
         if path is not None:
             check_writable(path, flag_name)
