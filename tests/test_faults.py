@@ -342,3 +342,36 @@ def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monk
 def test_demo_takes_a_long_text_as_text(finished, capsys):
     done = in_process(capsys, "demo", str(finished), "a" * 300)
     assert one_line(done) and "text input needs an echo-letters run" in done.stderr, done.stderr
+
+
+EXITS = f"{os.path.dirname(__file__)}/user_classes/exits.py"
+
+
+@pytest.mark.parametrize("cls, call", [("ExitsInConstructor", "ExitsInConstructor.__init__"),
+                                       ("ExitsInForward", "ExitsInForward.forward")])
+@pytest.mark.parametrize("verb", ["check", "train"])
+def test_user_code_that_exits_is_named_in_one_line(tmp_path, capsys, cls, call, verb):
+    args = ["check", f"{EXITS}:{cls}"] if verb == "check" else \
+        ["train", *TINY, "--model", f"{EXITS}:{cls}", "--steps", "4", "--quiet", "--out", str(tmp_path / "run")]
+    done = in_process(capsys, *args)
+    assert one_line(done), (done.returncode, done.stderr)
+    assert call in done.stderr and "exit(" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_user_code_that_exits_mid_training_is_named_and_keeps_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    done = in_process(capsys, "train", *TINY, "--model", f"{EXITS}:ExitsWhileTraining", "--steps", "8",
+                      "--eval-every", "2", "--quiet", "--out", str(out))
+    assert one_line(done) and "ExitsWhileTraining.forward called exit(5)" in done.stderr, done.stderr
+    assert RunDir(out).read_checkpoint()["step"] == 2 and not (out / ".lock").exists()
+
+
+def test_a_sweep_point_whose_model_exits_fails_in_one_line(tmp_path, capsys):
+    done = in_process(capsys, "sweep", "copy-memory", "--model", f"{EXITS}:ExitsWhileTraining", "--blank", "3",
+                      "--recall-length", "2", "--set", "test_size=20", "--set", "validation_size=20", "--steps", "8",
+                      "--seeds", "2", "--workers", "1", "--quiet", "--out", str(tmp_path / "sweep"))
+    assert done.returncode == 1, done.stderr
+    assert "0 of 2 points done" in done.stdout and "2 failed" in done.stdout, done.stdout
+    failures = done.stdout.split("2 failed:")[1].splitlines()[1:]
+    assert len(failures) == 2 and all("ExitsWhileTraining.forward called exit(5)" in f for f in failures), done.stdout

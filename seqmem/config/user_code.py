@@ -19,6 +19,11 @@ from pathlib import Path
 from seqmem.errors import ConfigError
 
 
+class ExitCalled(ConfigError):
+    """A user's class called exit() (SystemExit) where seqmem called it: named in one line, never taken as a
+    failed check or a silent success."""
+
+
 def is_import_path(name) -> bool:
     return isinstance(name, str) and ":" in name
 
@@ -193,3 +198,6 @@ def construct(what: str, cls: type, *args, **params):
         raise ConfigError(f"{what}: {e}") from None
     except Exception as e:
         raise ConfigError(f"{what}: its constructor raised {type(e).__name__}: {' '.join(str(e).split())}") from None
+    except SystemExit as e:  # exit() in a constructor would end the command as a silent success
+        raise ExitCalled(f"{what}: its constructor ({cls.__name__}.__init__) called exit({e.code!r}): a class must "
+                          "raise an exception, not exit the process") from None

@@ -25,7 +25,15 @@ class Experiment:
 
 def build(config, check_device: bool = True) -> Experiment:
     """Turn a config into task, model and method, refusing before anything is written what cannot run: a device
-    this machine lacks too, unless `check_device` is False (`load` reads a GPU-trained run on any device)."""
+    this machine lacks too, unless `check_device` is False (`load` reads a GPU-trained run on any device). A
+    class of the user's that exits the process while being built and checked is named in one line."""
+    from seqmem.run.user_exit import named_exits
+
+    with named_exits():
+        return built(config, check_device)
+
+
+def built(config, check_device: bool) -> Experiment:
     from seqmem.config.user_code import is_user_class
     from seqmem.models import make_model, model_class
     from seqmem.run.contract import refuse, task_checks

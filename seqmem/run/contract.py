@@ -242,11 +242,18 @@ def kind_of(cls: type) -> str:
 def check(name: str, task: str = "echo-letters", settings: dict | None = None) -> tuple[str, list[Check]]:
     """Run the contract on the class `name` (a short name or an import path): a model is built for `task`,
     a method trains a small GRU on it. `settings` are `task.x` / `model.x` / `method.x` values. Returns the
-    kind and each check's `(passed, line)`."""
+    kind and each check's `(passed, line)`; a class that exits the process is a ConfigError naming the call."""
+    from seqmem.run.user_exit import named_exits
+
+    with named_exits():
+        return checked(name, task, settings)
+
+
+def checked(name: str, task: str, settings: dict | None) -> tuple[str, list[Check]]:
     import torch
 
     from seqmem.config.compose import SECTIONS, set_value
-    from seqmem.config.user_code import construct, import_class, is_import_path
+    from seqmem.config.user_code import ExitCalled, construct, import_class, is_import_path
     from seqmem.models import model_class
     from seqmem.tasks import check_params, make_task
     from seqmem.training.methods import make_method
@@ -275,6 +282,8 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     torch.manual_seed(0)
     try:
         built = make_task(data["task"]["name"], **{k: v for k, v in data["task"].items() if k != "name"})
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"task {data['task']['name']} does not build: {e}")]
     if kind == "task":
@@ -283,6 +292,8 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
         model_cls = model_class(data["model"]["name"])
         params = check_params(f"model {name}", model_cls, {k: v for k, v in data["model"].items() if k != "name"}, skip=2)
         model = construct(f"model {name}", model_cls, built, **params)
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"does not build for {built.name}: {e}")]
     results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"))
@@ -290,6 +301,8 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
         return kind, results + list(model_checks(model, built))
     try:
         method = make_method(model, built, TrainConfig(steps=2, batch_size=4), **data["method"])
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"does not build: {e}")]
     return kind, [(True, f"builds, training a GRU of 16 on {built.name}"), *method_checks(method, model, built)]

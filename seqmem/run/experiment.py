@@ -21,6 +21,7 @@ from seqmem.run.build import build
 from seqmem.run.denormals import flushed_denormals
 from seqmem.run.rundir import RunDir, restore
 from seqmem.run.threads import training_threads
+from seqmem.run.user_exit import named_exits
 from seqmem.tasks.letters import predict_text
 from seqmem.training import train
 from seqmem.training.device import check_device, model_device, resolve
@@ -53,7 +54,8 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
         say(f"{run.path}: {label(task.name)} with {label(model.name)} ({count_parameters(model) / 1000:.2f} K "
             f"parameters, receptive field {model.receptive_field}, span {task.span}), method {label(method.name)}")
         try:
-            result = train(model, task, experiment.train, method=method, run=run, progress=progress)
+            with named_exits():
+                result = train(model, task, experiment.train, method=method, run=run, progress=progress)
         except Diverged as e:
             run.write_summary({"task": task.name, "model": model.name, "method": method.name, "diverged": True,
                                "diverged_at": e.step, "checkpoint_step": e.checkpoint_step, "error": str(e),
@@ -80,7 +82,7 @@ class LoadedRun:
         """The model's class at each step (or for each sequence) of a batch of inputs, on the inputs' device."""
         self.model.eval()
         device = model_device(self.model)
-        with training_threads(), flushed_denormals():  # PyTorch's default threads: a demo many times slower
+        with training_threads(), flushed_denormals(), named_exits():  # PyTorch's default threads: a demo many times slower
             logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
         return logits.argmax(-1).to(x.device)
 
