@@ -325,14 +325,17 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
 
     from seqmem.run.rundir import RunDir
 
-    entries = {}
+    entries, rerun = {}, []
     for point, (name, _, path) in zip(points, jobs, strict=True):
         flat = flat_settings(point.config)
         run = RunDir(path)
         entry = {"name": name, "settings": {k: flat.get(k) for k in keys}, "tags": point.tags, "status": "pending"}
         if run.finished():
-            summary = run.summary()
-            if summary.get("diverged"):
+            summary, why = finished_summary(run)
+            if why is not None:  # its scores are lost, its checkpoint is not: run it again, from there
+                rerun.append(f"{run.summary_path} is damaged ({why}): point {name} runs again from its last checkpoint")
+                run.summary_path.unlink()
+            elif summary.get("diverged"):
                 entry.update(status="failed", error=f"Diverged: {summary['error']}")
             else:
                 entry.update(status="done", summary=summary)
@@ -341,6 +344,8 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
     todo = [job for job in jobs if entries[job[0]]["status"] == "pending"]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
                disable=None if progress else True, dynamic_ncols=True)
+    for line in rerun:
+        bar.write(line)
     try:
         for result in (backend or ProcessPool()).run(run_point, todo) if todo else ():
             entry = entries[result["name"]]
@@ -353,6 +358,45 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
     finally:
         bar.close()
     return list(entries.values())
+
+
+SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy", "train_seconds", "steps")
+
+
+def summary_damage(summary: dict) -> str | None:
+    """What makes a finished run's summary.json unusable for a sweep, a report or a profile, or None: each
+    score a number, `at_best` and `baseline` objects of scores (a diverged run: its error said)."""
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if summary.get("diverged") is True:
+        return None if isinstance(summary.get("error"), str) else "diverged, but its error is missing"
+    missing = next((k for k in SCORES if not number(summary.get(k))), None)
+    if missing is not None:
+        return f"its {missing} is missing or not a number"
+    for part in ("at_best", "baseline"):
+        scores = summary.get(part)
+        if not isinstance(scores, dict) or not number(scores.get("recall_accuracy")):
+            return f"its {part} is missing or holds no recall_accuracy"
+    valid = summary["at_best"].get("valid_recall_accuracy", "missing")
+    if valid is not None and not number(valid):
+        return "its at_best holds no valid_recall_accuracy"
+    return None
+
+
+def finished_summary(run) -> tuple[dict, str | None]:
+    """A finished run's summary, and what is damaged in it (None where nothing is)."""
+    from seqmem.run.bounded import NotARunFile
+
+    try:
+        summary = read_json(run.summary_path)
+    except NotARunFile as e:
+        return {}, str(e)
+    except (OSError, ValueError) as e:
+        return {}, f"{type(e).__name__}: not JSON"
+    if not isinstance(summary, dict):
+        return {}, "not a JSON object"
+    return summary, summary_damage(summary)
 
 
 def write_index(out: Path, keys: list[str], entries: dict) -> None:
