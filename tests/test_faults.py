@@ -375,3 +375,20 @@ def test_a_sweep_point_whose_model_exits_fails_in_one_line(tmp_path, capsys):
     assert "0 of 2 points done" in done.stdout and "2 failed" in done.stdout, done.stdout
     failures = done.stdout.split("2 failed:")[1].splitlines()[1:]
     assert len(failures) == 2 and all("ExitsWhileTraining.forward called exit(5)" in f for f in failures), done.stdout
+
+
+BAD_TASKS = f"{os.path.dirname(__file__)}/user_classes/bad_tasks.py"
+
+
+@pytest.mark.parametrize("cls, expected", [("TargetsOutOfRange", "a target 10"),
+                                           ("TokensOutOfRange", "in x is outside 0..3 (vocab_size 4)")])
+def test_check_and_train_refuse_a_task_whose_values_are_out_of_range(tmp_path, capsys, cls, expected):
+    check = in_process(capsys, "check", f"{BAD_TASKS}:{cls}")
+    failed = [line for line in check.stdout.splitlines() if "FAIL" in line]
+    assert check.returncode == 1 and len(failed) == 1 and expected in failed[0], check.stdout
+    train = in_process(capsys, "train", f"{BAD_TASKS}:{cls}", "--model", "gru", "--hidden", "4", "--steps", "2",
+                       "--out", str(tmp_path / "run"))
+    assert one_line(train) and expected in train.stderr, train.stderr
+    assert not (tmp_path / "run").exists()  # refused before config.json, not an IndexError after it
+    fixed = in_process(capsys, "check", f"{BAD_TASKS}:{cls}", "--set", "task.shift=0")  # the control
+    assert fixed.returncode == 0 and "FAIL" not in fixed.stdout, fixed.stdout
