@@ -334,9 +334,13 @@ def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, capsys, monk
     monkeypatch.setattr(os, "fsync", lambda fd: full(fd) if len(calls) > 2 else calls.append(fd) or real(fd))
     done = in_process(capsys, *args)  # config.json and the first evaluation go through; the checkpoint does not
     assert one_line(done) and "is full (No space left on device)" in done.stderr, done.stderr
+    assert "go on from the last checkpoint" in done.stderr
     assert not list(run.glob(".*.tmp")) and not (run / ".lock").exists()
     monkeypatch.setattr(os, "fsync", real)
     assert in_process(capsys, *args).returncode == 0
+    monkeypatch.setattr(os, "fsync", full)  # a report has no checkpoint to go on from
+    report = in_process(capsys, "report", str(run), "--html", str(tmp_path / "page.html"))
+    assert one_line(report) and "is full" in report.stderr and "checkpoint" not in report.stderr, report.stderr
 
 
 def test_demo_takes_a_long_text_as_text(finished, capsys):
@@ -392,3 +396,10 @@ def test_check_and_train_refuse_a_task_whose_values_are_out_of_range(tmp_path, c
     assert not (tmp_path / "run").exists()  # refused before config.json, not an IndexError after it
     fixed = in_process(capsys, "check", f"{BAD_TASKS}:{cls}", "--set", "task.shift=0")  # the control
     assert fixed.returncode == 0 and "FAIL" not in fixed.stdout, fixed.stdout
+
+
+def test_a_pasted_100_kb_value_is_not_echoed_back_whole(tmp_path, capsys):
+    done = in_process(capsys, "train", *TINY, "--steps", "2", "--set", "hidden=" + "x" * 100_000,
+                      "--out", str(tmp_path / "run"))
+    assert one_line(done) and len(done.stderr) < 400 and "(100002 characters)" in done.stderr, done.stderr[:400]
+    assert not (tmp_path / "run").exists()

@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 from seqmem.config.settings import Param, suggest
-from seqmem.errors import ConfigError
+from seqmem.errors import ConfigError, brief
 
 SECTIONS = ("method", "task", "model")  # the order of their flag groups in --help, after training
 VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "horizon", "check", "suite", "bench", "demo",
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except ConfigError as e:
-        print(f"seqmem: error: {e}", file=sys.stderr)
+        print(f"seqmem: error: {brief(str(e))}", file=sys.stderr)
         return 2
     except FloatingPointError as e:
         print(f"seqmem: diverged: {e}", file=sys.stderr)

@@ -21,6 +21,10 @@ KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a device"), (stat.S_
          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
 
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "summary.json", "sweep.json", "horizon.json",
+             "profile.json", ".lock")  # what a run or sweep writes, and goes on from when it stops
+
+
 class DiskFull(ConfigError):
     """No space left (or the quota is used up) where a run writes: free some, then rerun to resume."""
 
@@ -49,8 +53,9 @@ def reported(path: Path):
         yield
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            resumes = " to go on from the last checkpoint" if Path(path).name in RUN_FILES else ""
             raise DiskFull(f"the disk holding {path} is full ({e.strerror}): free some space, then run the same "
-                           "command again to go on from the last checkpoint") from None
+                           f"command again{resumes}") from None
         raise ConfigError(f"cannot write {path} ({e.strerror or type(e).__name__}): choose a place you can write "
                           "to") from None
 
