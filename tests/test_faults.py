@@ -403,3 +403,16 @@ def test_a_pasted_100_kb_value_is_not_echoed_back_whole(tmp_path, capsys):
                       "--out", str(tmp_path / "run"))
     assert one_line(done) and len(done.stderr) < 400 and "(100002 characters)" in done.stderr, done.stderr[:400]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_model_files_process_settings_do_not_leak_to_the_caller(tmp_path):
+    import seqmem
+
+    threads = torch.get_num_threads()
+    config = {"task": {"name": "echo-letters", "test_size": 10, "validation_size": 10},
+              "model": {"name": f"{os.path.dirname(__file__)}/user_classes/sets_process.py:Net"},
+              "train": {"steps": 2, "eval_every": 2}}
+    run_experiment(config, tmp_path / "run", **QUIET)
+    loaded = seqmem.load(tmp_path / "run")
+    assert torch.get_num_threads() == threads and torch.get_default_dtype() == torch.float32
+    assert next(loaded.model.parameters()).dtype == torch.float32

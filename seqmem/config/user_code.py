@@ -10,6 +10,7 @@ last, as `python -m` would).
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -90,8 +91,32 @@ def module_name(path: Path) -> str:
     return f"seqmem_user.{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 
 
+@contextlib.contextmanager
+def process_settings_kept():
+    """PyTorch's thread count and default dtype as they were, whatever a module sets when imported: a
+    user's `torch.set_num_threads(8)` or `set_default_dtype(torch.float64)` at the top of a file would
+    otherwise change them for the Python caller that loaded a run (seqmem.run.threads keeps the rest)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        if torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
+
+
 def import_module(spec: str):
     """The module a spec names, imported (a file under a name of its own); any error it raises in one line."""
+    with process_settings_kept():
+        return imported(spec)
+
+
+def imported(spec: str):
     where, _ = split(spec)
     try:
         if is_file(where):
