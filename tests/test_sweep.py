@@ -201,3 +201,27 @@ def test_a_damaged_point_summary_is_named_and_its_point_run_again(pool_sweep, tm
     assert "at_best" in json.loads(second.read_text())
     index = json.loads((out / "sweep.json").read_text())
     assert all("at_best" in p["summary"] for p in index["points"])
+
+
+def test_a_subset_rerun_keeps_the_other_points_in_the_index(pool_sweep, tmp_path, capsys):
+    import shutil
+
+    import seqmem
+
+    out = tmp_path / "pool"
+    shutil.copytree(pool_sweep[0], out)
+    points = name_points(grid(BASE, {"blank": [3, 4]}, [0, 1]))
+    entries = run_sweep(points[:2], out, ProcessPool(2), progress=False)
+    assert [e["name"] for e in entries] == [p.name for p in points[:2]]
+    index = json.loads((out / "sweep.json").read_text())
+    assert [e["name"] for e in index["points"]] == [p.name for p in points]
+    assert len(seqmem.results(out)) == 4
+
+
+def test_a_sweep_into_a_run_directory_is_refused(pool_sweep, capsys):
+    run = pool_sweep[0] / "blank=3,seed=0"
+    before = sorted(p.name for p in run.iterdir())
+    assert main([*FLAGS, "--steps", "20", "--over", "blank=3", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a run directory" in err, err
+    assert sorted(p.name for p in run.iterdir()) == before

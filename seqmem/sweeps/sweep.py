@@ -187,6 +187,9 @@ def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tupl
         raise ConfigError("the sweep has no points")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file: choose a directory for the sweep")
+    if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
+        raise ConfigError(f"--out {out} is a run directory: choose another folder for the sweep (its points are "
+                          "folders of their own)")
     names = [p.name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(f"two points of the sweep share the name {next(n for n in names if names.count(n) > 1)!r}")
@@ -340,6 +343,8 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
             else:
                 entry.update(status="done", summary=summary)
         entries[name] = entry
+    entries.update(earlier_points(out, entries))
+    keys = list(dict.fromkeys([*keys, *read_axes(out)])) if len(entries) > len(jobs) else keys
     write_index(out, keys, entries)
     todo = [job for job in jobs if entries[job[0]]["status"] == "pending"]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
@@ -357,7 +362,7 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
                 bar.write(f"{result['name']}: failed: {result['error']}")
     finally:
         bar.close()
-    return list(entries.values())
+    return [entries[name] for name, _, _ in jobs]  # this command's points (the index keeps the others too)
 
 
 SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy", "train_seconds", "steps")
@@ -397,6 +402,30 @@ def finished_summary(run) -> tuple[dict, str | None]:
     if not isinstance(summary, dict):
         return {}, "not a JSON object"
     return summary, summary_damage(summary)
+
+
+def earlier_points(out: Path, current: dict) -> dict:
+    """The index's entries for points this run of the sweep does not name (an earlier command's, or a subset
+    rerun now), whose folders are still there: kept, so the index, the report and `seqmem.results` still
+    show them."""
+    try:
+        points = read_index(out).get("points")
+    except (OSError, ValueError, AttributeError):
+        return {}  # an unreadable index is rewritten from the points at hand
+    if not isinstance(points, list):
+        return {}
+    from seqmem.sweeps.point_names import inside
+
+    return {e["name"]: e for e in points if isinstance(e, dict) and isinstance(e.get("name"), str)
+            and e["name"] not in current and inside(e["name"]) and (out / e["name"]).is_dir()}
+
+
+def read_axes(out: Path) -> list[str]:
+    try:
+        axes = read_index(out).get("axes")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [a for a in axes if isinstance(a, str)] if isinstance(axes, list) else []
 
 
 def write_index(out: Path, keys: list[str], entries: dict) -> None:
