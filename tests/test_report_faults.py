@@ -267,3 +267,14 @@ def test_a_special_or_huge_run_file_is_named_damaged_by_demo_and_results(horizon
             seqmem.results(run)
         return
     assert code == 2 and err.count("\n") == 1 and name in err and "damaged" in err, err
+
+
+def test_a_run_folder_whose_name_is_not_utf8_is_reported_everywhere(horizon, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    shutil.copytree(horizon / "model=rnn,blank=1,seed=0", runs / os.fsdecode(b"r\xff"))
+    code = main(["report", str(runs), "--html", str(tmp_path / "page.html"), "--figures", str(tmp_path / "figs"),
+                 "--csv", str(tmp_path / "t.csv"), "--format", "json", "--output", str(tmp_path / "rows.json")])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    assert "r\ufffd" in (tmp_path / "t.csv").read_text() and "r\ufffd" in (tmp_path / "page.html").read_text()
+    assert list((tmp_path / "figs").glob("*.png"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from seqmem.errors import ConfigError
 from seqmem.report.outputs import check_outputs
-from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, table
+from seqmem.report.tables import chosen_section, collect, data_rows, horizon_text, readable, table
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
 
@@ -83,12 +83,12 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
     text = render(sections, fmt)
     note = say if output is not None or fmt in ("text", "markdown") else err
     if output is None:
-        say(text.removesuffix("\n"))
+        say(readable(text).removesuffix("\n"))
     else:
-        atomic_write(Path(output), lambda f: f.write(text.encode()))
+        atomic_write(Path(output), lambda f: f.write(readable(text).encode()))
         note(f"{fmt} written to {output}")
     if csv_file is not None:
-        atomic_write(Path(csv_file), lambda f: f.write(render(sections[:1], "csv").encode()))
+        atomic_write(Path(csv_file), lambda f: f.write(readable(render(sections[:1], "csv")).encode()))
         note(f"table written to {csv_file}")
     if html is not None:
         from seqmem.report.page import write_page

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
-from seqmem.report.tables import COLUMNS, Section, axis_label, field, group, number, shown, table_rows
+from seqmem.report.tables import COLUMNS, Section, axis_label, field, group, number, readable, shown, table_rows
 from seqmem.run.atomic import atomic_write
 
 # The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
@@ -157,7 +157,7 @@ def write_page(path: str | Path, sections: list) -> Path:
             f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>seqmem report</h1>\n"
             f"<p class=note>Written {time.strftime('%Y-%m-%d %H:%M')}.</p>\n{body}\n</body>\n</html>\n")
     path = Path(path)
-    atomic_write(path, lambda f: f.write(page.encode()))
+    atomic_write(path, lambda f: f.write(readable(page).encode()))
     return path
 
 

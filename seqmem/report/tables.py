@@ -32,6 +32,12 @@ RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", 
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 
 
+def readable(text: str) -> str:
+    """`text` with the bytes of a name that is not UTF-8 (a folder's, kept by Python as lone surrogates) shown
+    as U+FFFD: a page, a CSV file and matplotlib's fonts take only text that encodes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def field(record: dict, key: str):
     """A value by dotted key (`baseline.recall_accuracy`); a flat key holding dots is found as it is."""
     if key in record:
