@@ -75,6 +75,11 @@ DAMAGE = {
     "recall null": (first_summary(lambda s: s.update(recall_accuracy=None)), "sweep.json"),
     "recall missing": (first_summary(lambda s: s.pop("recall_accuracy")), "sweep.json"),
     "loss a string": (first_summary(lambda s: s.update(loss="low")), "sweep.json"),
+    "recall NaN": (first_summary(lambda s: s.update(recall_accuracy=float("nan"))), "sweep.json"),
+    "loss infinite": (first_summary(lambda s: s.update(loss=float("inf"))), "sweep.json"),
+    "loose recall NaN": (loose(lambda s: s.update(recall_accuracy=float("nan"))), "summary.json"),
+    "metrics recall infinite": (lines_of_metrics(lambda ls: [ls[0].replace('"recall_accuracy": ', '"recall_accuracy": Infinity, "o": ')] + ls[1:]),
+                                "metrics.jsonl"),
     "delay a list": (index(lambda d: d["points"][0]["settings"].update({"task.blank": [1, 2]})), None),
     "delay a string": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "one"})), None),
     "a $ in a label": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "$\\frac{$"})), None),
@@ -113,6 +118,7 @@ def test_report_reads_what_it_can_and_names_each_damaged_file(horizon, tmp_path,
     assert all(w.startswith("seqmem: warning: ") for w in warnings), captured.err
     if named:
         assert len(warnings) == 1 and named in warnings[0], captured.err
+    assert not re.search(r"\b(nan|inf)\b", captured.out), captured.out  # never printed as a score
 
 
 def test_report_refuses_in_one_line_where_nothing_can_be_read(horizon, tmp_path, capsys):

@@ -49,7 +49,7 @@ def field(record: dict, key: str):
 
 
 def cell(values: list, fmt: str) -> str:
-    values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    values = [v for v in values if number(v)]  # a NaN or infinite score (named damaged) shows as '-'
     if not values:
         return "-"
     if len(values) == 1 or fmt.format(min(values)) == fmt.format(max(values)):
@@ -162,7 +162,8 @@ def sweep_table(entries: list[dict], axes: list[str], markdown: bool = False) ->
 
 
 def number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float: JSON's NaN and Infinity are read as floats, and would be shown as nan or inf."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def summary_problem(summary: dict) -> str | None:
@@ -170,9 +171,9 @@ def summary_problem(summary: dict) -> str | None:
     if "diverged" in summary and not isinstance(summary["diverged"], bool):
         return f"'diverged' is {summary['diverged']!r}, not true or false"
     if not number(summary.get("recall_accuracy")) and not summary.get("diverged"):
-        return "its recall_accuracy is missing or not a number"
+        return f"its recall_accuracy is {summary.get('recall_accuracy')!r}, not a finite number"
     bad = next((k for _, k, _ in COLUMNS if field(summary, k) is not None and not number(field(summary, k))), None)
-    return f"its {bad} is not a number" if bad else None
+    return f"its {bad} is {field(summary, bad)!r}, not a finite number" if bad else None
 
 
 def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) -> list[dict]:
