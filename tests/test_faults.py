@@ -416,3 +416,23 @@ def test_a_model_files_process_settings_do_not_leak_to_the_caller(tmp_path):
     loaded = seqmem.load(tmp_path / "run")
     assert torch.get_num_threads() == threads and torch.get_default_dtype() == torch.float32
     assert next(loaded.model.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name, kind", [("metrics.jsonl", "huge"), ("checkpoint.pt", "fifo"), ("metrics.jsonl", "zero")])
+def test_resume_names_a_special_or_huge_run_file(finished, tmp_path, capsys, name, kind):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / "summary.json").unlink()  # unfinished: the same command resumes it
+    (run / name).unlink()
+    if kind == "fifo":
+        os.mkfifo(run / name)
+    elif kind == "zero":
+        os.symlink("/dev/zero", run / name)
+    else:
+        with open(run / name, "wb") as f:
+            f.truncate(2**30)  # sparse: nothing is written
+    args = ["train", "copy-memory", "--model", "rnn", "--hidden", "8", "--blank", "3", "--recall-length", "2",
+            "--set", "test_size=20", "--set", "validation_size=20", "--steps", "30", "--eval-every", "10",
+            "--lr", "1e-2", "--seed", "1", "--quiet", "--out", str(run)]
+    done = in_process(capsys, *args)
+    assert one_line(done) and name in done.stderr, done.stderr
