@@ -5,6 +5,14 @@ class ConfigError(ValueError):
     """A bad parameter or value: the message names the parameter and the fix."""
 
 
+def brief(message: str, longest: int = 1000) -> str:
+    """The message with any run of characters longer than `longest` (a 100 KB value a user pasted; no path a
+    file system takes is that long in practice) cut to its first 100 and its length, so the one line stays
+    one readable line."""
+    words = message.split(" ")
+    return " ".join(w if len(w) <= longest else f"{w[:100]}...({len(w)} characters)" for w in words)
+
+
 class Diverged(FloatingPointError):
     """Training produced a non-finite loss or weights; the run stopped and kept its last finite checkpoint."""
 

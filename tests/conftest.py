@@ -1,8 +1,14 @@
 """Every test on one PyTorch thread: the tests run a worker a core, and two threads each would compete.
-`form` runs a test with each form of a scan that has one in C, and the PyTorch one."""
+`form` runs a test with each form of a scan that has one in C, and the PyTorch one. The key that signs a run's
+config.json (seqmem.run.trust) lives in a configuration folder of the tests' own, never the user's."""
+
+import os
+import tempfile
 
 import pytest
 import torch
+
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="seqmem-test-config-")  # subprocesses inherit it
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,7 @@ def test_a_user_model_trains_resumes_reports_and_demos_by_file_path(tmp_path):
     assert seqmem_main("report", out, cwd=tmp_path).stdout.count("MinGRU") == 1
 
 
-def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
+def test_a_changed_model_file_refuses_resume_and_load_and_warns_on_a_trusted_load(tmp_path):
     model = tmp_path / "my_gru.py"
     shutil.copy(ROOT / "examples/min_gru.py", model)
     out = tmp_path / "run"
@@ -51,8 +51,10 @@ def test_a_changed_model_file_refuses_resume_and_warns_on_load(tmp_path):
     model.write_text(model.read_text() + "\n# edited\n")
     again = seqmem_main(*args)
     assert again.returncode == 2 and "has changed since the run" in again.stderr and again.stderr.count("\n") == 1
-    with pytest.warns(UserWarning, match="has changed since"):
+    with pytest.raises(seqmem.ConfigError, match="has changed"):
         seqmem.load(out)
+    with pytest.warns(UserWarning, match="has changed since"):
+        seqmem.load(out, trust=True)
 
 
 def test_a_user_task_and_method_train_from_the_command_line_and_a_sweep_file(tmp_path):

@@ -332,11 +332,105 @@ def test_a_full_disk_is_named_as_such_and_the_run_resumes(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "fsync", lambda fd: full(fd) if len(calls) > 2 else calls.append(fd) or real(fd))
     done = seqmem_main(*args)  # config.json and the first evaluation go through; the checkpoint does not
     assert one_line(done) and "is full (No space left on device)" in done.stderr, done.stderr
+    assert "go on from the last checkpoint" in done.stderr
     assert not list(run.glob(".*.tmp")) and not (run / ".lock").exists()
     monkeypatch.setattr(os, "fsync", real)
     assert seqmem_main(*args).returncode == 0
+    monkeypatch.setattr(os, "fsync", full)  # a report has no checkpoint to go on from
+    report = seqmem_main("report", str(run), "--html", str(tmp_path / "page.html"))
+    assert one_line(report) and "is full" in report.stderr and "checkpoint" not in report.stderr, report.stderr
 
 
 def test_demo_takes_a_long_text_as_text(finished):
     done = seqmem_main("demo", str(finished), "a" * 300)
     assert one_line(done) and "text input needs an echo-letters run" in done.stderr, done.stderr
+
+
+EXITS = f"{os.path.dirname(__file__)}/user_classes/exits.py"
+
+
+@pytest.mark.parametrize("cls, call", [("ExitsInConstructor", "ExitsInConstructor.__init__"),
+                                       ("ExitsInForward", "ExitsInForward.forward")])
+@pytest.mark.parametrize("verb", ["check", "train"])
+def test_user_code_that_exits_is_named_in_one_line(tmp_path, capsys, cls, call, verb):
+    args = ["check", f"{EXITS}:{cls}"] if verb == "check" else \
+        ["train", *TINY, "--model", f"{EXITS}:{cls}", "--steps", "4", "--quiet", "--out", str(tmp_path / "run")]
+    done = seqmem_main(*args)
+    assert one_line(done), (done.returncode, done.stderr)
+    assert call in done.stderr and "exit(" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_user_code_that_exits_mid_training_is_named_and_keeps_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    done = seqmem_main("train", *TINY, "--model", f"{EXITS}:ExitsWhileTraining", "--steps", "8",
+                      "--eval-every", "2", "--quiet", "--out", str(out))
+    assert one_line(done) and "ExitsWhileTraining.forward called exit(5)" in done.stderr, done.stderr
+    assert RunDir(out).read_checkpoint()["step"] == 2 and not (out / ".lock").exists()
+
+
+def test_a_sweep_point_whose_model_exits_fails_in_one_line(tmp_path, capsys):
+    done = seqmem_main("sweep", "copy-memory", "--model", f"{EXITS}:ExitsWhileTraining", "--blank", "3",
+                      "--recall-length", "2", "--set", "test_size=20", "--set", "validation_size=20", "--steps", "8",
+                      "--seeds", "2", "--workers", "1", "--quiet", "--out", str(tmp_path / "sweep"))
+    assert done.returncode == 1, done.stderr
+    assert "0 of 2 points done" in done.stdout and "2 failed" in done.stdout, done.stdout
+    failures = done.stdout.split("2 failed:")[1].splitlines()[1:]
+    assert len(failures) == 2 and all("ExitsWhileTraining.forward called exit(5)" in f for f in failures), done.stdout
+
+
+BAD_TASKS = f"{os.path.dirname(__file__)}/user_classes/bad_tasks.py"
+
+
+@pytest.mark.parametrize("cls, expected", [("TargetsOutOfRange", "a target 10"),
+                                           ("TokensOutOfRange", "in x is outside 0..3 (vocab_size 4)")])
+def test_check_and_train_refuse_a_task_whose_values_are_out_of_range(tmp_path, capsys, cls, expected):
+    check = seqmem_main("check", f"{BAD_TASKS}:{cls}")
+    failed = [line for line in check.stdout.splitlines() if "FAIL" in line]
+    assert check.returncode == 1 and len(failed) == 1 and expected in failed[0], check.stdout
+    train = seqmem_main("train", f"{BAD_TASKS}:{cls}", "--model", "gru", "--hidden", "4", "--steps", "2",
+                       "--out", str(tmp_path / "run"))
+    assert one_line(train) and expected in train.stderr, train.stderr
+    assert not (tmp_path / "run").exists()  # refused before config.json, not an IndexError after it
+    fixed = seqmem_main("check", f"{BAD_TASKS}:{cls}", "--set", "task.shift=0")  # the control
+    assert fixed.returncode == 0 and "FAIL" not in fixed.stdout, fixed.stdout
+
+
+def test_a_pasted_100_kb_value_is_not_echoed_back_whole(tmp_path, capsys):
+    done = seqmem_main("train", *TINY, "--steps", "2", "--set", "hidden=" + "x" * 100_000,
+                      "--out", str(tmp_path / "run"))
+    assert one_line(done) and len(done.stderr) < 400 and "(100002 characters)" in done.stderr, done.stderr[:400]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_files_process_settings_do_not_leak_to_the_caller(tmp_path):
+    import seqmem
+
+    threads = torch.get_num_threads()
+    config = {"task": {"name": "echo-letters", "test_size": 10, "validation_size": 10},
+              "model": {"name": f"{os.path.dirname(__file__)}/user_classes/sets_process.py:Net"},
+              "train": {"steps": 2, "eval_every": 2}}
+    run_experiment(config, tmp_path / "run", **QUIET)
+    loaded = seqmem.load(tmp_path / "run")
+    assert torch.get_num_threads() == threads and torch.get_default_dtype() == torch.float32
+    assert next(loaded.model.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name, kind", [("metrics.jsonl", "huge"), ("checkpoint.pt", "fifo"), ("metrics.jsonl", "zero")])
+def test_resume_names_a_special_or_huge_run_file(finished, tmp_path, capsys, name, kind):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / "summary.json").unlink()  # unfinished: the same command resumes it
+    (run / name).unlink()
+    if kind == "fifo":
+        os.mkfifo(run / name)
+    elif kind == "zero":
+        os.symlink("/dev/zero", run / name)
+    else:
+        with open(run / name, "wb") as f:
+            f.truncate(2**30)  # sparse: nothing is written
+    args = ["train", "copy-memory", "--model", "rnn", "--hidden", "8", "--blank", "3", "--recall-length", "2",
+            "--set", "test_size=20", "--set", "validation_size=20", "--steps", "30", "--eval-every", "10",
+            "--lr", "1e-2", "--seed", "1", "--quiet", "--out", str(run)]
+    done = seqmem_main(*args)
+    assert one_line(done) and name in done.stderr, done.stderr

@@ -3,6 +3,8 @@ line, exit 2, nothing written), never a traceback. The sweep and horizon points 
 hundreds of cases take seconds."""
 
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +19,9 @@ VALUES = st.one_of(
     st.sampled_from(["0", "-1", "1", "2", "-0", "1e999", "-1e999", "nan", "inf", "-inf", "1e-30", "0.5", "1.5",
                      "9" * 30, "-" + "9" * 30, "", " ", "x", "true", "none", "null", "3,4", "../..", "/dev/null",
                      "tcn", "rnn", "bptt", "tbptt", "target-prop", "adam", "sgd", "onehot", "digits", "a=b",
-                     "task.blank=3", "blank=2,3", "\u00e9", "0x10", "1_000"]),
+                     "task.blank=3", "blank=2,3", "\u00e9", "0x10", "1_000", "{run}", "{run}/checkpoint.pt",
+                     "{run}/config.json", "{run}/summary.json", "{run}/metrics.jsonl", "{run}/page.html",
+                     "{run}/../sweep.json"]),
     st.integers(min_value=-(10**20), max_value=10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.text(max_size=12),
@@ -40,6 +44,21 @@ BASES = {
     "report": ["report"],
     "demo": ["demo"],
 }
+SUITE = Path(tempfile.mkdtemp(prefix="seqmem-fuzz-")) / "tiny.toml"  # a profile of one run of two updates
+SUITE.write_text("""params = 400
+budget = 2
+seeds = 1
+[grid]
+lr = [1e-2]
+[train]
+batch_size = 8
+[[tasks]]
+name = "copy-memory"
+key = "blank"
+values = [2]
+settings = { recall_length = 2, test_size = 8, validation_size = 8 }
+""")
+BASES["bench"] = ["bench", "rnn", "--suite", str(SUITE), "--workers", "1", "--quiet"]
 CASES = [(verb, flag) for verb in BASES for flag in flags(verb) if flag not in ("--out", "--backend", "--address")]
 SMALL_ENOUGH = {"--hidden": 64, "--steps": 20, "--epochs": 1, "--batch-size": 64, "--eval-batch-size": 64,
                 "--blank": 50, "--recall-length": 20, "--alphabet": 50, "--levels": 6, "--channels": 64,
@@ -47,11 +66,12 @@ SMALL_ENOUGH = {"--hidden": 64, "--steps": 20, "--epochs": 1, "--batch-size": 64
                 "--series-length": 200, "--streams": 10, "--test-streams": 10, "--validation-streams": 10,
                 "--validation-size": 200, "--test-size": 200, "--eval-every": 1000, "--seeds": 2, "--limit": 4,
                 "--max-delay": 20, "--delay": 20, "--echo-step": 50, "--start": 4, "--chunk-length": 50,
-                "--warmup-steps": 20, "--max-seconds": 5, "--threads": 2, "--workers": 2, "--index": 10}
+                "--warmup-steps": 20, "--max-seconds": 5, "--threads": 2, "--workers": 2, "--index": 10,
+                "--budget": 20, "--params": 5000}
 
 
 DURATIONS = {"--steps", "--epochs", "--seeds", "--limit", "--start", "--warmup-steps", "--max-seconds", "--threads",
-             "--workers", "--index", "--eval-every"}
+             "--workers", "--index", "--eval-every", "--budget", "--params"}
 
 
 def affordable(flag: str, value: str) -> bool:
@@ -89,8 +109,10 @@ def test_every_flag_takes_a_value_cleanly(case, value, run_folder, finished_run,
     monkeypatch.setattr(sweep_module, "make_backend", lambda *args: InProcess())
     monkeypatch.chdir(run_folder)  # a value taken as a file name (--html, --csv, --figures) lands here
     out = run_folder / f"out{abs(hash((verb, flag, value)))}"
+    value = value.replace("{run}", str(finished_run))  # an output named inside the run a report reads
+    before = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in finished_run.iterdir()}
     args = [*BASES[verb], flag, value]
-    if verb in ("train", "sweep", "horizon"):
+    if verb in ("train", "sweep", "horizon", "bench"):
         args += ["--out", str(out)]
     elif verb in ("report", "demo"):
         args.insert(1, str(finished_run))
@@ -107,6 +129,8 @@ def test_every_flag_takes_a_value_cleanly(case, value, run_folder, finished_run,
         assert not out.exists(), (args, "a refused command wrote", sorted(p.name for p in out.iterdir()))
     if code == 1:
         assert "diverged" in captured.err or "failed" in captured.out, (args, captured.out, captured.err)
+    after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in finished_run.iterdir()}
+    assert after == before, (args, "the run a report or demo reads was written to")
 
 
 NAMES = st.one_of(

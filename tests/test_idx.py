@@ -100,3 +100,19 @@ def test_errors_are_config_errors_so_the_cli_prints_one_line(tmp_path, capsys, b
     assert err.count("\n") == 1 and err.startswith(f"seqmem: error: {folder / 'train-images-idx3-ubyte'}"), err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_an_oversized_header_names_its_exact_byte_count(tmp_path):
+    data = bytes([0, 0, 8, 3]) + struct.pack(">III", 2**32 - 1, 2**32 - 1, 3) + bytes(12)
+    with pytest.raises(IdxError, match=f"needs {(2**32 - 1) ** 2 * 3} bytes of data, found 12"):
+        read_idx(write(tmp_path / "huge-header", data))
+
+
+def test_a_gzip_that_expands_beyond_any_idx_file_is_refused_unread(tmp_path, monkeypatch):
+    from seqmem.tasks import idx
+
+    monkeypatch.setattr(idx, "MAX_BYTES", 1000)
+    bomb = gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 2000) + bytes(2000))
+    with pytest.raises(IdxError, match="holds more than 1000 bytes of data"):
+        read_labels(write(tmp_path / "bomb.gz", bomb))
+    assert read_labels(write(tmp_path / "fits.gz", gzip.compress(LABELS))).tolist() == [7, 3]  # the control

@@ -34,11 +34,25 @@ def test_every_c_file_builds_for_both_types(source, function, dtype):
 
 def test_a_build_is_cached_and_reused_not_rebuilt(fresh_cache):
     assert native.load(SOURCE, "float32") is not None
-    [built] = fresh_cache.iterdir()
+    [built] = fresh_cache.glob("*.so")
     stamp = built.stat().st_mtime_ns
     assert native.build(SOURCE, "float32", native.compiler()) == built
     assert built.stat().st_mtime_ns == stamp
-    assert native.load(SOURCE, "float64") is not None and len(list(fresh_cache.iterdir())) == 2
+    assert native.load(SOURCE, "float64") is not None and len(list(fresh_cache.glob("*.so"))) == 2
+
+
+@pytest.mark.parametrize("size", [3000, 0])
+def test_a_damaged_cached_library_is_detected_and_built_again(fresh_cache, size):
+    """Truncated to 3000 bytes, a library loads and then kills the process with SIGBUS when called: its
+    hash, recorded when it was built, is checked before every load."""
+    first = native.build(lru.SOURCE, "float32", native.compiler())
+    whole = first.read_bytes()
+    with open(first, "r+b") as f:
+        f.truncate(size)
+    native.load.cache_clear()
+    assert not native.intact(first)
+    assert native.kernel(lru.SOURCE, "linear_recurrence", torch.zeros(1)) is not None
+    assert first.read_bytes() == whole and native.intact(first)
 
 
 def test_loading_it_leaves_the_processs_denormal_mode_alone():

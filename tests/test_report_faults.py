@@ -70,6 +70,11 @@ DAMAGE = {
     "recall null": (first_summary(lambda s: s.update(recall_accuracy=None)), "sweep.json"),
     "recall missing": (first_summary(lambda s: s.pop("recall_accuracy")), "sweep.json"),
     "loss a string": (first_summary(lambda s: s.update(loss="low")), "sweep.json"),
+    "recall NaN": (first_summary(lambda s: s.update(recall_accuracy=float("nan"))), "sweep.json"),
+    "loss infinite": (first_summary(lambda s: s.update(loss=float("inf"))), "sweep.json"),
+    "loose recall NaN": (loose(lambda s: s.update(recall_accuracy=float("nan"))), "summary.json"),
+    "metrics recall infinite": (lines_of_metrics(lambda ls: [ls[0].replace('"recall_accuracy": ', '"recall_accuracy": Infinity, "o": ')] + ls[1:]),
+                                "metrics.jsonl"),
     "delay a list": (index(lambda d: d["points"][0]["settings"].update({"task.blank": [1, 2]})), None),
     "delay a string": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "one"})), None),
     "a $ in a label": (index(lambda d: d["points"][0]["settings"].update({"task.blank": "$\\frac{$"})), None),
@@ -108,6 +113,7 @@ def test_report_reads_what_it_can_and_names_each_damaged_file(horizon, tmp_path,
     assert all(w.startswith("seqmem: warning: ") for w in warnings), captured.err
     if named:
         assert len(warnings) == 1 and named in warnings[0], captured.err
+    assert not re.search(r"\b(nan|inf)\b", captured.out), captured.out  # never printed as a score
 
 
 def test_report_refuses_in_one_line_where_nothing_can_be_read(horizon, tmp_path, capsys):
@@ -190,3 +196,86 @@ def test_every_value_put_into_the_page_is_escaped(horizon, tmp_path, capsys):
     edit_json(loose / MARKUP.replace("/", "_") / "summary.json", lambda s: s.update(task=MARKUP, method=MARKUP))
     assert main(["report", str(loose), "--html", str(page)]) == 0
     assert "<script" not in page.read_text()
+
+
+@pytest.mark.parametrize("flag, target", [
+    ("--html", "model=rnn,blank=1,seed=0/checkpoint.pt"),
+    ("--output", "model=rnn,blank=1,seed=0/config.json"),
+    ("--html", "sweep.json"),
+    ("--csv", "model=rnn,blank=1,seed=0/summary.json"),
+    ("--output", "horizon.json"),
+    ("--html", "model=rnn,blank=1,seed=0/report.html"),  # a new file, but inside a run folder
+    ("--figures", "model=rnn,blank=1,seed=0/figures"),
+])
+def test_a_report_never_writes_over_what_it_reads(horizon, tmp_path, capsys, flag, target):
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code = main(["report", str(out), "--format", "json", flag, str(out / target)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_report_may_write_beside_the_runs_it_reads(horizon, tmp_path, capsys):
+    """The control: a page in the sweep's folder, which is no run's, is written (as `seqmem suite` does)."""
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    assert main(["report", str(out), "--html", str(out / "report.html")]) == 0
+    assert (out / "report.html").stat().st_size > 1000
+
+
+def make_special(path, kind):
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        os.symlink("/dev/zero", path)
+    else:  # larger than any run file can be (sparse: nothing is written)
+        with open(path, "wb") as f:
+            f.truncate(2**30)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+@pytest.mark.parametrize("name", ["summary.json", "sweep.json", "metrics.jsonl", "horizon.json"])
+def test_a_special_or_huge_run_file_is_named_damaged_by_report(horizon, tmp_path, capsys, kind, name):
+    out = tmp_path / "horizon"
+    shutil.copytree(horizon, out)
+    where = out if name in ("sweep.json", "horizon.json") else out / "model=rnn,blank=1,seed=0"
+    make_special(where / name, kind)
+    if name == "summary.json":  # a sweep's report reads the summaries in sweep.json; loose runs their own
+        (out / "sweep.json").unlink()
+    code = main(["report", str(out), "--html", str(tmp_path / "page.html")])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    warnings = [w for w in captured.err.splitlines() if name in w]
+    assert len(warnings) == 1 and "damaged" in warnings[0], captured.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+@pytest.mark.parametrize("name", ["config.json", "checkpoint.pt", "summary.json"])
+def test_a_special_or_huge_run_file_is_named_damaged_by_demo_and_results(horizon, tmp_path, capsys, kind, name):
+    import seqmem
+
+    run = tmp_path / "run"
+    shutil.copytree(horizon / "model=rnn,blank=1,seed=0", run)
+    make_special(run / name, kind)
+    code = main(["demo", str(run)])
+    err = capsys.readouterr().err
+    if name == "summary.json":  # demo does not read it; results does
+        assert code == 0, err
+        with pytest.raises(seqmem.ConfigError, match="summary.json is damaged"):
+            seqmem.results(run)
+        return
+    assert code == 2 and err.count("\n") == 1 and name in err and "damaged" in err, err
+
+
+def test_a_run_folder_whose_name_is_not_utf8_is_reported_everywhere(horizon, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    shutil.copytree(horizon / "model=rnn,blank=1,seed=0", runs / os.fsdecode(b"r\xff"))
+    code = main(["report", str(runs), "--html", str(tmp_path / "page.html"), "--figures", str(tmp_path / "figs"),
+                 "--csv", str(tmp_path / "t.csv"), "--format", "json", "--output", str(tmp_path / "rows.json")])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    assert "r\ufffd" in (tmp_path / "t.csv").read_text() and "r\ufffd" in (tmp_path / "page.html").read_text()
+    assert list((tmp_path / "figs").glob("*.png"))

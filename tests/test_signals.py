@@ -96,6 +96,7 @@ def test_a_killed_worker_fails_its_point_and_a_killed_sweep_leaves_no_worker(tmp
     wait_for(lambda: group_gone(process.pid), EXIT_SECONDS, "the orphaned workers to exit")
     assert not (out / "blank=4" / ".lock").exists()  # the orphan checkpointed and let go of its point
     assert steps(out)["blank=4"] > 0
+    assert "leaked semaphore" not in process.stderr.read()  # no process lock left behind by the killed worker
 
 
 def test_ctrl_c_twice_to_a_horizon_ends_in_one_line_and_the_search_resumes(tmp_path):

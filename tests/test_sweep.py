@@ -177,3 +177,48 @@ def test_a_point_whose_directory_holds_another_run_is_refused_up_front(pool_swee
     done = seqmem_main(*FLAGS, "--steps", "20", "--eval-every", "10", "--lr", "0.02", "--over", "blank=3,4",
                        "--seeds", "2", "--out", out)
     assert done.returncode == 2 and "holds a run with another config" in done.stderr
+
+
+def test_a_damaged_point_summary_is_named_and_its_point_run_again(pool_sweep, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "pool"
+    shutil.copytree(pool_sweep[0], out)
+    first, second = sorted(out.glob("*/summary.json"))[:2]
+    kept = json.loads(first.read_text())
+    first.write_text("{}")
+    second.write_text(json.dumps({k: v for k, v in json.loads(second.read_text()).items() if k != "at_best"}))
+    assert main([*FLAGS, "--steps", "20", "--eval-every", "10", "--lr", "0.01", "--over", "blank=3,4", "--seeds", "2",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = printed.split("4 of 4 points done")[0]
+    assert table.count("\n") > 3 and " - " not in table, printed  # every row's scores, none shown as '-'
+    assert f"{first} is damaged (its loss is missing" in printed and f"{second} is damaged (its at_best" in printed
+    assert json.loads(first.read_text())["recall_accuracy"] == kept["recall_accuracy"]  # resumed from its checkpoint
+    assert "at_best" in json.loads(second.read_text())
+    index = json.loads((out / "sweep.json").read_text())
+    assert all("at_best" in p["summary"] for p in index["points"])
+
+
+def test_a_subset_rerun_keeps_the_other_points_in_the_index(pool_sweep, tmp_path, capsys):
+    import shutil
+
+    import seqmem
+
+    out = tmp_path / "pool"
+    shutil.copytree(pool_sweep[0], out)
+    points = name_points(grid(BASE, {"blank": [3, 4]}, [0, 1]))
+    entries = run_sweep(points[:2], out, ProcessPool(2), progress=False)
+    assert [e["name"] for e in entries] == [p.name for p in points[:2]]
+    index = json.loads((out / "sweep.json").read_text())
+    assert [e["name"] for e in index["points"]] == [p.name for p in points]
+    assert len(seqmem.results(out)) == 4
+
+
+def test_a_sweep_into_a_run_directory_is_refused(pool_sweep, capsys):
+    run = pool_sweep[0] / "blank=3,seed=0"
+    before = sorted(p.name for p in run.iterdir())
+    assert main([*FLAGS, "--steps", "20", "--over", "blank=3", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a run directory" in err, err
+    assert sorted(p.name for p in run.iterdir()) == before

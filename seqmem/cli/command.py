@@ -14,7 +14,7 @@ import sys
 from seqmem.cli import bench, check, demo, horizon, listing, report, sweep, train
 from seqmem.cli.config_flags import named_in
 from seqmem.cli.parser import Parser
-from seqmem.errors import ConfigError
+from seqmem.errors import ConfigError, brief
 from seqmem.run import signals
 
 VERBS = ("tasks", "models", "methods", "recipes", "train", "sweep", "suite", "horizon", "check", "bench", "demo",
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except ConfigError as e:
-        print(f"seqmem: error: {e}", file=sys.stderr)
+        print(f"seqmem: error: {brief(str(e))}", file=sys.stderr)
         return 2
     except FloatingPointError as e:
         print(f"seqmem: diverged: {e}", file=sys.stderr)

@@ -18,6 +18,8 @@ def add(parser: Parser, verbs) -> None:
     demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")
     demo.add_argument("--index", type=int, default=0, help="which test sequence to show (default 0)")
     demo.add_argument("--seed", type=int, help="show a fresh sample drawn from this seed instead of a test sequence")
+    demo.add_argument("--trust", action="store_true", help="load a run's own code (a model, task or method by import "
+                      "path) even if this user's run did not write it: only for code you trust (docs/usage.md)")
     demo.set_defaults(run=run)
 
 
@@ -36,4 +38,4 @@ def run(args) -> None:
     def warn(line: str) -> None:
         print(f"seqmem: warning: {line}", file=sys.stderr)
 
-    print("\n".join(demo_lines([load(p, warn) for p in paths], text, args.delay, args.index, args.seed)))
+    print("\n".join(demo_lines([load(p, warn, trust=args.trust) for p in paths], text, args.delay, args.index, args.seed)))

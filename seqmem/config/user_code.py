@@ -10,15 +10,22 @@ last, as `python -m` would).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import os
+import stat
 import sys
 from pathlib import Path
 
 from seqmem.config.settings import ModuleClasses
 from seqmem.errors import ConfigError
+
+
+class ExitCalled(ConfigError):
+    """A user's class called exit() (SystemExit) where seqmem called it: named in one line, never taken as a
+    failed check or a silent success."""
 
 
 def is_import_path(name) -> bool:
@@ -59,10 +66,17 @@ def source_file(spec: str) -> Path | None:
 
 
 def digest(path: Path) -> str:
+    """The SHA-256 of a source file, read in blocks; a FIFO or device is refused rather than read forever."""
+    found = hashlib.sha256()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(f"{path} is not a regular file: name a .py file")
+            for block in iter(lambda: f.read(2**20), b""):
+                found.update(block)
     except OSError as e:
         raise ConfigError(f"{path} cannot be read ({e.strerror}): restore it, or name another file") from None
+    return found.hexdigest()
 
 
 def changed_sources(recorded: dict, now: dict) -> list[str]:
@@ -75,8 +89,32 @@ def module_name(path: Path) -> str:
     return f"seqmem_user.{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 
 
+@contextlib.contextmanager
+def process_settings_kept():
+    """PyTorch's thread count and default dtype as they were, whatever a module sets when imported: a
+    user's `torch.set_num_threads(8)` or `set_default_dtype(torch.float64)` at the top of a file would
+    otherwise change them for the Python caller that loaded a run (seqmem.run.threads keeps the rest)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        if torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
+
+
 def import_module(spec: str):
     """The module a spec names, imported (a file under a name of its own); any error it raises in one line."""
+    with process_settings_kept():
+        return imported(spec)
+
+
+def imported(spec: str):
     where, _ = split(spec)
     try:
         if is_file(where):
@@ -183,3 +221,6 @@ def construct(what: str, cls: type, *args, **params):
         raise ConfigError(f"{what}: {e}") from None
     except Exception as e:
         raise ConfigError(f"{what}: its constructor raised {type(e).__name__}: {' '.join(str(e).split())}") from None
+    except SystemExit as e:  # exit() in a constructor would end the command as a silent success
+        raise ExitCalled(f"{what}: its constructor ({cls.__name__}.__init__) called exit({e.code!r}): a class must "
+                          "raise an exception, not exit the process") from None

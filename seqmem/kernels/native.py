@@ -6,8 +6,10 @@ SVML (its fused scan ran 8x slower than this C), and PyTorch's own extension loa
 compiles its headers for a minute. A plain C file builds in about a second with the `cc` a Linux or
 macOS machine has. The library lands in the user's cache directory under a name that hashes the source,
 the compiler and the flags, so an edited source or another compiler builds anew; it is written under a
-temporary name and renamed, so processes that build at once never load half a file. Where no compiler
-works, `load` returns None and says why once, and the callers run their PyTorch form.
+temporary name and renamed, so processes that build at once never load half a file; its SHA-256 is kept
+beside it and checked before every load, so a library damaged in the cache since (truncated, it would kill
+the process with SIGBUS when called) is built again instead. Where no compiler works, `load` returns None
+and says why once, and the callers run their PyTorch form.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def build(source: Path, dtype: str, cc: str) -> Path:
     texts = [p.read_text() for p in (source, *sorted(source.parent.glob("*.h")))]  # the source and its headers
     key = hashlib.sha256("\0".join([*texts, cc, *FLAGS, *defines, platform.machine()]).encode())
     target = cache_dir() / f"{source.stem}-{suffix}-{key.hexdigest()[:16]}.so"
-    if target.exists():
+    if intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
@@ -58,8 +60,27 @@ def build(source: Path, dtype: str, cc: str) -> Path:
         run = functools.partial(subprocess.run, capture_output=True, text=True, check=True, timeout=120)
         run([cc, *FLAGS, *defines, "-c", str(source), "-o", str(obj)])
         run([cc, "-shared", str(obj), "-o", str(lib), "-lm"])
+        digest = Path(scratch) / "scan.sha256"
+        digest.write_text(sha256(lib) + "\n")
+        os.replace(digest, digest_path(target))
         os.replace(lib, target)
     return target
+
+
+def digest_path(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def intact(library: Path) -> bool:
+    """Whether the cached library is whole: its SHA-256 is the one recorded when it was built."""
+    try:
+        return digest_path(library).read_text().strip() == sha256(library)
+    except OSError:
+        return False
 
 
 _switched_off = False

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from seqmem.errors import ConfigError
 from seqmem.report.collect import chosen_section, collect
+from seqmem.report.outputs import check_outputs
 from seqmem.report.page import write_figures, write_page
-from seqmem.report.tables import data_rows, table
+from seqmem.report.tables import data_rows, readable, table
 from seqmem.run.atomic import atomic_write, check_writable
 from seqmem.sweeps.bench import profile_text
 from seqmem.sweeps.horizon import horizon_text
@@ -60,6 +61,7 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
     anything is read where an output cannot be written."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_outputs({"--output": output, "--html": html, "--csv": csv_file}, runs, {"--figures": figures})
     for flag_name, path in ("--output", output), ("--html", html), ("--csv", csv_file):
         if path is not None:
             check_writable(path, flag_name)
@@ -82,12 +84,12 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
     text = render(sections, fmt)
     note = say if output is not None or fmt in ("text", "markdown") else err
     if output is None:
-        say(text.removesuffix("\n"))
+        say(readable(text).removesuffix("\n"))
     else:
-        atomic_write(Path(output), lambda f: f.write(text.encode()))
+        atomic_write(Path(output), lambda f: f.write(readable(text).encode()))
         note(f"{fmt} written to {output}")
     if csv_file is not None:
-        atomic_write(Path(csv_file), lambda f: f.write(render(sections[:1], "csv").encode()))
+        atomic_write(Path(csv_file), lambda f: f.write(readable(render(sections[:1], "csv")).encode()))
         note(f"table written to {csv_file}")
     if html is not None:
         note(f"report written to {write_page(html, sections)}")

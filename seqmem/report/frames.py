@@ -9,6 +9,7 @@ row an evaluation of a run (`run`, `step`, `train_seconds`, test and `valid_*` s
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +22,12 @@ def sections(path):
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} does not exist: give a run directory, a sweep folder or a folder of runs")
-    section = collect(path)
+    damaged: list[str] = []
+    section = collect(path, damaged)
     if section is None:
-        raise ConfigError(f"no finished runs (summary.json) under {path}: train or sweep first")
+        raise ConfigError(damaged[0] if damaged else f"no finished runs (summary.json) under {path}: train or sweep first")
+    for line in damaged:  # what the report names in its warnings
+        warnings.warn(line, stacklevel=3)
     return path, section
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from seqmem.report.collect import Section
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
-from seqmem.report.tables import COLUMNS, axis_label, group, shown, table_rows
+from seqmem.report.tables import COLUMNS, axis_label, group, readable, shown, table_rows
 from seqmem.run.atomic import atomic_write, read_json
 from seqmem.run.records import field, number
 from seqmem.sweeps.bench import profile_rows
@@ -156,7 +156,7 @@ def write_page(path: str | Path, sections: list) -> Path:
             f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>seqmem report</h1>\n"
             f"<p class=note>Written {time.strftime('%Y-%m-%d %H:%M')}.</p>\n{body}\n</body>\n</html>\n")
     path = Path(path)
-    atomic_write(path, lambda f: f.write(page.encode()))
+    atomic_write(path, lambda f: f.write(readable(page).encode()))
     return path
 
 

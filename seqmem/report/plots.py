@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 
-from seqmem.report.tables import DELAY_KEYS, axis_label, group, shown
+from seqmem.report.tables import DELAY_KEYS, axis_label, group, readable, shown
 from seqmem.run.records import field, number
 
 MAX_GROUPS = 20
@@ -38,7 +38,7 @@ def new_figure():
 
 
 def finish(fig, ax, title: str, xlabel: str, ylabel: str, more: int = 0):
-    ax.set_title(title + (f" (the first {MAX_GROUPS} groups; {more} more not drawn)" if more else ""), fontsize=11)
+    ax.set_title(readable(title) + (f" (the first {MAX_GROUPS} groups; {more} more not drawn)" if more else ""), fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
@@ -58,7 +58,7 @@ def png(fig) -> bytes:
 def label(by: list[str], key: tuple) -> str:
     """A legend entry; `$` escaped, so a run's name is never read as mathtext."""
     text = ", ".join(f"{axis_label(k)}={shown(k, v)}" for k, v in zip(by, key, strict=True)) or "runs"
-    return text.replace("$", r"\$")
+    return readable(text).replace("$", r"\$")
 
 
 def baselines(ax, records: list[dict]) -> None:
@@ -149,10 +149,10 @@ def draw_profile(section):
         errors = [[max(0.0, spreads[i]["mean"] - spreads[i]["min"]) for i in xs],
                   [max(0.0, spreads[i]["max"] - spreads[i]["mean"]) for i in xs]]
         for i, mean, low, high in zip(xs, means, *errors, strict=True):
-            ax.bar(i, mean, yerr=[[low], [high]], capsize=3, color=palette[i], label=models[i])
+            ax.bar(i, mean, yerr=[[low], [high]], capsize=3, color=palette[i], label=readable(models[i]))
             if notes:
                 ax.text(i, min(1.0, mean + high) + 0.02, notes[i], ha="center", fontsize=7)
-        ax.set_title(title.replace("$", r"\$"), fontsize=10)
+        ax.set_title(readable(title).replace("$", r"\$"), fontsize=10)
         ax.set_xticks([])
         ax.set_ylim(0, 1.1)
         ax.grid(axis="y", alpha=0.3)

@@ -32,8 +32,14 @@ RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", 
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 
 
+def readable(text: str) -> str:
+    """`text` with the bytes of a name that is not UTF-8 (a folder's, kept by Python as lone surrogates) shown
+    as U+FFFD: a page, a CSV file and matplotlib's fonts take only text that encodes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def cell(values: list, fmt: str) -> str:
-    values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    values = [v for v in values if number(v)]  # a NaN or infinite score (named damaged) shows as '-'
     if not values:
         return "-"
     if len(values) == 1 or fmt.format(min(values)) == fmt.format(max(values)):

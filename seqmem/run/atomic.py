@@ -16,9 +16,14 @@ import tempfile
 from pathlib import Path
 
 from seqmem.errors import ConfigError
+from seqmem.run.bounded import read_text
 
 KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "summary.json", "sweep.json", "horizon.json",
+             "profile.json", ".lock")  # what a run or sweep writes, and goes on from when it stops
 
 
 class DiskFull(ConfigError):
@@ -49,8 +54,9 @@ def reported(path: Path):
         yield
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            resumes = " to go on from the last checkpoint" if Path(path).name in RUN_FILES else ""
             raise DiskFull(f"the disk holding {path} is full ({e.strerror}): free some space, then run the same "
-                           "command again to go on from the last checkpoint") from None
+                           f"command again{resumes}") from None
         raise ConfigError(f"cannot write {path} ({e.strerror or type(e).__name__}): choose a place you can write "
                           "to") from None
 
@@ -120,4 +126,5 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+    """A run's JSON file; `bounded.NotARunFile` (a ValueError) for a special file or one too large to be one."""
+    return json.loads(read_text(path))

@@ -18,6 +18,7 @@ from seqmem.models import MODELS, backbone_settings
 from seqmem.models.backbone import Backbone
 from seqmem.run.contract import model_checks, refuse, task_checks
 from seqmem.run.resources import batch_bytes, check_fits, model_bytes
+from seqmem.run.user_exit import named_exits
 from seqmem.tasks import TASKS
 from seqmem.training.loop import check_method_precision, check_where, total_steps
 from seqmem.training.methods import make_method
@@ -45,7 +46,13 @@ class Experiment:
 def build(config, check_device: bool = True) -> Experiment:
     """Turn a config (a Config, or a dict checked here) into task, model and method, refusing before anything
     is written what cannot run: a device this machine lacks too, unless `check_device` is False (`load` reads
-    a GPU-trained run on any device). The training loop trusts what this gives it."""
+    a GPU-trained run on any device). A class of the user's that exits the process while being built and
+    checked is named in one line. The training loop trusts what this gives it."""
+    with named_exits():
+        return built(config, check_device)
+
+
+def built(config, check_device: bool) -> Experiment:
     config = make_config(config)
     task_params, model_params = without_name(config.task), without_name(config.model)
     task_cls, model_cls = TASKS.cls(config.task["name"]), MODELS.cls(config.model["name"])

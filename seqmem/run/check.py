@@ -7,11 +7,12 @@ import torch
 
 from seqmem.config.compose import REGISTRIES, SECTIONS, set_value
 from seqmem.config.settings import class_first_argument
-from seqmem.config.user_code import import_class, is_import_path
+from seqmem.config.user_code import ExitCalled, import_class, is_import_path
 from seqmem.errors import ConfigError
 from seqmem.models import MIXER_FIRST
 from seqmem.run.build import check_receptive_field, construct_model, make_task
 from seqmem.run.contract import Check, method_checks, model_checks, task_checks
+from seqmem.run.user_exit import named_exits
 from seqmem.training.methods import make_method
 from seqmem.training.train_config import TrainConfig
 
@@ -25,8 +26,14 @@ def kind_of(cls: type) -> str:
 
 def check(name: str, task: str = "echo-letters", settings: dict | None = None) -> tuple[str, list[Check]]:
     """Run the contract on the class `name` (a short name or an import path): a model is built for `task`,
-    a method trains a small GRU on it. `settings` are `task.x` / `model.x` / `method.x` values. Returns the
-    kind and each check's `(passed, line)`."""
+    a mixer in the backbone, a method trains a small GRU on it. `settings` are `task.x` / `model.x` /
+    `method.x` values. Returns the kind and each check's `(passed, line)`; a class that exits the process is
+    a ConfigError naming the call."""
+    with named_exits():
+        return checked(name, task, settings)
+
+
+def checked(name: str, task: str, settings: dict | None) -> tuple[str, list[Check]]:
     cls = import_class(name) if is_import_path(name) else None
     if cls is None:
         found = [s for s, r in REGISTRIES.items() if name in r]
@@ -48,12 +55,16 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
     torch.manual_seed(0)
     try:
         built = make_task(data["task"]["name"], **{k: v for k, v in data["task"].items() if k != "name"})
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"task {data['task']['name']} does not build: {e}")]
     if kind == "task":
         return kind, list(task_checks(built))
     try:  # built here rather than by make_model, whose quick check would stop at the first failure
         model = construct_model(data["model"]["name"], built, **{k: v for k, v in data["model"].items() if k != "name"})
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"does not build for {built.name}: {e}")]
     results.append((True, f"builds for {built.name} ({sum(p.numel() for p in model.parameters())} parameters)"
@@ -68,6 +79,8 @@ def check(name: str, task: str = "echo-letters", settings: dict | None = None) -
         return kind, results + checks
     try:
         method = make_method(model, built, TrainConfig(steps=2, batch_size=4), **data["method"])
+    except ExitCalled:
+        raise
     except ConfigError as e:
         return kind, [(False, f"does not build: {e}")]
     return kind, [(True, f"builds, training a GRU of 16 on {built.name}"), *method_checks(method, model, built)]

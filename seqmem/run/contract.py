@@ -6,6 +6,7 @@ Each check yields `(passed, line)`; a check that the next ones depend on stops t
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ import torch
 
 from seqmem.errors import ConfigError
 from seqmem.models import state_numbers
-from seqmem.tasks.base import Baseline, Batch
+from seqmem.tasks.base import IGNORE, Baseline, Batch
 from seqmem.training.methods.shared import task_loss
 
 Check = tuple[bool, str]
@@ -177,11 +178,50 @@ def task_checks(task) -> Iterator[Check]:
         yield False, "training batches are not determined by (seed, step): a resumed run would see others"
         return
     yield True, "training batch i is the same for the same seed"
+    try:
+        drawn = [batch, *itertools.islice(task.batches("train", 8, seed=0, start=0), 3)]
+    except Exception as e:
+        yield False, f"training batches: {one_line(e)}"
+        return
+    problem = next((p for p in map(lambda b: out_of_range(task, b), drawn) if p is not None), None)
+    if problem is not None:
+        yield False, problem
+        return
+    yield True, f"tokens, targets and conditions within range in {len(drawn)} batches"
     base = task.baseline()
     if not isinstance(base, Baseline) or not all(0 <= v <= 1 for v in (base.accuracy, base.recall_accuracy)):
         yield False, f"baseline() must return a Baseline with accuracies in [0, 1], got {base!r}"
         return
     yield True, f"memoryless baseline: recall accuracy {base.recall_accuracy:.4g}, loss {base.loss:.4g}"
+
+
+def out_of_range(task, batch) -> str | None:
+    """What in a batch lies outside what the task declares (a token >= vocab_size, a class target >=
+    num_classes other than IGNORE, a cond >= cond_size), or None: a model's embedding or the loss would
+    fail on it an update or an epoch into training."""
+    def bad(values, size, allowed=()):
+        outside = (values < 0) | (values >= size)
+        for value in allowed:
+            outside &= values != value
+        return values[outside][0].item() if outside.any() else None
+
+    if task.vocab_size is not None:
+        if batch.x.is_floating_point():
+            return f"x is {batch.x.dtype} but the task declares vocab_size {task.vocab_size} (token inputs are integers)"
+        found = bad(batch.x, task.vocab_size)
+        if found is not None:
+            return f"a token {found} in x is outside 0..{task.vocab_size - 1} (vocab_size {task.vocab_size})"
+    if not batch.y.is_floating_point():
+        found = bad(batch.y, task.num_classes, (IGNORE,))
+        if found is not None:
+            return (f"a target {found} in y is outside 0..{task.num_classes - 1} (num_classes {task.num_classes}; "
+                    f"{IGNORE} marks a target no loss reads)")
+    cond_size = getattr(task, "cond_size", None)
+    if batch.cond is not None and cond_size is not None and not torch.is_floating_point(batch.cond):
+        found = bad(batch.cond, cond_size)
+        if found is not None:
+            return f"a cond {found} is outside 0..{cond_size - 1} (cond_size {cond_size})"
+    return None
 
 
 def method_checks(method, model, task) -> Iterator[Check]:

@@ -14,13 +14,15 @@ from pathlib import Path
 import torch
 
 from seqmem.config.compose import Config, upgrade
-from seqmem.config.user_code import changed_sources, label
+from seqmem.config.user_code import label
 from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters, state_numbers
+from seqmem.run import trust as trusted
 from seqmem.run.build import build
 from seqmem.run.denormals import flushed_denormals
 from seqmem.run.rundir import RunDir, restore
 from seqmem.run.threads import training_threads
+from seqmem.run.user_exit import named_exits
 from seqmem.tasks.letters import predict_text
 from seqmem.training.device import model_device, resolve
 from seqmem.training.loop import fit
@@ -54,7 +56,8 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
         say(f"{run.path}: {label(task.name)} with {label(model.name)} ({count_parameters(model) / 1000:.2f} K "
             f"parameters, receptive field {model.receptive_field}, span {task.span}), method {label(method.name)}")
         try:
-            result = fit(model, task, experiment.train, method, experiment.device, run, progress)
+            with named_exits():
+                result = fit(model, task, experiment.train, method, experiment.device, run, progress)
         except Diverged as e:
             run.write_summary({"task": task.name, "model": model.name, "method": method.name, "diverged": True,
                                "diverged_at": e.step, "checkpoint_step": e.checkpoint_step, "error": str(e),
@@ -82,7 +85,7 @@ class LoadedRun:
         """The model's class at each step (or for each sequence) of a batch of inputs, on the inputs' device."""
         self.model.eval()
         device = model_device(self.model)
-        with training_threads(), flushed_denormals():  # PyTorch's default threads: a demo many times slower
+        with training_threads(), flushed_denormals(), named_exits():  # PyTorch's default threads: a demo many times slower
             logits, _ = self.model(x.to(device), cond=None if cond is None else cond.to(device))
         return logits.argmax(-1).to(x.device)
 
@@ -91,20 +94,25 @@ class LoadedRun:
         return predict_text(self, text, delay)
 
 
-def load(path: str | Path, warn=None, device: str = "cpu") -> LoadedRun:
+def load(path: str | Path, warn=None, device: str = "cpu", trust: bool = False) -> LoadedRun:
     """A run directory's task and model with its last weights, on `device` (the CPU by default, wherever the
-    run was trained: cpu, cuda, cuda:N, mps or auto). A file the run imports that has changed since is warned
-    of (`warn`, default `warnings.warn`), not refused: reading old weights with edited code is common, and
-    weights that no longer fit are refused by name."""
+    run was trained: cpu, cuda, cuda:N, mps or auto).
+
+    A run that names code of its own (a model, task or method by import path) is loaded only if this user's
+    run wrote its config.json and the code is as recorded (seqmem.run.trust), checked before anything is
+    imported; `trust=True` loads it anyway, a file that changed since warned of (`warn`, default
+    `warnings.warn`) and loaded as it is now: old weights with edited code is a common need, and weights that
+    no longer fit are refused by name."""
+    if not isinstance(trust, bool):
+        raise ConfigError(f"trust must be True or False, got {trust!r}")
     run = RunDir(path)
     if not run.config_path.exists():
         raise ConfigError(f"{path} is not a run directory (no config.json): give a directory made by seqmem train")
     config = run.config
-    recorded = config.pop("sources", None) or {}
+    trusted.check(run.path, config, trust, warn or warnings.warn)
+    config.pop("sources", None)
     where = resolve(check_device(device))
     experiment = build(config, check_device=False)
-    for source in changed_sources(recorded, experiment.config.sources):
-        (warn or warnings.warn)(f"{source} has changed since {path} was trained: its model is built from the file as it is now")
     if not run.checkpoint_path.exists():
         raise ConfigError(f"{path} has no checkpoint.pt yet: train it first")
     restore(experiment.model, run.read_checkpoint()["model"], run.checkpoint_path)

@@ -5,6 +5,8 @@ the report and the sweeps read records without it.
 
 from __future__ import annotations
 
+import math
+
 
 def field(record: dict, key: str):
     """A value by dotted key (`baseline.recall_accuracy`); a flat key holding dots is found as it is."""
@@ -17,5 +19,6 @@ def field(record: dict, key: str):
 
 
 def number(value) -> bool:
-    """A JSON number: an int or a float, not true or false (which Python counts as ints)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number: an int or a float, not true or false (which Python counts as ints), nor NaN or
+    Infinity (JSON's extensions, read as floats, which would be shown as nan or inf)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -21,7 +21,9 @@ import torch
 
 from seqmem.config.user_code import changed_sources
 from seqmem.errors import ConfigError
+from seqmem.run import trust
 from seqmem.run.atomic import atomic_write, not_regular, read_json, reported, write_json, write_jsonl
+from seqmem.run.bounded import NotARunFile, check_regular, read_text
 from seqmem.run.records import field, number
 from seqmem.training.train_config import EXECUTION
 
@@ -69,13 +71,15 @@ class RunDir:
         self.metrics_path = self.path / "metrics.jsonl"
         self.checkpoint_path = self.path / "checkpoint.pt"
         self.summary_path = self.path / "summary.json"
+        self.signature_path = self.path / trust.SIGNATURE
 
     def check(self, config: dict, upgrade=None) -> None:
         """Refuse, writing nothing, a directory that holds another run or other files. `upgrade` reads a
         config.json written in an older shape in today's."""
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file: choose a directory")
-        for path in (self.config_path, self.metrics_path, self.checkpoint_path, self.summary_path, self.path / ".lock"):
+        for path in (self.config_path, self.metrics_path, self.checkpoint_path, self.summary_path, self.signature_path,
+                     self.path / ".lock"):
             kind = not_regular(path)
             if kind is not None:  # writing through it would write elsewhere, or replace it
                 raise ConfigError(f"--out {self.path}: {path.name} is {kind}, not a file of a run: remove it")
@@ -97,6 +101,7 @@ class RunDir:
     def open(self, config: dict, upgrade=None) -> RunDir:
         self.check(config, upgrade)
         write_json(self.config_path, config)
+        trust.sign(self.path, config)  # this user's run: its code may be loaded again without --trust
         return self
 
     @property
@@ -115,7 +120,9 @@ class RunDir:
         if not self.metrics_path.exists():
             return []
         try:
-            lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+            lines = [line for line in read_text(self.metrics_path).splitlines() if line.strip()]
+        except NotARunFile as e:
+            raise ConfigError(f"{self.metrics_path} is damaged ({e}): delete the run directory to start over") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{self.metrics_path} is damaged (not text): delete the run directory to start over") from None
         records = []
@@ -146,11 +153,14 @@ class RunDir:
         whichever device saved it (map_location): a run trained on a GPU resumes, or is loaded, on a CPU, and
         load_state_dict copies the weights to wherever the model is."""
         try:
+            check_regular(self.checkpoint_path)  # torch.load would wait on a FIFO forever
             checkpoint = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             reason = str(e).splitlines()[0] if str(e) else "it holds more than weights"
             raise ConfigError(f"{self.checkpoint_path} cannot be loaded safely ({reason[:120]}): it holds more "
                               "than tensors and plain data; delete it to restart the run from scratch") from None
+        except NotARunFile as e:
+            raise ConfigError(f"{self.checkpoint_path} is damaged ({e}): delete it to restart the run from scratch") from None
         except Exception as e:  # truncated, empty or not a checkpoint at all
             raise ConfigError(f"{self.checkpoint_path} is damaged ({type(e).__name__}): delete it to restart the run "
                               "from scratch") from None
@@ -181,9 +191,9 @@ def summary_problem(summary: dict) -> str | None:
     if "diverged" in summary and not isinstance(summary["diverged"], bool):
         return f"'diverged' is {summary['diverged']!r}, not true or false"
     if not number(summary.get("recall_accuracy")) and not summary.get("diverged"):
-        return "its recall_accuracy is missing or not a number"
+        return f"its recall_accuracy is {summary.get('recall_accuracy')!r}, not a finite number"
     bad = next((k for k in SCORES if field(summary, k) is not None and not number(field(summary, k))), None)
-    return f"its {bad} is not a number" if bad else None
+    return f"its {bad} is {field(summary, bad)!r}, not a finite number" if bad else None
 
 
 def restore(module, state: dict, path: Path) -> None:
@@ -202,6 +212,8 @@ def read_record(path: Path, fix: str) -> dict:
         data = read_json(path)
     except FileNotFoundError:
         raise ConfigError(f"{path} is missing: {fix}") from None
+    except NotARunFile as e:  # a FIFO, a device, or gigabytes: never read
+        raise ConfigError(f"{path} is damaged ({e}): {fix}") from None
     except (ValueError, OSError) as e:  # empty, truncated or garbage
         raise ConfigError(f"{path} is damaged ({type(e).__name__}): {fix}") from None
     if not isinstance(data, dict):
@@ -211,7 +223,7 @@ def read_record(path: Path, fix: str) -> dict:
 
 def leftover(path: Path) -> bool:
     """A temporary file of an interrupted atomic write, or a lock: not a sign of another run."""
-    return path.name == ".lock" or (path.name.startswith(".") and path.name.endswith(".tmp"))
+    return path.name in (".lock", trust.SIGNATURE) or (path.name.startswith(".") and path.name.endswith(".tmp"))
 
 
 def writable(path: Path) -> None:

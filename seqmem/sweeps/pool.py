@@ -47,6 +47,15 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def no_process_locks() -> None:
+    """tqdm's lock as a thread lock: its default also makes a multiprocessing lock, a named semaphore that
+    Python's resource tracker reports as leaked ("leaked semaphore objects", two lines on stderr) when the
+    worker is killed. A worker's bars are off, and it shares no terminal lock with anyone."""
+    from tqdm.auto import tqdm  # it looks for IPython: loaded only in a worker, not for --help
+
+    tqdm.set_lock(threading.RLock())
+
+
 def worker(fn, conn, parent: int) -> None:
     """A worker's life: points from the pipe until told to stop (None), its parent is gone, or a signal.
     It ends quietly on a signal: the training loop has checkpointed, the parent says what happened."""
@@ -55,6 +64,7 @@ def worker(fn, conn, parent: int) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.SIGNALS)  # held while it started
     try:
         one_thread()
+        no_process_locks()
         while True:
             job = conn.recv()
             if job is None:

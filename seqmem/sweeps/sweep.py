@@ -24,6 +24,7 @@ from seqmem.config import user_code
 from seqmem.config.compose import Config, make_config, replace_length, set_value, upgrade
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import read_json, write_json
+from seqmem.run.bounded import NotARunFile
 from seqmem.sweeps.point_names import clean, folder_name, inside, shorten
 from seqmem.sweeps.pool import ProcessPool, one_thread
 
@@ -190,6 +191,9 @@ def plan(points: list[Point], out: Path, built: dict | None = None) -> list[tupl
         raise ConfigError("the sweep has no points")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file: choose a directory for the sweep")
+    if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
+        raise ConfigError(f"--out {out} is a run directory: choose another folder for the sweep (its points are "
+                          "folders of their own)")
     names = [p.name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(f"two points of the sweep share the name {next(n for n in names if names.count(n) > 1)!r}")
@@ -326,22 +330,29 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
 
     from seqmem.run.rundir import RunDir  # PyTorch: loaded only once a worker has set its threads
 
-    entries = {}
+    entries, rerun = {}, []
     for point, (name, _, path) in zip(points, jobs, strict=True):
         flat = flat_settings(point.config)
         run = RunDir(path)
         entry = {"name": name, "settings": {k: flat.get(k) for k in keys}, "tags": point.tags, "status": "pending"}
         if run.finished():
-            summary = run.summary()
-            if summary.get("diverged"):
+            summary, why = finished_summary(run)
+            if why is not None:  # its scores are lost, its checkpoint is not: run it again, from there
+                rerun.append(f"{run.summary_path} is damaged ({why}): point {name} runs again from its last checkpoint")
+                run.summary_path.unlink()
+            elif summary.get("diverged"):
                 entry.update(status="failed", error=f"Diverged: {summary['error']}")
             else:
                 entry.update(status="done", summary=summary)
         entries[name] = entry
+    entries.update(earlier_points(out, entries))
+    keys = list(dict.fromkeys([*keys, *read_axes(out)])) if len(entries) > len(jobs) else keys
     write_index(out, keys, entries)
     todo = [job for job in jobs if entries[job[0]]["status"] == "pending"]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
                disable=None if progress else True, dynamic_ncols=True)
+    for line in rerun:
+        bar.write(line)
     try:
         for result in (backend or ProcessPool()).run(run_point, todo) if todo else ():
             entry = entries[result["name"]]
@@ -353,7 +364,66 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
                 bar.write(f"{result['name']}: failed: {result['error']}")
     finally:
         bar.close()
-    return list(entries.values())
+    return [entries[name] for name, _, _ in jobs]  # this command's points (the index keeps the others too)
+
+
+SCORES = ("loss", "accuracy", "recall_accuracy", "sequence_accuracy", "train_seconds", "steps")
+
+
+def summary_damage(summary: dict) -> str | None:
+    """What makes a finished run's summary.json unusable for a sweep, a report or a profile, or None: each
+    score a number, `at_best` and `baseline` objects of scores (a diverged run: its error said)."""
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if summary.get("diverged") is True:
+        return None if isinstance(summary.get("error"), str) else "diverged, but its error is missing"
+    missing = next((k for k in SCORES if not number(summary.get(k))), None)
+    if missing is not None:
+        return f"its {missing} is missing or not a number"
+    for part in ("at_best", "baseline"):
+        scores = summary.get(part)
+        if not isinstance(scores, dict) or not number(scores.get("recall_accuracy")):
+            return f"its {part} is missing or holds no recall_accuracy"
+    valid = summary["at_best"].get("valid_recall_accuracy", "missing")
+    if valid is not None and not number(valid):
+        return "its at_best holds no valid_recall_accuracy"
+    return None
+
+
+def finished_summary(run) -> tuple[dict, str | None]:
+    """A finished run's summary, and what is damaged in it (None where nothing is)."""
+    try:
+        summary = read_json(run.summary_path)
+    except NotARunFile as e:
+        return {}, str(e)
+    except (OSError, ValueError) as e:
+        return {}, f"{type(e).__name__}: not JSON"
+    if not isinstance(summary, dict):
+        return {}, "not a JSON object"
+    return summary, summary_damage(summary)
+
+
+def earlier_points(out: Path, current: dict) -> dict:
+    """The index's entries for points this run of the sweep does not name (an earlier command's, or a subset
+    rerun now), whose folders are still there: kept, so the index, the report and `seqmem.results` still
+    show them."""
+    try:
+        points = read_index(out).get("points")
+    except (OSError, ValueError, AttributeError):
+        return {}  # an unreadable index is rewritten from the points at hand
+    if not isinstance(points, list):
+        return {}
+    return {e["name"]: e for e in points if isinstance(e, dict) and isinstance(e.get("name"), str)
+            and e["name"] not in current and inside(e["name"]) and (out / e["name"]).is_dir()}
+
+
+def read_axes(out: Path) -> list[str]:
+    try:
+        axes = read_index(out).get("axes")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [a for a in axes if isinstance(a, str)] if isinstance(axes, list) else []
 
 
 def write_index(out: Path, keys: list[str], entries: dict) -> None:

@@ -9,6 +9,8 @@ header and length disagree, so a truncated download is an error, not a silently 
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import zlib
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from seqmem.run.atomic import atomic_write
 
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # unsigned bytes, 3 and 1 dimensions
+MAX_BYTES = 2**30  # 1 GiB: over 20 times the largest file of MNIST and Fashion-MNIST
 
 
 class IdxError(ConfigError):
@@ -27,16 +30,23 @@ class IdxError(ConfigError):
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes, gunzipped if it starts with the gzip magic (whatever its name says)."""
+    """The file's bytes, gunzipped if it starts with the gzip magic (whatever its name says), refused where
+    they would be more than any IDX data set holds (a gzip that expands to gigabytes)."""
     path = Path(path)
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(MAX_BYTES + 1)
     if raw[:2] != b"\x1f\x8b":
-        return raw
+        return raw if len(raw) <= MAX_BYTES else too_large(path)
     try:
-        return gzip.decompress(raw)
+        data = gzip.GzipFile(fileobj=io.BytesIO(raw)).read(MAX_BYTES + 1)
     except (EOFError, OSError, zlib.error) as e:
         raise IdxError(f"{path}: corrupt or truncated gzip data ({e}); download the file again") from None
+    return data if len(data) <= MAX_BYTES else too_large(path)
+
+
+def too_large(path: Path):
+    raise IdxError(f"{path}: holds more than {MAX_BYTES} bytes of data, more than any IDX data set seqmem reads "
+                   "(MNIST's largest file is 47 MB): give the right file")
 
 
 def read_idx(path: str | Path) -> torch.Tensor:
@@ -56,7 +66,7 @@ def parse_idx(data: bytes, path: Path) -> torch.Tensor:
         raise IdxError(f"{path}: truncated header ({len(data)} of {header} bytes)")
     shape = tuple(int(s) for s in np.frombuffer(data, ">u4", ndim, 4))
     dtype = np.dtype(TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: sizes of 2**32 - 1 would overflow an int64 product
     found = len(data) - header
     if found != expected:
         what = "truncated" if found < expected else "longer than its header says"
