@@ -82,3 +82,43 @@ def test_check_refuses_what_train_on_that_task_refuses():
     assert done.returncode == 1
     fails = [line for line in done.stdout.splitlines() if line.strip().startswith("FAIL")]
     assert len(fails) == 1 and "receptive field 4 < 40 steps" in fails[0]
+
+
+LAYERS = '''
+import torch
+from torch import nn
+
+
+class Conv(nn.Module):
+    """A causal depthwise convolution, gated."""
+
+    def __init__(self, d_model: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(d_model, d_model, kernel_size, groups=d_model, padding=kernel_size - 1)
+        self.gate = nn.Linear(d_model, d_model)
+
+    def forward(self, u):
+        return self.conv(u.transpose(1, 2))[..., : u.shape[1]].transpose(1, 2) * torch.sigmoid(self.gate(u))
+'''
+
+
+def test_a_mixer_importing_a_sibling_file_runs_as_a_script_would_and_the_sibling_is_recorded(tmp_path):
+    """A folder of experiments: the named file imports a sibling by its name. It trains and demos from a fresh
+    process with nothing on PYTHONPATH, config.json records both files, and an edited sibling is caught."""
+    from in_process import seqmem_process
+
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "layers.py").write_text(LAYERS)
+    (folder / "mine.py").write_text("from layers import Conv\n\n\nclass Mixer(Conv):\n    pass\n")
+    train = ["train", "echo-letters", "--model", f"{folder}/mine.py:Mixer", "--d-model", "8", "--layers", "1",
+             "--delay", "2", "--steps", "4", "--quiet", "--out", tmp_path / "run"]
+    done = seqmem_process(*train, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    recorded = seqmem.run.rundir.RunDir(tmp_path / "run").config["sources"]
+    assert set(recorded) == {str(folder / "mine.py"), str(folder / "layers.py")}
+    demo = seqmem_process("demo", tmp_path / "run", "abcd", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    (folder / "layers.py").write_text(LAYERS.replace("kernel_size: int = 3", "kernel_size: int = 5"))
+    again = seqmem_process(*train[:-5], "--steps", "8", "--quiet", "--out", tmp_path / "run", cwd=tmp_path)
+    assert again.returncode == 2 and f"{folder / 'layers.py'} has changed" in again.stderr, again.stderr

@@ -63,9 +63,11 @@ def known_name(section: str, name: str) -> str:
 
 
 def source_digests(parts: dict) -> dict[str, str]:
-    """Each file a part is imported from, and the SHA-256 of its contents now."""
-    files = [user_code.source_file(p["name"]) for p in parts.values() if user_code.is_import_path(p.get("name"))]
-    return {str(f): user_code.digest(f) for f in files if f is not None}
+    """Each file a part is imported from, and the files of its folder it imports (read from source), with the
+    SHA-256 of their contents now."""
+    named = [user_code.source_file(p["name"]) for p in parts.values() if user_code.is_import_path(p.get("name"))]
+    files = [g for f in named if f is not None for g in (f, *user_code.local_imports(f))]
+    return {str(f.resolve()) if f not in named else str(f): user_code.digest(f) for f in files}
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:

@@ -79,6 +79,32 @@ def digest(path: Path) -> str:
     return found.hexdigest()
 
 
+def local_imports(path: Path) -> list[Path]:
+    """The files of `path`'s folder that it imports, and those they import, read from source (nothing run): a
+    researcher's `from mixers import Attention` beside the named file. Recorded with the named file, so an
+    edited sibling is caught on resume and checked before a received run imports anything."""
+    folder, found, todo = path.parent, [], [path]
+    while todo:
+        try:
+            tree = ast.parse(todo.pop().read_text())
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for name in names:
+                base = folder.joinpath(*name.split("."))
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    if candidate.is_file() and candidate.resolve() != path.resolve() and candidate not in found:
+                        found.append(candidate)
+                        todo.append(candidate)
+    return found
+
+
 def changed_sources(recorded: dict, now: dict) -> list[str]:
     """The files (path -> SHA-256) whose contents now differ from what a config recorded."""
     return [path for path, sha in recorded.items() if now.get(path, sha) != sha]
@@ -122,6 +148,8 @@ def imported(spec: str):
             name = module_name(path)
             if name in sys.modules:
                 return sys.modules[name]
+            if str(path.parent) not in sys.path:  # as a script would, so a sibling file imports by its name
+                sys.path.insert(0, str(path.parent))
             loader_spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module  # before running it: a dataclass in the file looks its module up
