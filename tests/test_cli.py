@@ -52,6 +52,8 @@ def test_train_with_flags_writes_a_run(tmp_path, capsys):
         (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
         (["train", "copy-memory", "--model", "tcn", "--lr", "fast"], "--lr: expected a number, got 'fast'"),
         (["frobnicate"], "invalid choice"),
+        (["sweep", "copy-memory", "--model", "gru", "--seeds", str(10**27)], f"--seeds must be at most 10000, got {10**27}"),
+        (["bench", "gru", "--seeds", str(10**23)], f"--seeds must be at most 10000, got {10**23}"),
     ],
 )
 def test_mistakes_exit_2_with_one_line(args, expected):

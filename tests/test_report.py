@@ -223,7 +223,7 @@ def test_every_column_is_a_score_the_summary_check_reads_as_a_number():
 
     assert [key for _, key, _ in COLUMNS] == list(SCORES)
     assert summary_problem({"recall_accuracy": 0.5, "baseline": {"accuracy": "high"}}) == \
-        "its baseline.accuracy is not a number"
+        "its baseline.accuracy is 'high', not a finite number"
     assert summary_problem({"recall_accuracy": 0.5, "baseline": {"accuracy": 0.1}}) is None  # the control
 
 

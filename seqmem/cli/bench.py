@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqmem.cli.parser import Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
+from seqmem.cli.parser import MAX_SEEDS, Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
 from seqmem.sweeps.bench import load_suite, parse_count, parse_grid
 
 
@@ -36,7 +36,7 @@ def run(args) -> int:
     params = parse_count(args.params) if args.params is not None else None
     grid = parse_grid(args.grid) if args.grid is not None else None
     check_count("--budget", args.budget)
-    check_count("--seeds", args.seeds)
+    check_count("--seeds", args.seeds, MAX_SEEDS)
     backend = make_backend(args.backend, args.workers, args.address)
     use_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / "bench" / suite.name

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from seqmem.cli.config_flags import add_config_flags, given_names, given_settings
-from seqmem.cli.parser import Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
+from seqmem.cli.parser import MAX_SEEDS, Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
 from seqmem.config.compose import draft
 from seqmem.errors import ConfigError
 
@@ -44,7 +44,7 @@ def run(args) -> int:
     backend = make_backend(args.backend, args.workers, args.address)
     if not args.models:
         raise ConfigError("name the models to compare with --models (e.g. --models gru,lstm,tcn)")
-    check_count("--seeds", args.seeds)
+    check_count("--seeds", args.seeds, MAX_SEEDS)
     data = draft(args.recipe, given_names(args, args.task), need=("task",))
     settings = [("train.stop_at", args.target, "--target"), *given_settings(args)]
     models = split_values("--models", args.models)

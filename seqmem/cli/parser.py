@@ -84,9 +84,14 @@ def set_item(item: str) -> tuple[str, str]:
     return key, text
 
 
-def check_count(name: str, value: int | None) -> None:
+MAX_SEEDS = 10_000  # a run a seed: more could never be trained, and a range of 10**30 cannot even be listed
+
+
+def check_count(name: str, value: int | None, maximum: int | None = None) -> None:
     if value is not None and value < 1:
         raise ConfigError(f"{name} must be an integer >= 1, got {value}")
+    if value is not None and maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
 
 
 def is_file(path: str) -> bool:

@@ -6,7 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqmem.cli.config_flags import add_config_flags, given_names, given_settings
-from seqmem.cli.parser import Parser, add_sweep_flags, add_verb, check_count, flag, is_file, split_values, use_threads
+from seqmem.cli.parser import (
+    MAX_SEEDS,
+    Parser,
+    add_sweep_flags,
+    add_verb,
+    check_count,
+    flag,
+    is_file,
+    split_values,
+    use_threads,
+)
 from seqmem.config.compose import compose, draft
 from seqmem.errors import ConfigError
 from seqmem.recipes import suite_recipes
@@ -76,7 +86,7 @@ def sweep_points(args) -> tuple[list, str]:
         if key in over:
             raise ConfigError(f"--over {key} is given twice: list all its values once")
         over[key] = split_values(f"--over {key}", text)
-    check_count("--seeds", args.seeds)
+    check_count("--seeds", args.seeds, MAX_SEEDS)
     seeds = list(range(args.seeds)) if args.seeds is not None else None
     return name_points(grid(data, over, seeds, given_settings(args))), data["task"]["name"]
 
