@@ -154,5 +154,5 @@ def test_stored_without_outputs_and_saying_what_they_show(name):
 def test_readme_lists_every_example():
     readme = (EXAMPLES / "README.md").read_text()
     files = sorted(p.name for p in EXAMPLES.iterdir() if p.suffix in (".ipynb", ".py"))
-    assert files == sorted([f"{n}.ipynb" for n in NOTEBOOKS] + ["hold_task.py", "min_gru.py", "noisy_sgd.py"])
+    assert files == sorted([f"{n}.ipynb" for n in NOTEBOOKS] + ["hold_task.py", "min_gru.py", "my_mixer.py", "noisy_sgd.py"])
     assert [f for f in files if f"[{f}]" not in readme] == []
