@@ -19,7 +19,7 @@ from seqmem.models.mamba import MambaBlock
 from seqmem.models.s4d import S4DLayer
 from seqmem.run.contract import model_checks
 from seqmem.run.denormals import flushed_denormals
-from seqmem.training.methods import decays
+from seqmem.training.methods.shared import decays
 
 
 class ZoologyGatedConv(nn.Module):
