@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MIN_GRU = f"{ROOT}/examples/min_gru.py:MinGRU"
 HOLD = f"{ROOT}/examples/hold_task.py:Hold"
 NOISE = f"{ROOT}/examples/noisy_sgd.py:GradientNoise"
+MY_MIXER = f"{ROOT}/examples/my_mixer.py:CausalSelfAttention"
 BROKEN = f"{ROOT}/tests/user_classes/broken.py"
 SMALL = ["--steps", "20", "--eval-every", "10", "--set", "task.test_size=50", "--set", "task.validation_size=50"]
 
@@ -85,19 +86,28 @@ def recalls(entries):
     return {e["name"]: (e["summary"]["recall_accuracy"], e["summary"]["loss"]) for e in entries}
 
 
-def test_a_user_model_swept_beside_a_builtin_gives_the_same_numbers_on_the_pool_and_on_ray(tmp_path):
+def test_a_user_model_and_a_zoology_mixer_swept_beside_builtins_give_the_same_numbers_on_the_pool_and_on_ray(tmp_path):
+    """MinGRU beside the GRU, and examples/my_mixer.py beside `attention` on the same backbone, in one sweep (one
+    pool, one Ray started)."""
     from seqmem.sweeps.sweep import ProcessPool, RayBackend, grid, name_points, run_sweep
 
-    base = {"task": {"name": "echo-letters", "test_size": 50, "validation_size": 50},
-            "model": {"name": "gru", "hidden": 8}, "train": {"steps": 15}}
-    points = name_points(grid(base, {"model.name": ["gru", "examples/min_gru.py:MinGRU"]}, [0],
-                              [("model.hidden", 8, "--hidden")]))
-    assert sorted(p.name for p in points) == ["model=MinGRU", "model=gru"]
+    recurrent = {"task": {"name": "echo-letters", "test_size": 50, "validation_size": 50},
+                 "model": {"name": "gru", "hidden": 8}, "train": {"steps": 15}}
+    mixers = {"task": {"name": "associative-recall", "pairs": 2, "queries": 2, "keys": 8, "values": 8, "test_size": 50,
+                       "validation_size": 50},
+              "model": {"name": "attention"}, "train": {"steps": 15}}
+    points = name_points(
+        grid(recurrent, {"model.name": ["gru", "examples/min_gru.py:MinGRU"]}, [0], [("model.hidden", 8, "--hidden")])
+        + grid(mixers, {"model.name": ["attention", MY_MIXER]}, [0],
+               [("model.d_model", 8, "--d-model"), ("model.layers", 1, "--layers")]))
+    assert sorted(p.name for p in points) == ["task=associative-recall,model=CausalSelfAttention",
+                                              "task=associative-recall,model=attention",
+                                              "task=echo-letters,model=MinGRU", "task=echo-letters,model=gru"]
     pool = run_sweep(points, tmp_path / "pool", ProcessPool(2), progress=False)
     ray = run_sweep(points, tmp_path / "ray", RayBackend(2), progress=False)
     assert all(e["status"] == "done" for e in pool + ray), [e.get("error") for e in pool + ray]
     assert recalls(pool) == recalls(ray)
-    assert len(set(recalls(pool).values())) == 2  # the models differ: the comparison is not vacuous
+    assert len(set(recalls(pool).values())) == 4  # the models differ: the comparison is not vacuous
 
 
 def test_the_horizon_of_a_user_model(tmp_path, monkeypatch):

@@ -134,9 +134,9 @@ def test_bring_your_own_model(kernel, tmp_path, monkeypatch):
     assert len(lines) == len(report["checks"]) >= 5 and all(line.startswith("pass ") for line in lines)
     assert any("causal" in line for line in lines) and any("two chunks" in line for line in lines)
     rows = {r["model.name"]: r for r in report["rows"]}
-    assert sorted(rows) == ["leaky-rnn", "rnn"]
+    assert sorted(rows) == ["attention", "gated-conv"]  # the mixer of the notebook's cell beside attention
     assert all(0 <= r["recall_accuracy"] <= 1 and r["train.steps"] == STEPS for r in rows.values())
-    assert rows["leaky-rnn"]["parameters"] > 0
+    assert 0 < rows["gated-conv"]["parameters"] != rows["attention"]["parameters"]
     assert images(book) == 1
 
 
@@ -154,5 +154,5 @@ def test_stored_without_outputs_and_saying_what_they_show(name):
 def test_readme_lists_every_example():
     readme = (EXAMPLES / "README.md").read_text()
     files = sorted(p.name for p in EXAMPLES.iterdir() if p.suffix in (".ipynb", ".py"))
-    assert files == sorted([f"{n}.ipynb" for n in NOTEBOOKS] + ["hold_task.py", "min_gru.py", "noisy_sgd.py"])
+    assert files == sorted([f"{n}.ipynb" for n in NOTEBOOKS] + ["hold_task.py", "min_gru.py", "my_mixer.py", "noisy_sgd.py"])
     assert [f for f in files if f"[{f}]" not in readme] == []
