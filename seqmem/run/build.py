@@ -61,7 +61,8 @@ def built(config, check_device: bool) -> Experiment:
     task = make_task(config.task["name"], **task_params)
     train = TrainConfig(**config.train)
     try:
-        weights = model_bytes(model_cls, task, model_params)
+        built_cls, built_params = model_class_and_settings(config.model["name"], model_params)
+        weights = model_bytes(built_cls, task, built_params)
     except ConfigError:
         weights = 0  # the model's own check refuses it below, with its own message
     check_fits(task_cls.data_bytes(task_params) + weights + batch_bytes(task, max(train.batch_size, train.eval_batch_size)),
@@ -108,16 +109,11 @@ def make_model(name: str, task, seed: int = 0, allow_short_receptive_field: bool
 def construct_model(name: str, task, seed: int = 0, **params):
     """The model built, its settings checked and its size checked against this machine, nothing more: a
     mixer (a class built from `d_model` or `dim`) is built once a layer in the backbone."""
-    cls = MODELS.cls(name)
     params = checked_settings(f"model {name}", MODELS.params(name), params)
     if not hasattr(task, "span") or not hasattr(task, "num_classes"):
         raise ConfigError(f"make_model needs a task made by make_task, got {type(task).__name__}")
     check_int("seed", seed, 0)
-    if MODELS.is_mixer(name):
-        frame = backbone_settings()
-        backbone = {k: v for k, v in params.items() if k in frame}
-        params = {"mixer": cls, "mixer_settings": {k: v for k, v in params.items() if k not in frame}, **backbone}
-        cls = Backbone
+    cls, params = model_class_and_settings(name, params)
     check_fits(model_bytes(cls, task, params), f"model {name}", "make it smaller")  # before allocating it
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -125,6 +121,16 @@ def construct_model(name: str, task, seed: int = 0, **params):
     if cls is Backbone:
         model.name = name  # what config.json records, and what builds it again
     return model
+
+
+def model_class_and_settings(name: str, params: dict) -> tuple[type, dict]:
+    """The class a model's name builds and its settings: for a mixer, the backbone with the mixer in it."""
+    cls = MODELS.cls(name)
+    if not MODELS.is_mixer(name):
+        return cls, params
+    frame = backbone_settings()
+    backbone = {k: v for k, v in params.items() if k in frame}
+    return Backbone, {"mixer": cls, "mixer_settings": {k: v for k, v in params.items() if k not in frame}, **backbone}
 
 
 def check_receptive_field(model, task) -> None:

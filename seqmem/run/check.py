@@ -9,7 +9,7 @@ from seqmem.config.compose import REGISTRIES, SECTIONS, set_value
 from seqmem.config.settings import class_first_argument
 from seqmem.config.user_code import ExitCalled, import_class, is_import_path
 from seqmem.errors import ConfigError
-from seqmem.models import MIXER_FIRST
+from seqmem.models import MIXER_FIRST, MODELS
 from seqmem.run.build import check_receptive_field, construct_model, make_task
 from seqmem.run.contract import Check, method_checks, model_checks, task_checks
 from seqmem.run.user_exit import named_exits
@@ -40,7 +40,7 @@ def checked(name: str, task: str, settings: dict | None) -> tuple[str, list[Chec
         if not found:
             raise ConfigError(f"{name!r} is neither a known task, model or method nor an import path "
                               "(package.module:Class or path/to/file.py:Class)")
-        kind = found[0]
+        kind = "mixer" if found[0] == "model" and MODELS.is_mixer(name) else found[0]
     else:
         kind = kind_of(cls)
     data = {"task": {"name": name if kind == "task" else task},
