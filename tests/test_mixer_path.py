@@ -122,3 +122,12 @@ def test_a_mixer_importing_a_sibling_file_runs_as_a_script_would_and_the_sibling
     (folder / "layers.py").write_text(LAYERS.replace("kernel_size: int = 3", "kernel_size: int = 5"))
     again = seqmem_process(*train[:-5], "--steps", "8", "--quiet", "--out", tmp_path / "run", cwd=tmp_path)
     assert again.returncode == 2 and f"{folder / 'layers.py'} has changed" in again.stderr, again.stderr
+
+
+def test_a_built_in_layer_named_by_import_path_is_a_mixer_sized_as_its_backbone(tmp_path):
+    """S4D's layer by dotted path: sized before anything is written as the backbone it builds (it was sized as
+    a whole model, `S4DLayer(task, d_model=...)`, a TypeError), then trained."""
+    done = seqmem_main("train", "echo-letters", "--model", "seqmem.models.s4d:S4DLayer", "--d-model", "8",
+                       "--layers", "1", "--steps", "2", "--quiet", "--out", tmp_path / "run")
+    assert done.returncode == 0, done.stderr
+    assert seqmem.load(tmp_path / "run").model.blocks[0].mixer.__class__.__name__ == "S4DLayer"
