@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqmem.cli.parser import MAX_SEEDS, Parser, add_sweep_flags, add_verb, check_count, split_values, use_threads
-from seqmem.sweeps.bench import load_suite, parse_count, parse_grid
 
 
 def add(parser: Parser, verbs) -> None:
@@ -29,7 +28,8 @@ def add(parser: Parser, verbs) -> None:
 
 
 def run(args) -> int:
-    from seqmem.sweeps.bench import profile_text, run_bench  # the sweep machinery: only for a command that computes
+    # the profile's machinery: only for a command that computes, not for every command's start
+    from seqmem.sweeps.bench import load_suite, parse_count, parse_grid, profile_text, run_bench
     from seqmem.sweeps.sweep import make_backend
 
     suite = load_suite(args.suite)

@@ -145,12 +145,19 @@ class ModuleClasses(dict):
         if name not in self.imported:
             return None
         module, cls = self.imported[name]
-        try:
-            found = importlib.util.find_spec(module)
-            source = found.loader.get_source(module) if found and found.loader else None
-        except (ImportError, ValueError):
-            return None
-        return ModuleClasses(ast.parse(source)).base(cls) if source else None
+        classes = module_classes(module)
+        return classes.base(cls) if classes is not None else None
+
+
+@functools.cache  # every task module's base (Task, SampledTask) is read once, not once a module
+def module_classes(module: str) -> ModuleClasses | None:
+    """One of seqmem's own modules' classes, parsed from its source (nothing imported but its packages)."""
+    try:
+        found = importlib.util.find_spec(module)
+        source = found.loader.get_source(module) if found and found.loader else None
+    except (ImportError, ValueError):
+        return None
+    return ModuleClasses(ast.parse(source)) if source else None
 
 
 def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
