@@ -67,7 +67,7 @@ def source_digests(parts: dict) -> dict[str, str]:
     SHA-256 of their contents now."""
     named = [user_code.source_file(p["name"]) for p in parts.values() if user_code.is_import_path(p.get("name"))]
     files = [g for f in named if f is not None for g in (f, *user_code.local_imports(f))]
-    return {str(f.resolve()) if f not in named else str(f): user_code.digest(f) for f in files}
+    return {str(f): user_code.digest(f) for f in files}  # the named file's path is absolute, so its siblings' are
 
 
 def section_params(section: str, name: str | None = None) -> dict[str, Param]:

@@ -160,14 +160,12 @@ def module_classes(module: str) -> ModuleClasses | None:
     return ModuleClasses(ast.parse(source)) if source else None
 
 
-def lineage(node: ast.ClassDef, classes: dict) -> list[ast.ClassDef | None]:
+def lineage(node: ast.ClassDef, classes: ModuleClasses) -> list[ast.ClassDef | None]:
     """The class and its bases in method resolution order as far as their source can be read (this module's
     classes, and seqmem's own a module imports); None marks a base from elsewhere, past which it cannot say."""
     out = [node]
     for base in node.bases:
-        name = getattr(base, "id", None)
-        found = classes.base(name) if isinstance(classes, ModuleClasses) else (
-            (classes[name], classes) if name in classes else None)
+        found = classes.base(getattr(base, "id", None))
         out += lineage(*found) if found else [None]
     return out
 

@@ -13,6 +13,8 @@ mixer, a `(B, L, D) -> (B, L, D)` layer: it is built once a layer inside the bac
 (seqmem/models/backbone.py), and its settings are the backbone's beside its own.
 """
 
+import functools
+
 from seqmem.config import user_code
 from seqmem.config.registry import Registry, settings_lineage
 from seqmem.config.settings import Param, read_settings
@@ -56,6 +58,11 @@ class ModelRegistry(Registry):
 
 def backbone_settings() -> dict[str, Param]:
     """The backbone's own settings (d_model, layers, state_mixer, norm, ...), read from its source."""
+    return dict(read_backbone_settings())
+
+
+@functools.cache  # read once: a mixer's settings, its build and its size each ask for them
+def read_backbone_settings() -> dict[str, Param]:
     node, classes = user_code.read_source(BACKBONE)
     params = read_settings(settings_lineage(node, classes, False), skip=1)
     return {k: p for k, p in params.items() if k not in ("mixer", "mixer_settings")}
