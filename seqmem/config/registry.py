@@ -53,7 +53,8 @@ class Registry(Mapping):
     """
 
     def __init__(self, package: str, decorator: str, kind: str, skip: int = 0, options: bool = False,
-                 shared_help: dict[str, str] | None = None):
+                 shared_help: dict[str, str] | None = None, also: tuple[str, ...] = ()):
+        self.packages = (package, *also)  # the packages whose modules register classes
         self.package, self.decorator, self.kind, self.skip, self.options = package, decorator, kind, skip, options
         self.shared_help = shared_help or {}  # help for a setting several classes declare, written once
         self.classes: dict[str, type] = {}
@@ -73,8 +74,9 @@ class Registry(Mapping):
     @cached_property
     def entries(self) -> dict[str, Entry]:
         entries = {}
-        for info in pkgutil.iter_modules(importlib.import_module(self.package).__path__):
-            module = f"{self.package}.{info.name}"
+        modules = [f"{package}.{info.name}" for package in self.packages
+                   for info in pkgutil.iter_modules(importlib.import_module(package).__path__)]
+        for module in modules:
             found = read_module(module, self.decorator, self.skip, self.options)
             if found is None:  # no source, or a registration the reader cannot follow
                 importlib.import_module(module)

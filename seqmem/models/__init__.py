@@ -68,7 +68,8 @@ def read_backbone_settings() -> dict[str, Param]:
     return {k: p for k, p in params.items() if k not in ("mixer", "mixer_settings")}
 
 
-MODELS = ModelRegistry(__name__, "register_model", "model", skip=1, shared_help=SHARED_HELP)  # after `task`
+# after `task`; the mixers' package registers the built-in mixers (`@register_model("gla")` on a mixer class)
+MODELS = ModelRegistry(__name__, "register_model", "model", skip=1, shared_help=SHARED_HELP, also=("seqmem.mixers",))
 register_model = MODELS.register
 
 
