@@ -12,9 +12,9 @@ import pytest
 from in_process import InProcess, seqmem_main
 
 from seqmem.cli import main
-from seqmem.report.collect import collect
+from seqmem.report.collect import Section, collect
 from seqmem.report.page import write_page
-from seqmem.report.plots import colours, draw_learning_curves, draw_recall_by_delay
+from seqmem.report.plots import colours, draw_learning_curves, draw_recall_by_delay, draw_recall_by_state_size
 from seqmem.sweeps.sweep import grid, name_points, run_sweep
 
 BASE = {"task": {"name": "echo-letters", "seq_length": 10, "test_size": 60, "validation_size": 60},
@@ -242,3 +242,24 @@ def test_runs_and_sweeps_never_import_the_report():
                 found += [f"{path.name}: {n}" for n in names if n.startswith("seqmem.report")]
     assert not found, found
     assert "report" in {p.name for p in package.iterdir()}  # the control: the folder the check looks for exists
+
+
+def test_recall_by_state_size_draws_each_model_through_its_sizes_with_the_mean_over_seeds(tmp_path):
+    """zoology's plot: a sweep of attention over d_model, each point at the state size summary.json records."""
+    base = {"task": {"name": "associative-recall", "layout": "zoology", "length": 12, "pairs": 2, "queries": 2,
+                     "vocab": 16, "test_size": 16, "validation_size": 16},
+            "model": {"name": "attention", "layers": 1}, "train": {"steps": 3, "eval_every": 3}}
+    points = name_points(grid(base, {"model.d_model": [8, 16]}, [0, 1], []))
+    run_sweep(points, tmp_path / "sweep", InProcess(), progress=False)
+    section = collect(tmp_path / "sweep")
+    fig = draw_recall_by_state_size(section)
+    (bars,) = fig.axes[0].containers
+    index = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    sizes = sorted({p["summary"]["state_size"] for p in index["points"]})
+    assert sizes == [2 * 12 * 8, 2 * 12 * 16]  # a key and a value of d_model a step, over the task's 12 steps
+    means = [sum(p["summary"]["recall_accuracy"] for p in index["points"] if p["summary"]["state_size"] == s) / 2
+             for s in sizes]
+    assert list(bars.lines[0].get_xdata()) == sizes and list(bars.lines[0].get_ydata()) == pytest.approx(means)
+    assert fig.axes[0].get_xscale() == "log"
+    one_size = Section("x", [{**r, "state_size": 5} for r in section.records], section.by)
+    assert draw_recall_by_state_size(one_size) is None  # nothing to draw against

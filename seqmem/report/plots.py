@@ -1,4 +1,4 @@
-"""The report's figures: learning curves, recall against delay, recall against training seconds. Every figure
+"""The report's figures: learning curves, and recall against delay, state size and training seconds. Every figure
 draws the memoryless baseline, so a flat line at chance reads as one.
 
 Each `draw_*` takes a report section (seqmem.report.collect.Section) and returns a `matplotlib.figure.Figure`, or
@@ -178,7 +178,34 @@ def draw_profile(section):
     return fig
 
 
-FIGURES = (draw_profile, draw_recall_by_delay, draw_learning_curves, draw_recall_by_seconds)
+def draw_recall_by_state_size(section):
+    """Test recall against the numbers a model carries (summary.json's state_size), as zoology's README and Based's
+    Figure 2 plot MQAR: a line a model through its sizes, each point the mean over seeds with the spread (min..max)
+    as error bars, the state size on a log scale. None unless the runs carry at least two state sizes. A sweep over
+    learning rates is drawn as given; `seqmem report --choose lr` draws each point at its rate chosen on validation.
+    """
+    records = [r for r in section.records if number(r.get("state_size")) and number(r.get("recall_accuracy"))]
+    if section.by is None or len({r["state_size"] for r in records}) < 2:
+        return None
+    fig, ax = new_figure()
+    by = [k for k in section.rows_by if k == "model.name" or k == "model" or k.startswith("task.")]
+    groups = group(records, by)
+    palette = colours(min(len(groups), MAX_GROUPS))
+    for colour, (key, runs) in zip(palette, groups, strict=False):
+        points = sorted(group(runs, ["state_size"]), key=lambda g: g[0][0])
+        xs = [size for (size,), _ in points]
+        values = [[r["recall_accuracy"] for r in rs] for _, rs in points]
+        means = [sum(v) / len(v) for v in values]
+        lows = [max(0.0, m - min(v)) for m, v in zip(means, values, strict=True)]
+        highs = [max(0.0, max(v) - m) for m, v in zip(means, values, strict=True)]
+        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, color=colour, label=label(by, key))
+    baselines(ax, records)
+    ax.set_xscale("log")
+    return finish(fig, ax, "Recall against state size", "state size (numbers carried, zoology's count)",
+                  "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
+
+
+FIGURES = (draw_profile, draw_recall_by_delay, draw_recall_by_state_size, draw_learning_curves, draw_recall_by_seconds)
 
 
 def figure_name(draw) -> str:

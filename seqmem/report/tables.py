@@ -27,6 +27,8 @@ COLUMNS = [
     ("recall at best valid", "at_best.recall_accuracy", "{:.4f}"),
     ("memoryless acc", "baseline.accuracy", "{:.4f}"),
     ("memoryless recall", "baseline.recall_accuracy", "{:.4f}"),
+    ("params", "parameters", "{:.0f}"),
+    ("state size", "state_size", "{:.0f}"),  # the numbers the model carries, zoology's count ('-' where none given)
 ]
 RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", "method")]
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")

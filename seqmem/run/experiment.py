@@ -63,7 +63,7 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
                                "diverged_at": e.step, "checkpoint_step": e.checkpoint_step, "error": str(e),
                                "run": str(run.path), "baseline": task.baseline().as_dict()})
             raise
-        summary = {**result.summary(), "diverged": False, "run": str(run.path)}
+        summary = {**result.summary(), "diverged": False, "run": str(run.path), "parameters": count_parameters(model)}
         size = state_numbers(model, task.span)
         if size is not None:  # a model's own count of what it carries (as zoology logs it)
             summary["state_size"] = size

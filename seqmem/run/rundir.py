@@ -31,7 +31,8 @@ __all__ = ["RunDir", "atomic_write", "read_json", "same_config", "write_json", "
 
 # The scores summary.json holds, by dotted key: each a number where present (the report's columns).
 SCORES = ("steps", "train_seconds", "loss", "accuracy", "recall_accuracy", "sequence_accuracy",
-          "valid_recall_accuracy", "at_best.recall_accuracy", "baseline.accuracy", "baseline.recall_accuracy")
+          "valid_recall_accuracy", "at_best.recall_accuracy", "baseline.accuracy", "baseline.recall_accuracy",
+          "parameters", "state_size")
 
 
 def same_config(old: dict, new: dict) -> bool:
