@@ -25,6 +25,7 @@ from seqmem.config.compose import Config, make_config, replace_length, set_value
 from seqmem.errors import ConfigError
 from seqmem.run.atomic import read_json, write_json
 from seqmem.run.bounded import NotARunFile
+from seqmem.run.progress import Progress
 from seqmem.sweeps.point_names import clean, folder_name, inside, shorten
 from seqmem.sweeps.pool import ProcessPool, one_thread
 
@@ -326,8 +327,6 @@ def run_sweep(points: list[Point], out: str | Path, backend=None, progress: bool
 
 
 def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backend, progress: bool) -> list[dict]:
-    from tqdm.auto import tqdm  # it looks for IPython: loaded only when a sweep runs, not for --help
-
     from seqmem.run.rundir import RunDir  # PyTorch: loaded only once a worker has set its threads
 
     entries, rerun = {}, []
@@ -349,17 +348,20 @@ def run_jobs(points: list[Point], jobs: list, out: Path, keys: list[str], backen
     keys = list(dict.fromkeys([*keys, *read_axes(out)])) if len(entries) > len(jobs) else keys
     write_index(out, keys, entries)
     todo = [job for job in jobs if entries[job[0]]["status"] == "pending"]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="point", desc=f"sweep {out.name}",
-               disable=None if progress else True, dynamic_ncols=True)
+    backend = backend or ProcessPool()
+    bar = Progress(len(jobs), len(jobs) - len(todo), f"sweep {out.name}", "point", enabled=progress)
+    workers = getattr(backend, "workers", None)
     for line in rerun:
         bar.write(line)
     try:
-        for result in (backend or ProcessPool()).run(run_point, todo) if todo else ():
+        bar.running = min(workers, len(todo)) if workers else None
+        for result in backend.run(run_point, todo) if todo else ():
             entry = entries[result["name"]]
             entry.pop("error", None)
             entry.update({k: v for k, v in result.items() if k != "name"})
             write_index(out, keys, entries)
-            bar.update(1)
+            bar.running = min(workers, len(jobs) - bar.done - 1) if workers else None
+            bar.update(1, failed=result["status"] == "failed")
             if result["status"] == "failed":
                 bar.write(f"{result['name']}: failed: {result['error']}")
     finally:

@@ -12,13 +12,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
 from seqmem.config.user_code import label
 from seqmem.errors import ConfigError, Diverged
 from seqmem.models import count_parameters
 from seqmem.run import signals
 from seqmem.run.denormals import flushed_denormals
+from seqmem.run.progress import Progress
 from seqmem.run.rundir import RunDir, restore
 from seqmem.run.threads import training_threads
 from seqmem.training.device import check_precision, place, resolve, to_device
@@ -280,9 +280,8 @@ def run_updates(session: Session, progress: bool, board) -> None:
     """Update until the last step or a stop, evaluating every `eval_every` updates; Ctrl-C or SIGTERM checkpoints
     the last whole update and stops."""
     config, steps = session.config, session.steps
-    bar = tqdm(total=steps, initial=session.start, disable=None if progress else True,
-               desc=f"{label(session.task.name)} {label(model_name(session.model))}", unit="step",
-               dynamic_ncols=True, leave=False)
+    bar = Progress(steps, session.start, f"{label(session.task.name)} {label(model_name(session.model))}", "step",
+                   enabled=progress, leave=False)
     try:
         running, count, tic = 0.0, 0, time.perf_counter()
         chunks = training_chunks(session.task, config, session.method, session.start)
