@@ -93,3 +93,18 @@ def test_a_closed_pipe_ends_quietly_with_the_shells_code():
     err = proc.stderr.read()
     assert proc.wait() == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_model_given_over_a_recipes_keeps_the_settings_it_shares_and_says_what_it_dropped(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "mqar-64-mamba", "--model", "attention", "--steps", "1", "--set",
+                 "task.test_size=8", "--set", "task.validation_size=8", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("--model attention replaces the recipe's model mamba: keeps its d_model=64, layers=2, "
+                      "encoder=embedding; drops state_size, embedding_dim (mamba's own)")
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert model["name"] == "attention" and model["d_model"] == 64 and "state_size" not in model
+    assert main(["sweep", "--recipe", "mqar-64-mamba", "--models", "gru,mamba", "--steps", "1", "--set",
+                 "task.test_size=8", "--set", "task.validation_size=8", "--quiet", "--out", str(tmp_path / "s")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err if "replaces" in line] == ["--models gru replaces the recipe's model mamba"]

@@ -3,6 +3,7 @@ a process pool or Ray; each ends with its table and what failed."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from seqmem.cli.config_flags import add_config_flags, given_names, given_settings
@@ -17,7 +18,7 @@ from seqmem.cli.parser import (
     split_values,
     use_threads,
 )
-from seqmem.config.compose import compose, draft
+from seqmem.config.compose import compose, draft, rename, renamed_line, stderr
 from seqmem.errors import ConfigError
 from seqmem.recipes import suite_recipes
 
@@ -79,6 +80,7 @@ def sweep_points(args) -> tuple[list, str]:
     over = {}
     if args.models:
         over["model.name"] = split_values("--models", args.models)
+        say_renamed(data, over["model.name"])
     for item in args.over:
         key, eq, text = item.partition("=")
         if not eq or not key:
@@ -89,6 +91,16 @@ def sweep_points(args) -> tuple[list, str]:
     check_count("--seeds", args.seeds, MAX_SEEDS)
     seeds = list(range(args.seeds)) if args.seeds is not None else None
     return name_points(grid(data, over, seeds, given_settings(args))), data["task"]["name"]
+
+
+def say_renamed(data: dict, models: list[str]) -> None:
+    """One line a model of --models that replaces the recipe's: the recipe's settings it keeps and drops."""
+    if not (data.get("model") or {}).get("name"):
+        return
+    for name in models:
+        kept, dropped = rename(copy.deepcopy(data), "model", name)
+        if kept or dropped:
+            stderr(renamed_line("model", name, data["model"], kept, dropped, "--models"))
 
 
 def finish_sweep(points, out: Path, backend, quiet: bool, by_run: bool = False) -> int:

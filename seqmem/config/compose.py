@@ -18,6 +18,7 @@ short name or an import path (`package.module:Class`, `path/to/file.py:Class`: s
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import asdict, dataclass, field
 
 from seqmem.config import user_code
@@ -192,11 +193,32 @@ def set_value(data: dict, key: str, value, label: str | None = None) -> dict:
         return data
     section, name, param = resolve_key(data, key)
     if name == "name":
-        if (data.get(section) or {}).get("name") != value:
-            data[section] = {"name": value}
+        rename(data, section, value)
         return data
     data.setdefault(section, {})[name] = coerce(label or f"{section}.{name}", value, param.kind)
     return data
+
+
+def rename(data: dict, section: str, name: str) -> tuple[list[str], list[str]]:
+    """A new name in one part of a config (changed in place): the settings that part held which the new class
+    declares too are kept (a recipe's width, carried to another model that has one), the others dropped.
+    The names of those kept and of those dropped."""
+    old = data.get(section) or {}
+    if old.get("name") == name:
+        return [], []
+    settings = {k: v for k, v in old.items() if k != "name"}
+    declared = section_params(section, name) if settings else {}
+    kept = [k for k in settings if k in declared]
+    data[section] = {"name": name, **{k: settings[k] for k in kept}}
+    return kept, [k for k in settings if k not in declared]
+
+
+def renamed_line(section: str, name: str, old: dict, kept: list[str], dropped: list[str], flag: str) -> str:
+    """One line saying what a name given over a recipe's kept of the recipe's settings and what it dropped."""
+    shown = ", ".join(f"{k}={old[k]}" for k in kept) or "none"
+    new, before = user_code.label(name), user_code.label(old["name"])
+    line = f"{flag} {new} replaces the recipe's {section} {before}: keeps its {shown}"
+    return line + (f"; drops {', '.join(dropped)} ({before}'s own)" if dropped else "")
 
 
 def recipe_config(name: str) -> dict:
@@ -209,15 +231,19 @@ def recipe_config(name: str) -> dict:
 
 
 def draft(recipe: str | None = None, names: dict | None = None, settings=(), need: tuple = ("task", "model"),
-          base: dict | None = None) -> dict:
+          base: dict | None = None, say=None) -> dict:
     """A config dict from a recipe (or `base`), the names given (`{"task": ..., "model": ..., "method": ...}`)
     and settings `(key, value, label)` in order, each typed by its declaration as it goes in; not yet
     filled or checked as a whole (`compose` does both). A length given (`train.steps` or `train.epochs`)
-    replaces the recipe's other one."""
+    replaces the recipe's other one. A name given over the recipe's keeps the recipe's settings it declares
+    too, and `say` (default: standard error) gets one line naming those kept and those dropped."""
     data = copy.deepcopy(base) if base is not None else recipe_config(recipe) if recipe else {}
     for section, name in (names or {}).items():
         if name:
-            set_value(data, f"{section}.name", name)
+            old = copy.deepcopy(data.get(section) or {})
+            kept, dropped = rename(data, section, name)
+            if kept or dropped:
+                (say or stderr)(renamed_line(section, name, old, kept, dropped, f"--{section}"))
     if "task" in need and "name" not in data.get("task", {}):
         raise ConfigError("name a task (seqmem train copy-memory ...) or a --recipe; `seqmem tasks` lists them")
     if "model" in need and "name" not in data.get("model", {}):
@@ -237,6 +263,11 @@ def replace_length(data: dict, settings) -> None:
             data.get("train", {}).pop(other, None)
 
 
-def compose(recipe: str | None = None, names: dict | None = None, settings=(), base: dict | None = None) -> Config:
+def compose(recipe: str | None = None, names: dict | None = None, settings=(), base: dict | None = None,
+            say=None) -> Config:
     """The one call that makes a checked Config: a recipe (or `base`), names and settings (see `draft`)."""
-    return make_config(draft(recipe, names, settings, base=base))
+    return make_config(draft(recipe, names, settings, base=base, say=say))
+
+
+def stderr(line: str) -> None:
+    print(line, file=sys.stderr)
