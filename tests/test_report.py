@@ -35,15 +35,22 @@ def test_the_table_groups_by_the_axes_with_the_spread_over_seeds(sweep, capsys):
     assert main(["report", str(sweep)]) == 0
     lines = capsys.readouterr().out.splitlines()
     head = lines[1].split()
-    assert head[:4] == ["delay", "model", "runs", "steps"] and "memoryless" in lines[1]
+    assert head[:6] == ["delay", "model", "runs", "recall", "memoryless", "solved"]
+    assert all(len(line) <= 100 for line in lines)  # the deciding columns fit a terminal; --wide has every score
     rows = [line for line in lines[3:] if line.strip()]
     assert len(rows) == 4 and all(row.split()[2] == "2" for row in rows)
     index = json.loads((sweep / "sweep.json").read_text())
-    losses = sorted(p["summary"]["loss"] for p in index["points"]
-                    if p["settings"]["model.name"] == "gru" and p["settings"]["task.delay"] == 3)
+    runs = [p["summary"] for p in index["points"]
+            if p["settings"]["model.name"] == "gru" and p["settings"]["task.delay"] == 3]
+    recalls = sorted(r["recall_accuracy"] for r in runs)
     row = next(r for r in rows if r.split()[:2] == ["3", "gru"])
-    mean = (losses[0] + losses[1]) / 2
-    assert f"{mean:.4g} ({losses[0]:.4g}..{losses[1]:.4g})" in row  # the spread is the seeds' own min and max
+    mean = (recalls[0] + recalls[1]) / 2
+    if recalls[0] != recalls[1]:  # the spread is the seeds' own min and max
+        assert f"{mean:.4f} ({recalls[0]:.4f}..{recalls[1]:.4f})" in row
+    losses = sorted(r["loss"] for r in runs)
+    assert main(["report", str(sweep), "--wide"]) == 0
+    wide = next(r for r in capsys.readouterr().out.splitlines() if r.split()[:2] == ["3", "gru"])
+    assert f"{(losses[0] + losses[1]) / 2:.4g} ({losses[0]:.4g}..{losses[1]:.4g})" in wide  # every score
 
 
 def test_csv_holds_the_same_numbers_unformatted(sweep, tmp_path):

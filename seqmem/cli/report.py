@@ -16,6 +16,8 @@ def add(parser: Parser, verbs) -> None:
     report.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json", "jsonl"),
                         help="the tables as text (default), Markdown, or a row a line of numbers: csv, json (one "
                              "list), jsonl (one object a line) with each row's settings, tags, seeds, mean, min, max")
+    report.add_argument("--wide", action="store_true", help="every score in the text and Markdown tables (by default "
+                        "the columns that decide: recall, memoryless, solved, budget and size)")
     report.add_argument("--output", metavar="FILE", help="write the tables to FILE instead of standard output")
     report.add_argument("--markdown", action="store_const", const="markdown", dest="format",
                         help="the same as --format markdown")
@@ -32,4 +34,4 @@ def run(args) -> None:
     from seqmem.report.command import report  # the report's machinery: only for a command that computes
 
     report(args.runs, args.format, args.output, args.html, args.csv, args.figures, args.choose, say=print,
-           err=lambda line: print(line, file=sys.stderr))
+           err=lambda line: print(line, file=sys.stderr), wide=args.wide)

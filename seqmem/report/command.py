@@ -25,14 +25,15 @@ from seqmem.sweeps.horizon import horizon_text
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
 
 
-def render(sections: list, fmt: str) -> str:
-    """The sections' tables as one text in `fmt` (ending in a newline)."""
+def render(sections: list, fmt: str, wide: bool = False) -> str:
+    """The sections' tables as one text in `fmt` (ending in a newline): text and Markdown with the deciding
+    columns, or every score with `wide`; the data formats always with every score."""
     if fmt in ("text", "markdown"):
         parts = []
         for section in sections:
             if len(sections) > 1 or section.by is not None:
                 parts.append(f"{section.title}:")
-            parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown"))
+            parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown", wide=wide))
             if section.horizon:
                 parts.append(horizon_text(section.horizon))
             if section.profile:
@@ -54,7 +55,7 @@ def render(sections: list, fmt: str) -> str:
 
 def report(runs: list[str], fmt: str = "text", output: str | None = None, html: str | None = None,
            csv_file: str | None = None, figures: str | None = None, choose: str | None = None, say=print,
-           err=print) -> None:
+           err=print, wide: bool = False) -> None:
     """Do the report: the tables through `say` (unless written to `output`), then a line a file written (through
     `err` where `say` carries CSV or JSON, so that stays clean to read). A damaged file is named through `err`
     in one line and the rest still shown; refused (ConfigError) where nothing at all can be read, or before
@@ -81,7 +82,7 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
         err(f"seqmem: warning: {line}")
     if choose:
         sections += [chosen_section(s, choose) for s in sections]
-    text = render(sections, fmt)
+    text = render(sections, fmt, wide)
     note = say if output is not None or fmt in ("text", "markdown") else err
     if output is None:
         say(readable(text).removesuffix("\n"))

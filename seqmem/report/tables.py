@@ -30,6 +30,19 @@ COLUMNS = [
     ("params", "parameters", "{:.0f}"),
     ("state size", "state_size", "{:.0f}"),  # the numbers the model carries, zoology's count ('-' where none given)
 ]
+# What decides a comparison, first and within WIDTH columns: the recall beside the memoryless figure, how many
+# runs solved the task, then the budget and the size; every score is in COLUMNS (--wide, CSV, JSON, the page).
+DECIDING = [
+    ("recall", "recall_accuracy", "{:.4f}"),
+    ("memoryless", "baseline.recall_accuracy", "{:.4f}"),
+    ("solved", "solved", None),
+    ("steps", "steps", "{:.0f}"),
+    ("train s", "train_seconds", "{:.0f}"),
+    ("params", "parameters", "{:.0f}"),
+    ("state size", "state_size", "{:.0f}"),
+]
+SOLVED_AT = 0.99  # test recall at or above which a run counts as having solved its task
+WIDTH = 100  # the narrow table's aim in characters: a terminal's, with the labels of two axes
 RUN_COLUMNS = [("run", "run"), ("task", "task"), ("model", "model"), ("method", "method")]
 DELAY_KEYS = ("task.blank", "task.echo_step", "task.delay", "task.max_delay")
 
@@ -40,7 +53,11 @@ def readable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def cell(values: list, fmt: str) -> str:
+def cell(values: list, fmt: str | None) -> str:
+    """Mean (min..max) of the numbers among `values`; with no format, how many of them reach SOLVED_AT."""
+    if fmt is None:
+        recalls = [v for v in values if number(v)]
+        return f"{sum(v >= SOLVED_AT for v in recalls)}/{len(recalls)}" if recalls else "-"
     values = [v for v in values if number(v)]  # a NaN or infinite score (named damaged) shows as '-'
     if not values:
         return "-"
@@ -77,22 +94,29 @@ def axis_label(key: str) -> str:
     return key.split(".")[0] if key.endswith(".name") else key.split(".")[-1]
 
 
+def score(record: dict, key: str):
+    """A column's value for one run: `solved` reads the test recall (the cell counts those that reach SOLVED_AT)."""
+    return field(record, "recall_accuracy" if key == "solved" else key)
+
+
 def table_rows(records: list[dict], by: list[str] | None = None, columns=COLUMNS) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of the table: one row a run, or with `by` one row a group (mean (min..max)
     over its runs, `runs` counting them). The first `len(head) - len(columns)` columns are labels."""
     if by is None:
         head = [h for h, _ in RUN_COLUMNS]
         rows = [[shown(k, field(r, k)) for _, k in RUN_COLUMNS]
-                + [cell([field(r, k)], f) for _, k, f in columns] for r in records]
+                + [cell([score(r, k)], f) for _, k, f in columns] for r in records]
     else:
         head = [axis_label(k) for k in by] + ["runs"]
         rows = [[shown(k, v) for k, v in zip(by, key, strict=True)] + [str(len(rs))]
-                + [cell([field(r, k) for r in rs], f) for _, k, f in columns] for key, rs in group(records, by)]
+                + [cell([score(r, k) for r in rs], f) for _, k, f in columns] for key, rs in group(records, by)]
     return head + [h for h, _, _ in columns], rows
 
 
-def table(records: list[dict], by: list[str] | None = None, columns=COLUMNS, markdown: bool = False) -> str:
-    """The table as plain text (or Markdown)."""
+def table(records: list[dict], by: list[str] | None = None, columns=None, markdown: bool = False,
+          wide: bool = False) -> str:
+    """The table as plain text (or Markdown): the deciding columns (DECIDING), or with `wide` every score."""
+    columns = columns or (COLUMNS if wide else DECIDING)
     head, rows = table_rows(records, by, columns)
     left = len(head) - len(columns)
     if markdown:
@@ -114,7 +138,8 @@ def data_rows(section, columns=COLUMNS) -> list[dict]:
     rows = []
     for key, rs in group(section.records, by):
         seeds = sorted({s for s in (field(r, "train.seed") for r in rs) if s is not None})
-        row = {"folder": section.title, **dict(zip(by, key, strict=True)), "runs": len(rs), "seeds": seeds}
+        row = {"folder": section.title, **dict(zip(by, key, strict=True)), "runs": len(rs), "seeds": seeds,
+               "solved": sum(v >= SOLVED_AT for v in (field(r, "recall_accuracy") for r in rs) if number(v))}
         for _, name, _ in columns:
             values = [v for v in (field(r, name) for r in rs) if number(v)]
             row.update({name: statistics.fmean(values) if values else None, f"{name} min": min(values, default=None),
