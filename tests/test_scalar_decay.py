@@ -36,8 +36,9 @@ def draw(B=2, H=3, L=23, K=4, V=5, shared=False, negative=False, seed=0):
 
 @pytest.mark.parametrize("chunk", [1, 4, 7, 23, 64])
 @pytest.mark.parametrize("shared, negative", [(False, False), (True, False), (False, True), (True, True)])
-def test_both_forms_equal_the_recurrence_from_a_carried_state(chunk, shared, negative):
-    q, k, v, a, S0 = draw(shared=shared, negative=negative)
+@pytest.mark.parametrize("K, V", [(4, 5), (6, 3)])  # the decays scale the narrower side: both sides covered
+def test_both_forms_equal_the_recurrence_from_a_carried_state(chunk, shared, negative, K, V):
+    q, k, v, a, S0 = draw(shared=shared, negative=negative, K=K, V=V)
     expected, S_expected = recurrence(q, k, v, a, S0)
     log_a, sign = split_decay(a)
     sign = sign if negative else None

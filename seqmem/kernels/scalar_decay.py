@@ -88,13 +88,18 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
         within = within * P[..., :, None] * P[..., None, :]
         into, out_of, across = into * P, out_of * P * P[..., -1:], across * P[..., -1]
     o = ((q @ k.transpose(-1, -2)) * within) @ v  # (B, H, N, C, V): the chunk's own steps
-    added = (k * out_of[..., None]).transpose(-1, -2) @ v  # (B, H, N, K, V): what each chunk adds to the state
+    # the per-step decays scale whichever side is narrower, keys (K) or values (V): the same product, less traffic
+    if K <= V:
+        added = (k * out_of[..., None]).transpose(-1, -2) @ v  # (B, H, N, K, V): what each chunk adds to the state
+    else:
+        added = k.transpose(-1, -2) @ (v * out_of[..., None])
     S = state if state is not None else v.new_zeros(B, H, K, V)
     starts = []
     for n in range(N):
         starts.append(S)
         S = across[:, :, n, None, None] * S + added[:, :, n]
-    o = o + (q * into[..., None]) @ torch.stack(starts, dim=2)  # the state carried into each chunk
+    starts = torch.stack(starts, dim=2)  # (B, H, N, K, V): the state carried into each chunk
+    o = o + ((q * into[..., None]) @ starts if K <= V else (q @ starts) * into[..., None])
     return o.flatten(2, 3)[:, :, :L], S
 
 
