@@ -94,7 +94,7 @@ def test_negative_eigenvalues_reach_negative_decays():
 
 def test_state_size_counts_the_ssm_state_and_the_conv_inputs():
     mixer = Mamba2(64)
-    assert mixer.heads == 8 and mixer.state_size(100) == 128 * 64 + 3 * (128 + 2 * 64)
+    assert mixer.heads == 4 and mixer.state_size(100) == 128 * 64 + 3 * (128 + 2 * 64)
     conv, ssm = mixer(torch.randn(1, 5, 64))[1]
     assert conv.numel() + ssm.numel() == mixer.state_size(5)
 
@@ -130,4 +130,4 @@ def test_it_learns_mqar_far_past_the_memoryless_baseline():
     model = seqmem.make_model("mamba2", task, d_model=32, layers=2, state_size=16, seed=0)
     result = seqmem.train(model, task, seqmem.TrainConfig(steps=200, lr=3e-3, clip=1.0, batch_size=32,
                                                           eval_every=200), progress=False)
-    assert result.recall_accuracy > 0.4 > 0.1 > task.baseline().recall_accuracy  # 0.49 measured; attention 0.9+
+    assert result.recall_accuracy > 0.4 > 0.1 > task.baseline().recall_accuracy  # 0.5 measured; attention 0.9+
