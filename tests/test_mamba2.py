@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.kernels import scalar_decay
 from seqmem.mixers.mamba2 import Mamba2
 
 SETTINGS = [{"state_size": 4, "head_dim": 8, "chunk": 8}, {"state_size": 3, "head_dim": 4, "chunk": 16, "conv_size": 2},
@@ -50,6 +51,28 @@ def ssd_quadratic(X, decay, B, C):
         for t in range(s + 1, L):
             M[:, :, t, s] = M[:, :, t - 1, s] * decay[:, t]
     return torch.einsum("btn,bsn,bhts,bshp->bthp", C, B, M, X)
+
+
+def segsum(x):
+    """ssd_minimal's `segsum`: (..., T) -> (..., T, T), entry (t, s) the sum of x over (s, t], -inf above the
+    diagonal (cumulative sums masked before their differences reach exp)."""
+    T = x.shape[-1]
+    x = x[..., None].expand(*x.shape, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(-1), 0)
+    return x.cumsum(-2).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+
+
+def test_the_kernel_equals_ssd_minimal_quadratic_form_with_exp_segsum():
+    """state-spaces/mamba `ssd_minimal_discrete`'s diagonal-block term over one block the whole length,
+    Y = einsum(C, B, exp(segsum(A)), X), against the chunked kernel with B and C shared by the heads."""
+    g = torch.Generator().manual_seed(0)
+    b, L, h, p, n = 2, 30, 3, 4, 5
+    X = torch.randn(b, L, h, p, generator=g, dtype=torch.float64)
+    A = -torch.rand(b, L, h, generator=g, dtype=torch.float64)  # dt A, <= 0
+    B, C = (torch.randn(b, L, n, generator=g, dtype=torch.float64) for _ in range(2))
+    Y = torch.einsum("bln,bsn,bhls,bshp->blhp", C, B, torch.exp(segsum(A.transpose(1, 2))), X)
+    o, _ = scalar_decay.chunked(C.unsqueeze(1), B.unsqueeze(1), X.transpose(1, 2), A.transpose(1, 2), chunk=8)
+    assert torch.allclose(o.transpose(1, 2), Y, atol=1e-10)
+    assert torch.allclose(ssd_quadratic(X, A.exp(), B, C), Y, atol=1e-10)  # the products form used below agrees
 
 
 def block_reference(mixer: Mamba2, u: torch.Tensor) -> torch.Tensor:

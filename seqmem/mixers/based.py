@@ -34,7 +34,7 @@ from seqmem.models import register_model
 
 @register_model("based")
 class Based(nn.Module):
-    """Based: a short gated convolution, then Taylor linear attention plus sliding-window softmax attention.
+    """Based: a short gated convolution, then Taylor linear attention plus sliding-window softmax attention
 
     Args:
         heads: linear-attention heads (they split d_model for the values)

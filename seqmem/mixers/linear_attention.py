@@ -23,7 +23,7 @@ from seqmem.models import register_model
 
 @register_model("linear-attention")
 class LinearAttention(nn.Module):
-    """Linear attention: causal attention through a feature map (identity, elu+1, Based's Taylor), a matrix state.
+    """Linear attention: causal attention through a feature map (identity, elu+1, Based's Taylor), a matrix state
 
     Args:
         heads: heads a layer (they split d_model for the values)

@@ -37,11 +37,11 @@ from seqmem.models import register_model
 
 @register_model("mamba2")
 class Mamba2(nn.Module):
-    """Mamba-2: the SSD block (scalar decay a head, input-dependent B, C and step, short conv, gated RMSNorm).
+    """Mamba-2: the SSD block (scalar decay a head, input-dependent B, C and step, short conv, gated RMSNorm)
 
     Args:
-        state_size: d_state, the SSM state's numbers a head and channel (B's and C's width)
-        head_dim: channels a head (they split expand x d_model); heads share one decay each
+        state_size: d_state, the SSM state's numbers a head and channel (the width of B and C)
+        head_dim: channels a head (they split expand x d_model); each head has a decay of its own
         expand: inner width, as a multiple of d_model
         conv_size: taps of the short causal depthwise convolution on x, B and C
         dt_min: smallest initial step size

@@ -32,7 +32,7 @@ def log_decays(heads: int, dtype=torch.float32, device=None) -> torch.Tensor:
 
 @register_model("retnet")
 class RetNet(nn.Module):
-    """RetNet: multi-scale retention (fixed decay a head, rotary positions, group norm, swish gate).
+    """RetNet: multi-scale retention (fixed decay a head, rotary positions, group norm, swish gate)
 
     Args:
         heads: retention heads (they split the keys and values); head h decays by 1 - 2^(-5-h)
