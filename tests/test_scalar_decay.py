@@ -5,7 +5,15 @@ by q and k, the normaliser, and decays far below what exp can undo."""
 import pytest
 import torch
 
-from seqmem.kernels.scalar_decay import chunked, flops, normalise, split_decay, step_by_step, with_ones
+from seqmem.kernels.scalar_decay import (
+    WithinChunks,
+    chunked,
+    flops,
+    normalise,
+    split_decay,
+    step_by_step,
+    with_ones,
+)
 
 
 def recurrence(q, k, v, a, S):
@@ -103,3 +111,13 @@ def test_flops_count_the_padded_chunks():
     assert flops(64, 1, 4, 5, chunk=64) == 64 * (2 * 64 * 9 + 4 * 20)
     assert flops(65, 2, 4, 5, chunk=64) == 2 * 128 * (2 * 64 * 9 + 4 * 20)
     assert flops(10, 1, 4, 5, chunk=64) == 10 * (2 * 10 * 9 + 4 * 20)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_the_within_chunk_backward_written_out_passes_gradcheck(shared):
+    g = torch.Generator().manual_seed(4)
+    q, k = (torch.randn(1, 1 if shared else 2, 3, 5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    c = (-torch.rand(1, 2, 3, 5, generator=g, dtype=torch.float64)).cumsum(-1).requires_grad_(True)
+    v = torch.randn(1, 2, 3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(WithinChunks.apply, (q, k, c, v), eps=1e-6, atol=1e-6)

@@ -23,8 +23,9 @@ Hardware-Efficient Training"; Dao and Gu 2024, "Transformers are SSMs", the SSD 
 matrix of decays exp(c_i - c_j) (c the cumulative log decay within the chunk, the differences masked to
 j <= i before exp, so no exp overflows) times Q K^T, times V; plus the chunk's queries against the state
 carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
-chunk: the product of signs over (j, i] is P_i P_j. Every chunk's inner work runs at once as batched matmuls;
-only the state is passed from chunk to chunk in a loop.
+chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
+chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
+is passed from chunk to chunk in a loop.
 """
 
 from __future__ import annotations
@@ -63,6 +64,36 @@ def step_by_step(q, k, v, log_a=None, sign=None, state=None):
     return torch.stack(outputs, dim=2), S
 
 
+class WithinChunks(torch.autograd.Function):
+    """Each chunk's own steps, ((Q K^T) o W) V with W_ij = exp(c_i - c_j) for j <= i (0 above), and its
+    backward by hand: dV = A^T dO, dA = dO V^T; dQ, dK from dA o W; dc from dA o A (A = (Q K^T) o W) by row
+    sums less column sums. Written out, it makes about half the passes over the (C, C) matrices that autograd's
+    sub, masked_fill, exp and mul backwards make, and no copies of them. q, k (B, H or 1, N, C, K), c (B, H, N,
+    C) cumulative log decays, v (B, H, N, C, V)."""
+
+    @staticmethod
+    def forward(ctx, q, k, c, v):
+        C = c.shape[-1]
+        causal = torch.ones(C, C, dtype=torch.bool, device=c.device).tril()
+        W = torch.exp(torch.where(causal, c[..., :, None] - c[..., None, :], float("-inf")))  # (B, H, N, C, C)
+        A = (q @ k.transpose(-1, -2)) * W
+        ctx.save_for_backward(q, k, v, W, A)
+        return A @ v
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        q, k, v, W, A = ctx.saved_tensors
+        dA = grad @ v.transpose(-1, -2)  # (B, H, N, C, C)
+        dv = A.transpose(-1, -2) @ grad
+        dS = dA * W
+        if q.shape[1] == 1 and dS.shape[1] != 1:  # q and k shared by the heads
+            dS = dS.sum(1, keepdim=True)
+        dq, dk = dS @ k, dS.transpose(-1, -2) @ q
+        dlog = dA.mul_(A)  # d/d(c_i - c_j); zero above the diagonal, where A is
+        return dq, dk, dlog.sum(-1) - dlog.sum(-2), dv
+
+
 def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
     """The chunkwise-parallel form: returns o (B, H, L, V) and S (B, H, K, V), equal to `step_by_step`'s."""
     B, H, L, V = v.shape
@@ -78,16 +109,16 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
         sign = None if sign is None else F.pad(sign, (0, pad), value=1.0)
     q, k, v = (t.unflatten(2, (N, C)) for t in (q, k, v))  # (B, H or 1, N, C, K or V)
     c = log_a.unflatten(2, (N, C)).cumsum(-1)  # (B, H, N, C): log decay from the chunk's start to step i
-    causal = torch.ones(C, C, dtype=torch.bool, device=v.device).tril()
-    within = torch.exp((c[..., :, None] - c[..., None, :]).masked_fill(~causal, float("-inf")))  # (B, H, N, C, C)
     into = c.exp()  # (B, H, N, C): decay from the chunk's start to step i
     out_of = (c[..., -1:] - c).exp()  # (B, H, N, C): decay from step i to the chunk's end
     across = into[..., -1]  # (B, H, N): decay over the whole chunk
-    if sign is not None:
+    if sign is None:
+        o = WithinChunks.apply(q, k, c, v)  # (B, H, N, C, V): the chunk's own steps
+    else:
         P = sign.unflatten(2, (N, C)).cumprod(-1)  # (B, H, N, C), products of +-1: exact
-        within = within * P[..., :, None] * P[..., None, :]
+        # the sign of a_(j+1) ... a_i is P_i P_j: on the query side of the product and the value side
+        o = P[..., None] * WithinChunks.apply(q, k, c, v * P[..., None])
         into, out_of, across = into * P, out_of * P * P[..., -1:], across * P[..., -1]
-    o = ((q @ k.transpose(-1, -2)) * within) @ v  # (B, H, N, C, V): the chunk's own steps
     # the per-step decays scale whichever side is narrower, keys (K) or values (V): the same product, less traffic
     if K <= V:
         added = (k * out_of[..., None]).transpose(-1, -2) @ v  # (B, H, N, K, V): what each chunk adds to the state
