@@ -1,0 +1,143 @@
+"""Causal linear attention with a scalar decay per head and step: the recurrence behind linear attention,
+RetNet, Mamba-2 and Based's linear half.
+
+    S_t = a_t S_{t-1} + k_t v_t^T        o_t = q_t S_t          S: (B, H, K, V) a head
+
+with a_t = sign_t exp(log_a_t): `log_a` (B, H, L), at most 0, is the log of the decay's magnitude (None: a_t
+= 1, plain linear attention) and `sign` (B, H, L) of +1 and -1 (None: all +1) lets a decay be negative
+(Grazzi et al. 2024, arXiv 2411.12537). `split_decay` turns a signed decay into the two.
+
+Both functions take and return the state S, so either continues the other's stream:
+
+    chunked(q, k, v, log_a=None, sign=None, state=None, chunk=64) -> (o, S)
+    step_by_step(q, k, v, log_a=None, sign=None, state=None) -> (o, S)
+
+q, k (B, H, L, K), v (B, H, L, V), o (B, H, L, V). q and k may have one head (H = 1) shared by every head, as
+Mamba-2's B and C are: they broadcast. A normaliser (the denominator q_t . z_t, z_t = a_t z_{t-1} + k_t, of
+linear attention with a positive feature map) is the last column of o when v is given a column of ones
+(`with_ones`, `normalise`): z is then the state's last column.
+
+The chunked form is the chunkwise algorithm (Yang et al. 2023, "Gated Linear Attention Transformers with
+Hardware-Efficient Training"; Dao and Gu 2024, "Transformers are SSMs", the SSD of state-spaces/mamba's
+`mamba_ssm/modules/ssd_minimal.py`): the sequence cut into chunks of C steps, within a chunk the (C, C) causal
+matrix of decays exp(c_i - c_j) (c the cumulative log decay within the chunk, the differences masked to
+j <= i before exp, so no exp overflows) times Q K^T, times V; plus the chunk's queries against the state
+carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
+chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
+chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
+is passed from chunk to chunk in a loop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def split_decay(a: torch.Tensor, tiny: float = 1e-30) -> tuple[torch.Tensor, torch.Tensor]:
+    """A signed decay `a` in [-1, 1] as (log |a|, sign of a): |a| held at `tiny` or above, so a decay of
+    exactly 0 gives a finite log."""
+    return a.abs().clamp_min(tiny).log(), torch.where(a < 0, -1.0, 1.0).to(a.dtype)
+
+
+def with_ones(v: torch.Tensor) -> torch.Tensor:
+    """v (..., V) with a column of ones after it (..., V + 1): the state's last column is then the normaliser z."""
+    return torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)
+
+
+def normalise(o: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """o (..., V + 1) from values given `with_ones`: the first V columns over the last, q . z (plus eps)."""
+    return o[..., :-1] / (o[..., -1:] + eps)
+
+
+def step_by_step(q, k, v, log_a=None, sign=None, state=None):
+    """The recurrence a step at a time (the reference, and streaming): returns o (B, H, L, V) and S (B, H, K, V)."""
+    B, H = v.shape[0], v.shape[1]
+    S = state if state is not None else v.new_zeros(B, H, q.shape[-1], v.shape[-1])
+    outputs = []
+    for t in range(v.shape[2]):
+        if log_a is not None:
+            a = log_a[:, :, t].exp() if sign is None else sign[:, :, t] * log_a[:, :, t].exp()  # (B, H)
+            S = a[..., None, None] * S
+        S = S + k[:, :, t, :, None] * v[:, :, t, None, :]  # (B, H, K, V)
+        outputs.append((q[:, :, t, :, None] * S).sum(-2))  # (B, H, V)
+    return torch.stack(outputs, dim=2), S
+
+
+class WithinChunks(torch.autograd.Function):
+    """Each chunk's own steps, ((Q K^T) o W) V with W_ij = exp(c_i - c_j) for j <= i (0 above), and its
+    backward by hand: dV = A^T dO, dA = dO V^T; dQ, dK from dA o W; dc from dA o A (A = (Q K^T) o W) by row
+    sums less column sums. Written out, it makes about half the passes over the (C, C) matrices that autograd's
+    sub, masked_fill, exp and mul backwards make, and no copies of them. q, k (B, H or 1, N, C, K), c (B, H, N,
+    C) cumulative log decays, v (B, H, N, C, V)."""
+
+    @staticmethod
+    def forward(ctx, q, k, c, v):
+        C = c.shape[-1]
+        causal = torch.ones(C, C, dtype=torch.bool, device=c.device).tril()
+        W = torch.exp(torch.where(causal, c[..., :, None] - c[..., None, :], float("-inf")))  # (B, H, N, C, C)
+        A = (q @ k.transpose(-1, -2)) * W
+        ctx.save_for_backward(q, k, v, W, A)
+        return A @ v
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        q, k, v, W, A = ctx.saved_tensors
+        dA = grad @ v.transpose(-1, -2)  # (B, H, N, C, C)
+        dv = A.transpose(-1, -2) @ grad
+        dS = dA * W
+        if q.shape[1] == 1 and dS.shape[1] != 1:  # q and k shared by the heads
+            dS = dS.sum(1, keepdim=True)
+        dq, dk = dS @ k, dS.transpose(-1, -2) @ q
+        dlog = dA.mul_(A)  # d/d(c_i - c_j); zero above the diagonal, where A is
+        return dq, dk, dlog.sum(-1) - dlog.sum(-2), dv
+
+
+def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
+    """The chunkwise-parallel form: returns o (B, H, L, V) and S (B, H, K, V), equal to `step_by_step`'s."""
+    B, H, L, V = v.shape
+    K = q.shape[-1]
+    C = min(chunk, L)
+    N = -(-L // C)  # chunks; the last is padded with steps that change nothing (k = 0, decay 1)
+    pad = N * C - L
+    if log_a is None:
+        log_a = v.new_zeros(B, H, L)
+    if pad:
+        q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+        log_a = F.pad(log_a, (0, pad))
+        sign = None if sign is None else F.pad(sign, (0, pad), value=1.0)
+    q, k, v = (t.unflatten(2, (N, C)) for t in (q, k, v))  # (B, H or 1, N, C, K or V)
+    c = log_a.unflatten(2, (N, C)).cumsum(-1)  # (B, H, N, C): log decay from the chunk's start to step i
+    into = c.exp()  # (B, H, N, C): decay from the chunk's start to step i
+    out_of = (c[..., -1:] - c).exp()  # (B, H, N, C): decay from step i to the chunk's end
+    across = into[..., -1]  # (B, H, N): decay over the whole chunk
+    if sign is None:
+        o = WithinChunks.apply(q, k, c, v)  # (B, H, N, C, V): the chunk's own steps
+    else:
+        P = sign.unflatten(2, (N, C)).cumprod(-1)  # (B, H, N, C), products of +-1: exact
+        # the sign of a_(j+1) ... a_i is P_i P_j: on the query side of the product and the value side
+        o = P[..., None] * WithinChunks.apply(q, k, c, v * P[..., None])
+        into, out_of, across = into * P, out_of * P * P[..., -1:], across * P[..., -1]
+    # the per-step decays scale whichever side is narrower, keys (K) or values (V): the same product, less traffic
+    if K <= V:
+        added = (k * out_of[..., None]).transpose(-1, -2) @ v  # (B, H, N, K, V): what each chunk adds to the state
+    else:
+        added = k.transpose(-1, -2) @ (v * out_of[..., None])
+    S = state if state is not None else v.new_zeros(B, H, K, V)
+    starts = []
+    for n in range(N):
+        starts.append(S)
+        S = across[:, :, n, None, None] * S + added[:, :, n]
+    starts = torch.stack(starts, dim=2)  # (B, H, N, K, V): the state carried into each chunk
+    o = o + ((q * into[..., None]) @ starts if K <= V else (q @ starts) * into[..., None])
+    return o.flatten(2, 3)[:, :, :L], S
+
+
+def flops(length: int, heads: int, key_dim: int, value_dim: int, chunk: int = 64) -> int:
+    """Matmul FLOPs of `chunked` over one sequence: per chunk of C steps and head, Q K^T (2 C^2 K), times V
+    (2 C^2 V), what the chunk adds to the state (2 C K V) and the queries against the state carried in (2 C K V);
+    the padded length, since a partial last chunk is computed whole."""
+    C = min(chunk, length)
+    padded = -(-length // C) * C
+    return heads * padded * (2 * C * (key_dim + value_dim) + 4 * key_dim * value_dim)
