@@ -53,27 +53,33 @@ def delta_rule_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: 
         log_decay = None if log_decay is None else F.pad(log_decay, (0, pad))
     q, k, v = (x.reshape(B, H, N, C, x.shape[-1]) for x in (q, k, v))  # (B, H, N, C, K or V)
     beta = beta.reshape(B, H, N, C, 1)
-    lower = torch.ones(C, C, dtype=torch.bool, device=k.device).tril()  # (C, C), j <= i
-    if log_decay is None:
-        g = None
-        between = lower.to(k.dtype)  # (C, C): decay from step j to step i, 0 above the diagonal
-    else:
-        g = log_decay.reshape(B, H, N, C).cumsum(-1)  # (B, H, N, C)
-        between = (g.unsqueeze(-1) - g.unsqueeze(-2)).masked_fill(~lower, float("-inf")).exp()  # (B, H, N, C, C)
+    q = q * scale
+    g = None if log_decay is None else log_decay.reshape(B, H, N, C).cumsum(-1)  # (B, H, N, C)
+    if g is not None:
+        later = torch.ones(C, C, dtype=torch.bool, device=k.device).triu(1)  # (C, C), j > i
+        between = (g.unsqueeze(-1) - g.unsqueeze(-2)).masked_fill(later, float("-inf")).exp()  # (B, H, N, C, C)
     k_beta = k * beta
-    A = (k_beta @ k.transpose(-1, -2) * between).tril(-1)  # (B, H, N, C, C), strictly lower
-    k_decayed = k_beta if g is None else k_beta * g.unsqueeze(-1).exp()
-    UW = torch.linalg.solve_triangular(A, torch.cat([v * beta, k_decayed], -1), upper=False,
-                                       unitriangular=True)  # (I + A)^{-1} [beta V, beta exp(g) K]
+    # A and the scores: only their lower triangles are read (the solve reads below the diagonal alone)
+    A = k_beta @ k.transpose(-1, -2)  # (B, H, N, C, C)
+    scores = q @ k.transpose(-1, -2)  # (B, H, N, C, C)
+    if g is None:
+        scores = scores.tril()
+    else:
+        A, scores = A * between, scores * between  # 0 above the diagonal
+        k_beta = k_beta * g.unsqueeze(-1).exp()
+    UW = torch.linalg.solve_triangular(A, torch.cat([v * beta, k_beta], -1), upper=False,
+                                       unitriangular=True)  # (I + tril(A, -1))^{-1} [beta V, beta exp(g) K]
     U, W = UW.split([V, K], dim=-1)  # (B, H, N, C, V), (B, H, N, C, K)
-    scores = (q @ k.transpose(-1, -2) * between).tril() * scale  # (B, H, N, C, C)
-    q_in = q * scale if g is None else q * (g.unsqueeze(-1).exp() * scale)  # reads S_0, decayed to step i
+    q_in = q if g is None else q * g.unsqueeze(-1).exp()  # reads S_0, decayed to step i
     k_out = k if g is None else k * (g[..., -1:] - g).unsqueeze(-1).exp()  # writes S_C, decayed to the end
+    chunk_decay = [None] * N if g is None else g[..., -1].exp().unbind(2)  # (B, H) each
     outputs = []
-    for n in range(N):
-        delta = U[:, :, n] - W[:, :, n] @ S  # (B, H, C, V)
-        outputs.append(q_in[:, :, n] @ S + scores[:, :, n] @ delta)
-        S = (S if g is None else S * g[:, :, n, -1, None, None].exp()) + k_out[:, :, n].transpose(-1, -2) @ delta
+    # unbound once: indexing a chunk in the loop would cost a whole zero tensor each in the backward
+    for U_n, W_n, q_n, scores_n, k_n, decay_n in zip(U.unbind(2), W.unbind(2), q_in.unbind(2),
+                                                    scores.unbind(2), k_out.unbind(2), chunk_decay, strict=True):
+        delta = U_n - W_n @ S  # (B, H, C, V)
+        outputs.append(q_n @ S + scores_n @ delta)
+        S = (S if decay_n is None else S * decay_n[..., None, None]) + k_n.transpose(-1, -2) @ delta
     o = torch.stack(outputs, dim=2).reshape(B, H, N * C, V)[:, :, :L]
     return o, S
 
