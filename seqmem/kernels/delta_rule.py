@@ -63,7 +63,7 @@ def delta_rule_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: 
     A = k_beta @ k.transpose(-1, -2)  # (B, H, N, C, C)
     scores = q @ k.transpose(-1, -2)  # (B, H, N, C, C)
     if g is None:
-        scores = scores.tril()
+        scores = scores * torch.ones(C, C, dtype=k.dtype, device=k.device).tril()  # a mask: faster than tril
     else:
         A, scores = A * between, scores * between  # 0 above the diagonal
         k_beta = k_beta * g.unsqueeze(-1).exp()
