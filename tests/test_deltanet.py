@@ -269,6 +269,7 @@ def test_it_trains_from_the_command_line_with_its_own_flags(tmp_path, name, flag
                  "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["name"] == name
+    assert config["model"]["negative_eigenvalues"] is ("--negative-eigenvalues" in flags)
     summary = json.loads((out / "summary.json").read_text())
     heads = 2 if "--heads" in flags else 4
     expand_v = 2 if name == "gated-deltanet" else 1
