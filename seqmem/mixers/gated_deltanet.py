@@ -6,7 +6,9 @@ alpha_t = exp(-exp(A_log) softplus(W_a x_t + dt_bias)), so the state can forget 
 alone only overwrites one key at a time (S_t = alpha_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T);
 A_log drawn as log U(0, 16) and dt_bias so that softplus(dt_bias) is log-uniform in [1e-3, 0.1], fla's draws.
 And an output gate: each head's RMS-normalised output times SiLU(W_g x_t) (fla's gated RMSNorm). fla's
-defaults kept where they are ratios: values twice the keys wide (expand_v 2), four taps, no biases.
+defaults kept where they are ratios: values twice the keys wide (expand_v 2), four taps, no biases; the keys
+are d_model wide in all (fla's are 0.75 d_model: six heads of 256 at d_model 2048), four heads by default.
+`flops` is DeltaNet's count, its input map here wider by the decay's logits and the gate.
 """
 
 from __future__ import annotations
@@ -52,8 +54,3 @@ class GatedDeltaNet(DeltaNet):
         log_decay = (-self.A_log.exp() * F.softplus(a + self.dt_bias)).transpose(1, 2)  # (B, H, L), <= 0
         gate = gate.unflatten(-1, (H, self.value))  # (B, L, H, V)
         return x, 2 * beta if self.negative_eigenvalues else beta, log_decay, gate
-
-    def flops(self, sequence_length: int) -> int:
-        """DeltaNet's count (its input map here also making the decay's logits and the gate); the decay and
-        the gate's elementwise work left out."""
-        return super().flops(sequence_length)
