@@ -1,6 +1,6 @@
 # The two commands: `make run` (the quick suite) and `make test` (lint + tests). Each sets up .venv first,
 # with the ray extra (the sweep tests run a local Ray for real) and the compare extra (peers the tests
-# check against: mambapy's selective scan).
+# check against: mambapy's selective scan, fla-core's naive forms of the linear-attention family).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
