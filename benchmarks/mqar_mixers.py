@@ -1,0 +1,42 @@
+"""MQAR across the mixers on one backbone: test recall against state size, each mixer at its learning rate
+chosen on validation from zoology's grid.
+
+A sweep file: MQAR in zoology's layout at (L=64, 4 pairs) or (L=128, 8 pairs) (`BENCH_LENGTH`), vocabulary 256,
+every mixer in the backbone at d_model 64, 2 layers with an MLP a block, Adam, clip 1, batch 64, the learning
+rates logspace(1e-4, 1e-2, 4) (zoology's Figure 2 grid, `BENCH_LRS`), at most `BENCH_STEPS` updates (600)
+with an evaluation every 100 and a stop once validation recall reaches 0.99. The budget is in updates, not
+seconds, so the load on the machine changes how long a run takes but not what it learns. Each run records its
+parameters and state size (zoology's count), so the report draws recall against state size.
+
+    seqmem sweep benchmarks/mqar_mixers.py --out runs/mqar-mixers                       # every mixer, 1 seed
+    seqmem report runs/mqar-mixers --choose train.lr --figures docs/img                 # each at its chosen rate
+    BENCH_MODELS=gla,mlstm BENCH_SEEDS=3 seqmem sweep benchmarks/mqar_mixers.py --out runs/mqar-mixers
+    BENCH_QUICK=1 seqmem sweep benchmarks/mqar_mixers.py --out /tmp/mq                  # seconds: tiny, two mixers
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import option  # noqa: E402
+
+MIXERS = ["attention", "linear-attention", "based", "retnet", "gla", "deltanet", "gated-deltanet", "mamba2",
+          "mlstm", "baseconv", "hyena", "h3"]
+LRS = [1e-4, 4.64e-4, 2.15e-3, 1e-2]
+SETTINGS = {64: {"length": 64, "pairs": 4, "queries": 4}, 128: {"length": 128, "pairs": 8, "queries": 8}}
+
+quick = option("quick", False)
+models = ["attention", "linear-attention"] if quick else option("models", MIXERS)
+length = option("length", 64)
+task = ({"length": 12, "pairs": 2, "queries": 2, "vocab": 16, "test_size": 16, "validation_size": 16} if quick else
+        {**SETTINGS[length], "vocab": 256, "test_size": 1000, "validation_size": 1000})
+steps = 3 if quick else option("steps", 600)
+lrs = [1e-3] if quick else option("lrs", LRS)
+seeds = [0] if quick else list(range(option("seeds", 1)))
+
+tags = {"benchmark": "mqar_mixers"}
+configs = [{"task": {"name": "associative-recall", "layout": "zoology", **task},
+            "model": {"name": model, "d_model": 16 if quick else 64, "layers": 2},
+            "train": {"optimizer": "adam", "lr": lr, "clip": 1.0, "batch_size": 64, "steps": steps,
+                      "eval_every": min(100, steps), "stop_at": 0.99, "seed": seed}}
+           for model in models for lr in lrs for seed in seeds]
