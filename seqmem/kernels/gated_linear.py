@@ -1,0 +1,107 @@
+"""Linear attention with a data-dependent decay per key dimension (GLA: Yang, Wang, Shen, Panda, Kim 2023,
+"Gated Linear Attention Transformers with Hardware-Efficient Training", arXiv 2312.06635):
+
+    S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T,    o_t = S_t^T q_t,    S: (K, V) a head, g_t <= 0 a key dimension.
+
+Two forms, each taking and returning the state S: `gla_step_by_step`, the recurrence a step at a time (the
+reference), and `gla_chunked`, the paper's chunkwise form, whose work inside a chunk is matmuls.
+
+How the chunked form stays finite. With G_t the cumulative log decay inside a chunk, the weight of key s in query
+t (s <= t) is exp(G_t - G_s) <= 1, but written as a matmul it is split into exp(G_t - r) on the query and
+exp(r - G_s) on the key around a reference point r, and one of the two grows as exp(|G|) when the decay is
+strong (a key dimension with g = -50 a step overflows float32 within two steps). So the chunk is cut again into
+sub-chunks, as the paper's secondary-level chunking (section 4.2) and fla's `fla/ops/gla/chunk.py` do:
+  - a query's sub-chunk I against the keys of earlier sub-chunks J < I: a matmul around r = G at the first step
+    of sub-chunk I. Every query t there has G_t <= r and every key s before it has G_s >= r, so both factors,
+    exp(G_t - r) and exp(r - G_s), are at most 1: nothing overflows however strong the decay (a factor may
+    underflow to 0, which is the true weight's limit too);
+  - a query against the keys of its own sub-chunk: the weights exp(G_t - G_s), s <= t, formed one by one
+    (a `(c, c, K)` product a sub-chunk, elementwise as fla's intra-sub-chunk kernel), each at most 1.
+The matmul is taken over every key of the chunk at once (the rows of sub-chunk I against all C keys) and the
+keys at or after sub-chunk I masked; their exponent r - G_s is clamped at 0 first, so the masked entries stay
+finite and their gradients zero. Across chunks the state is carried as in the paper: a query reads the state
+through exp(G_t) <= 1, a key enters the chunk-end state through exp(G_last - G_s) <= 1, and the state decays by
+exp(G_last) <= 1; so no factor anywhere exceeds 1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gla_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
+                     state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recurrence a step at a time. q, k, g `(B, H, L, K)` (g the log decay, <= 0), v `(B, H, L, V)`, state
+    `(B, H, K, V)` or None (zeros). Returns o `(B, H, L, V)` and the state after the last step."""
+    B, H, L, K = q.shape
+    S = q.new_zeros(B, H, K, v.shape[-1]) if state is None else state  # (B, H, K, V)
+    outputs = []
+    for t in range(L):
+        S = g[:, :, t].exp().unsqueeze(-1) * S + k[:, :, t].unsqueeze(-1) * v[:, :, t].unsqueeze(-2)
+        outputs.append((q[:, :, t].unsqueeze(-2) @ S).squeeze(-2))  # (B, H, V)
+    return torch.stack(outputs, dim=2), S
+
+
+def chunk_sizes(length: int, chunk: int, subchunk: int) -> tuple[int, int]:
+    """(steps a chunk, steps a sub-chunk): the sub-chunk at most `subchunk` steps, the chunk a multiple of it
+    near `chunk`, neither longer than the sequence needs."""
+    c = min(subchunk, chunk, length)
+    C = c * -(-min(chunk, length) // c)
+    return C, c
+
+
+def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
+                state: torch.Tensor | None = None, chunk: int = 64,
+                subchunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """The chunkwise form (the module docstring says how it stays finite): shapes as `gla_step_by_step`'s. A
+    length that is not a multiple of the chunk is padded with steps that neither decay nor add (g = 0, k = 0)."""
+    B, H, L, K = q.shape
+    V = v.shape[-1]
+    C, c = chunk_sizes(L, chunk, subchunk)
+    n, s = -(-L // C), C // c  # chunks, sub-chunks a chunk
+    pad = n * C - L
+    if pad:
+        q, k, v, g = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v, g))
+    q, k, g = (x.view(B, H, n, C, K) for x in (q, k, g))
+    v = v.view(B, H, n, C, V)
+    G = g.cumsum(dim=3)  # (B, H, n, C, K): log decay from the chunk's start to each step, inclusive
+    G_last = G[:, :, :, -1:]  # (B, H, n, 1, K)
+
+    # inside the chunk, earlier sub-chunks: around r, the first step of the query's sub-chunk
+    Gs = G.view(B, H, n, s, c, K)
+    r = Gs[:, :, :, :, :1]  # (B, H, n, s, 1, K)
+    q_r = q.view(B, H, n, s, c, K) * (Gs - r).exp()  # (B, H, n, s, c, K), factors <= 1
+    k_r = k.unsqueeze(3) * (r - G.unsqueeze(3)).clamp(max=0).exp()  # (B, H, n, s, C, K), <= 1 where kept
+    scores = q_r @ k_r.transpose(-1, -2)  # (B, H, n, s, c, C)
+    earlier = torch.arange(C, device=q.device) < (torch.arange(s, device=q.device) * c).unsqueeze(-1)  # (s, C)
+    scores = scores * earlier.unsqueeze(1).to(scores.dtype)  # keys of sub-chunks J < I only
+    o = (scores @ v.unsqueeze(3)).view(B, H, n, C, V)  # (B, H, n, C, V)
+
+    # inside the chunk, the query's own sub-chunk: each weight exp(G_t - G_s), s <= t, formed on its own
+    q_s, k_s = q.view(B, H, n, s, c, 1, K), k.view(B, H, n, s, 1, c, K)
+    decay = (Gs.unsqueeze(-2) - Gs.unsqueeze(-3)).clamp(max=0).exp()  # (B, H, n, s, c, c, K)
+    within = (q_s * k_s * decay).sum(-1) * torch.ones(c, c, dtype=q.dtype, device=q.device).tril()
+    o = o + (within @ v.view(B, H, n, s, c, V)).view(B, H, n, C, V)
+
+    # across chunks: each chunk's keys into the state at its end, the state carried chunk to chunk
+    k_end = k * (G_last - G).exp()  # (B, H, n, C, K), factors <= 1
+    added = k_end.transpose(-1, -2) @ v  # (B, H, n, K, V)
+    carry = G_last.squeeze(3).exp().unsqueeze(-1)  # (B, H, n, K, 1)
+    S = q.new_zeros(B, H, K, V) if state is None else state
+    before = []  # the state entering each chunk
+    for i in range(n):
+        before.append(S)
+        S = carry[:, :, i] * S + added[:, :, i]
+    o = o + (q * G.exp()) @ torch.stack(before, dim=2)  # (B, H, n, C, V)
+    return o.view(B, H, n * C, V)[:, :, :L], S
+
+
+def gla_chunked_flops(length: int, heads: int, key: int, value: int, chunk: int = 64, subchunk: int = 16) -> int:
+    """Multiply-adds (x2) of `gla_chunked` over one sequence of `length` steps, the padded last chunk counted in
+    full. A chunk of C steps in sub-chunks of c, a head: the scores of earlier sub-chunks 2 C C K and their
+    values 2 C C V (the rows of each sub-chunk against the whole chunk); the own sub-chunk's weights 2 C c K and
+    values 2 C c V; the keys into the chunk-end state 2 C K V and the queries reading the state 2 C K V."""
+    C, c = chunk_sizes(length, chunk, subchunk)
+    n = -(-length // C)
+    return heads * n * (2 * C * C * (key + value) + 2 * C * c * (key + value) + 4 * C * key * value)
