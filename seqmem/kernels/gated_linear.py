@@ -17,9 +17,9 @@ sub-chunks, as the paper's secondary-level chunking (section 4.2) and fla's `fla
     underflow to 0, which is the true weight's limit too);
   - a query against the keys of its own sub-chunk: the weights exp(G_t - G_s), s <= t, formed one by one
     (a `(c, c, K)` product a sub-chunk, elementwise as fla's intra-sub-chunk kernel), each at most 1.
-The matmul is taken over every key of the chunk at once (the rows of sub-chunk I against all C keys) and the
-keys at or after sub-chunk I masked; their exponent r - G_s is clamped at 0 first, so the masked entries stay
-finite and their gradients zero. Across chunks the state is carried as in the paper: a query reads the state
+The matmul is taken over every key of the chunk at once (the rows of sub-chunk I against all C keys), the keys
+at or after sub-chunk I given the exponent -inf (a weight of 0, its gradient 0, where r - G_s > 0 would
+overflow). Across chunks the state is carried as in the paper: a query reads the state
 through exp(G_t) <= 1, a key enters the chunk-end state through exp(G_last - G_s) <= 1, and the state decays by
 exp(G_last) <= 1; so no factor anywhere exceeds 1.
 """
@@ -72,16 +72,16 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     Gs = G.view(B, H, n, s, c, K)
     r = Gs[:, :, :, :, :1]  # (B, H, n, s, 1, K)
     q_r = q.view(B, H, n, s, c, K) * (Gs - r).exp()  # (B, H, n, s, c, K), factors <= 1
-    k_r = k.unsqueeze(3) * (r - G.unsqueeze(3)).clamp(max=0).exp()  # (B, H, n, s, C, K), <= 1 where kept
-    scores = q_r @ k_r.transpose(-1, -2)  # (B, H, n, s, c, C)
     earlier = torch.arange(C, device=q.device) < (torch.arange(s, device=q.device) * c).unsqueeze(-1)  # (s, C)
-    scores = scores * earlier.unsqueeze(1).to(scores.dtype)  # keys of sub-chunks J < I only
+    to_r = torch.where(earlier.unsqueeze(-1), r - G.unsqueeze(3), -torch.inf)  # (B, H, n, s, C, K), <= 0 or -inf
+    scores = q_r @ (k.unsqueeze(3) * to_r.exp()).transpose(-1, -2)  # (B, H, n, s, c, C): keys of sub-chunks J < I
     o = (scores @ v.unsqueeze(3)).view(B, H, n, C, V)  # (B, H, n, C, V)
 
     # inside the chunk, the query's own sub-chunk: each weight exp(G_t - G_s), s <= t, formed on its own
     q_s, k_s = q.view(B, H, n, s, c, 1, K), k.view(B, H, n, s, 1, c, K)
-    decay = (Gs.unsqueeze(-2) - Gs.unsqueeze(-3)).clamp(max=0).exp()  # (B, H, n, s, c, c, K)
-    within = (q_s * k_s * decay).sum(-1) * torch.ones(c, c, dtype=q.dtype, device=q.device).tril()
+    causal = torch.ones(c, c, dtype=torch.bool, device=q.device).tril().unsqueeze(-1)  # (c, c, 1)
+    decay = torch.where(causal, Gs.unsqueeze(-2) - Gs.unsqueeze(-3), -torch.inf).exp()  # (B, H, n, s, c, c, K)
+    within = ((q_s * decay) * k_s).sum(-1)  # (B, H, n, s, c, c)
     o = o + (within @ v.view(B, H, n, s, c, V)).view(B, H, n, C, V)
 
     # across chunks: each chunk's keys into the state at its end, the state carried chunk to chunk

@@ -21,7 +21,7 @@ from seqmem.errors import ConfigError
 from seqmem.kernels.gated_linear import gla_chunked, gla_chunked_flops, gla_step_by_step
 from seqmem.models import register_model
 
-SUBCHUNK = 16  # steps a sub-chunk inside a chunk (see gated_linear.py): the matmuls' rows, as fla's BC
+SUBCHUNK = 8  # steps a sub-chunk inside a chunk (see gated_linear.py): its own weights are formed one by one
 
 
 @register_model("gla")
