@@ -8,10 +8,16 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from mixer_forms import (
+    assert_close,
+    build,
+    chunked_equals_step_by_step,
+    no_output_sees_a_later_input,
+    passes_gradcheck,
+    stream_in_pieces_equals_whole,
+)
 
 import seqmem
-from mixer_forms import (assert_close, build, chunked_equals_step_by_step, no_output_sees_a_later_input,
-                         passes_gradcheck, stream_in_pieces_equals_whole)
 from seqmem.cli import main
 from seqmem.errors import ConfigError
 from seqmem.kernels.gated_linear import gla_chunked, gla_step_by_step
