@@ -18,6 +18,7 @@ from mixer_forms import (
     stream_in_pieces_equals_whole,
 )
 
+import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
 from seqmem.kernels.mlstm import mlstm_chunked, mlstm_step_by_step
@@ -206,6 +207,15 @@ def test_bad_settings_name_themselves(params, expected):
     with pytest.raises(ConfigError) as error:
         MLSTM(16, **params)
     assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_it_learns_mqar_far_past_the_memoryless_baseline():
+    task = seqmem.make_task("associative-recall", layout="zoology", length=16, pairs=2, queries=2, vocab=32,
+                            test_size=200, validation_size=200)
+    model = seqmem.make_model("mlstm", task, d_model=32, layers=2, heads=2, seed=0)
+    result = seqmem.train(model, task, seqmem.TrainConfig(steps=200, lr=3e-3, clip=1.0, batch_size=32,
+                                                          eval_every=200), progress=False)
+    assert result.recall_accuracy > 0.8 > 0.1 > task.baseline().recall_accuracy  # 0.915 here
 
 
 def test_it_trains_from_the_command_line_with_its_own_flags(tmp_path):
