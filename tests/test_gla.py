@@ -20,7 +20,7 @@ from mixer_forms import (
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.kernels.gated_linear import gla_chunked, gla_step_by_step
+from seqmem.kernels.gated_linear import SPAN, gla_chunked, gla_step_by_step
 from seqmem.mixers.gla import GatedLinearAttention
 
 
@@ -56,11 +56,15 @@ def random_inputs(B=2, H=3, L=45, K=5, V=4, seed=0, dtype=torch.float64):
     return q, k, v, g
 
 
+@pytest.mark.parametrize("span", [SPAN, 0.0], ids=["one level", "two levels"])
 @pytest.mark.parametrize("chunk, subchunk", [(64, 16), (16, 4), (8, 8), (10, 3), (1, 1), (64, 8)])
-def test_the_chunked_kernel_equals_the_recurrence_from_the_equations(chunk, subchunk):
+def test_the_chunked_kernel_equals_the_recurrence_from_the_equations(chunk, subchunk, span):
+    """Both ways of the chunk (span 0 forces two levels; the decays here take at most exp(-28) across 64 steps,
+    so SPAN keeps one level)."""
     q, k, v, g = random_inputs()
+    assert -g[:, :, :48].sum(2).min() < SPAN
     state = torch.randn(2, 3, 5, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    o, S = gla_chunked(q, k, v, g, state, chunk=chunk, subchunk=subchunk)
+    o, S = gla_chunked(q, k, v, g, state, chunk=chunk, subchunk=subchunk, span=span)
     o_ref, S_ref = recurrence(q, k, v, g, state)
     assert_close(o, o_ref, "output", 1e-12)
     assert_close(S, S_ref, "state", 1e-12)
@@ -71,16 +75,18 @@ def test_the_chunked_kernel_equals_the_recurrence_from_the_equations(chunk, subc
     assert (o_cold - o).abs().max() > 1e-3  # control: the state given matters
 
 
-def test_the_chunked_kernel_equals_the_quadratic_form():
+@pytest.mark.parametrize("span", [SPAN, 0.0], ids=["one level", "two levels"])
+def test_the_chunked_kernel_equals_the_quadratic_form(span):
     q, k, v, g = random_inputs(L=30)
-    o, _ = gla_chunked(q, k, v, g, chunk=16, subchunk=4)
+    o, _ = gla_chunked(q, k, v, g, chunk=16, subchunk=4, span=span)
     assert_close(o, quadratic(q, k, v, g), "output", 1e-10)
     assert (o - quadratic(q, k, v, g * 0.5)).abs().max() > 1e-3  # control: the decay matters
 
 
 def test_decays_that_overflow_the_one_level_form_stay_finite_and_exact():
     """Key dimensions decaying by exp(-50) a step (float32): exp(-cumsum g) overflows after two steps, so the
-    quadratic form gives inf and nan; the chunked kernel equals the recurrence, and so do its gradients."""
+    quadratic form gives inf and nan; the chunked kernel (two levels, the decay past SPAN) equals the
+    recurrence, and so do its gradients."""
     q, k, v, g = random_inputs(L=70, dtype=torch.float32)
     g = g.clone()
     g[..., :2] = -50.0
@@ -109,11 +115,12 @@ def reference_layer(mixer: GatedLinearAttention, u: torch.Tensor) -> torch.Tenso
     o_proj."""
     B, L, D = u.shape
     H = mixer.heads
-    q, k, v = (m(u).view(B, L, H, -1).transpose(1, 2) for m in (mixer.q_proj, mixer.k_proj, mixer.v_proj))
-    gk = F.logsigmoid(mixer.gate_up(mixer.gate_down(u))).view(B, L, H, -1).transpose(1, 2) / 16
+    q_proj, k_proj, v_proj, g_proj, gk_down = mixer.in_proj.weight.split(mixer.widths)  # fla's maps, one matmul
+    q, k, v = (F.linear(u, w).view(B, L, H, -1).transpose(1, 2) for w in (q_proj, k_proj, v_proj))
+    gk = F.logsigmoid(mixer.gate_up(F.linear(u, gk_down))).view(B, L, H, -1).transpose(1, 2) / 16
     o, _ = recurrence(q * q.shape[-1] ** -0.5, k, v, gk)  # (B, H, L, V)
     o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-5) * mixer.norm_weight
-    o = o.transpose(1, 2).reshape(B, L, D) * F.silu(mixer.out_gate(u))
+    o = o.transpose(1, 2).reshape(B, L, D) * F.silu(F.linear(u, g_proj))
     return mixer.out(o)
 
 
@@ -127,7 +134,8 @@ def test_the_mixer_equals_fla_s_layer_written_out(settings):
     assert (mixer(u)[0] - reference_layer(build(GatedLinearAttention, 16, **settings), u)).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("settings", [{"chunk": 8}, {"chunk": 64, "heads": 2}, {"chunk": 3}])
+@pytest.mark.parametrize("settings", [{"chunk": 8}, {"chunk": 64, "heads": 2}, {"chunk": 3},
+                                      {"chunk": 16, "gate_normalizer": 0.02}])  # the last: decays past SPAN
 def test_chunked_equals_step_by_step_in_values_and_gradients(settings):
     chunked_equals_step_by_step(build(GatedLinearAttention, 16, **settings))
 

@@ -53,43 +53,43 @@ class GatedLinearAttention(nn.Module):
                               f"got {heads}: choose heads dividing both, or another expand_k")
         self.d_model, self.layer_idx, self.heads, self.chunk = d_model, layer_idx, heads, chunk
         self.key, self.gate_normalizer = key, float(gate_normalizer)
-        self.q_proj = nn.Linear(d_model, key, bias=False)
-        self.k_proj = nn.Linear(d_model, key, bias=False)
-        self.v_proj = nn.Linear(d_model, d_model, bias=False)
-        self.gate_down = nn.Linear(d_model, gate_low_rank, bias=False)
+        # fla's q_proj, k_proj, v_proj, g_proj (the output gate) and the gate's first low-rank map, as one matmul
+        self.widths = (key, key, d_model, d_model, gate_low_rank)
+        self.in_proj = nn.Linear(d_model, sum(self.widths), bias=False)
         self.gate_up = nn.Linear(gate_low_rank, key)
-        self.out_gate = nn.Linear(d_model, d_model, bias=False)
         self.norm_weight = nn.Parameter(torch.ones(d_model // heads))  # the per-head RMSNorm's, shared by heads
         self.out = nn.Linear(d_model, d_model, bias=False)
 
     def inputs(self, u: torch.Tensor):
-        """q, k, g `(B, H, L, key width a head)` (q scaled, g the log decay), v `(B, H, L, value width a head)`."""
+        """q, k, g `(B, H, L, key width a head)` (q scaled, g the log decay), v `(B, H, L, value width a head)`,
+        and the output gate's pre-activation `(B, L, D)`."""
         B, L, _ = u.shape
         H = self.heads
 
         def heads(x):
-            return x.view(B, L, H, -1).transpose(1, 2)
+            return x.reshape(B, L, H, -1).transpose(1, 2)
 
-        q = heads(self.q_proj(u)) * (self.key // H) ** -0.5
-        g = F.logsigmoid(self.gate_up(self.gate_down(u))) / self.gate_normalizer
-        return q, heads(self.k_proj(u)), heads(self.v_proj(u)), heads(g)
+        q, k, v, out_gate, low_rank = self.in_proj(u).split(self.widths, dim=-1)
+        g = F.logsigmoid(self.gate_up(low_rank)) / self.gate_normalizer
+        return (heads(q) * (self.key // H) ** -0.5, heads(k), heads(v), heads(g)), out_gate
 
-    def output(self, u: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
-        """Each head's output `(B, H, L, V)` RMS-normalised, gated by swish of a map of u, mapped out: `(B, L, D)`."""
-        B, L, D = u.shape
+    def output(self, o: torch.Tensor, out_gate: torch.Tensor) -> torch.Tensor:
+        """Each head's output `(B, H, L, V)` RMS-normalised, gated by swish of `out_gate`, mapped out: `(B, L, D)`."""
+        B, L, D = out_gate.shape
         o = F.rms_norm(o, (o.shape[-1],), self.norm_weight, eps=1e-5)
-        o = o.transpose(1, 2).reshape(B, L, D) * F.silu(self.out_gate(u))
-        return self.out(o)
+        return self.out(o.transpose(1, 2).reshape(B, L, D) * F.silu(out_gate))
 
     def forward(self, u: torch.Tensor, state=None):
         """The chunkwise-parallel form. u `(B, L, D)`; state None or S `(B, H, K, V)`. Returns y `(B, L, D)`, S."""
-        o, state = gla_chunked(*self.inputs(u), state, chunk=self.chunk, subchunk=SUBCHUNK)
-        return self.output(u, o), state
+        kernel_inputs, out_gate = self.inputs(u)
+        o, state = gla_chunked(*kernel_inputs, state, chunk=self.chunk, subchunk=SUBCHUNK)
+        return self.output(o, out_gate), state
 
     def step_by_step(self, u: torch.Tensor, state=None):
         """The recurrence a step at a time: the reference, and for streaming. Same state as `forward`."""
-        o, state = gla_step_by_step(*self.inputs(u), state)
-        return self.output(u, o), state
+        kernel_inputs, out_gate = self.inputs(u)
+        o, state = gla_step_by_step(*kernel_inputs, state)
+        return self.output(o, out_gate), state
 
     def state_size(self, sequence_length: int) -> int:
         """The numbers in S: heads x key width x value width a head (zoology's key_dim x head_v_dim)."""
@@ -99,7 +99,7 @@ class GatedLinearAttention(nn.Module):
         """Forward FLOPs of one sequence in the chunked form: the maps 2 L D (2 K + 3 D) for q, k, v, the output
         gate and the output map, 2 L r (D + K) for the low-rank gate, and the kernel's (`gla_chunked_flops`:
         2 C (C + c)(K + V) + 4 C K V a chunk and head, with C, c the chunk and sub-chunk)."""
-        L, D, K, r = sequence_length, self.d_model, self.key, self.gate_down.out_features
+        L, D, K, r = sequence_length, self.d_model, self.key, self.widths[-1]
         maps = 2 * L * D * (2 * K + 3 * D) + 2 * L * r * (D + K)
         H = self.heads
         return maps + gla_chunked_flops(L, H, K // H, D // H, self.chunk, SUBCHUNK)
