@@ -70,13 +70,14 @@ def mlstm_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torc
     v = v.view(B, H, N, T, V)
     log_i, log_f = log_i.view(B, H, N, T), log_f.view(B, H, N, T)
     Fc = log_f.cumsum(-1)  # (B, H, N, T): log forget from the chunk's start to each step, inclusive
-    causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
-    log_D = torch.where(causal, Fc.unsqueeze(-1) - Fc.unsqueeze(-2) + log_i.unsqueeze(-2), -torch.inf)  # (B,H,N,T,T)
-    row_max = log_D.amax(-1).detach()  # (B, H, N, T)
+    hidden = torch.full((T, T), -torch.inf, dtype=q.dtype, device=q.device).triu(1)  # 0 where s <= t, else -inf
+    log_D = Fc.unsqueeze(-1) - Fc.unsqueeze(-2) + log_i.unsqueeze(-2) + hidden  # (B, H, N, T, T)
+    row_max = log_D.detach().amax(-1)  # (B, H, N, T)
 
-    # the chunk-end state: each key weighted by exp(log D[last, s] - m_local), m_local its row's max
+    # the chunk-end state: each key weighted by exp(log D[last, s] - m_local), m_local that row's max
+    log_end = Fc[..., -1:] - Fc + log_i  # (B, H, N, T): log D's last row, formed on its own (no slice of log D)
     m_local = row_max[..., -1]  # (B, H, N)
-    weight = (log_D[..., -1, :] - m_local.unsqueeze(-1)).exp().unsqueeze(-1)  # (B, H, N, T, 1), <= 1
+    weight = (log_end - m_local.unsqueeze(-1)).exp().unsqueeze(-1)  # (B, H, N, T, 1), <= 1
     added_C = (weight * k).transpose(-1, -2) @ v  # (B, H, N, K, V)
     added_n = (weight * k).sum(-2)  # (B, H, N, K)
     C, n, m = initial_state(q, V) if state is None else state

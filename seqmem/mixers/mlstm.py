@@ -39,8 +39,11 @@ class BlockDiagonal(nn.Module):
         self.weight = nn.Parameter(torch.randn(width // block, block, block) * std)  # (blocks, in, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, W) -> (B, L, W)
-        blocks = x.unflatten(-1, (self.weight.shape[0], -1))  # (B, L, blocks, block)
-        return torch.einsum("blni,nio->blno", blocks, self.weight).flatten(-2)
+        """As a grouped 1x1 convolution, a group a block: twice as fast here as the einsum by blocks (a batched
+        matmul of 4-wide matrices), its backward included."""
+        blocks, block, _ = self.weight.shape
+        taps = self.weight.transpose(1, 2).reshape(blocks * block, block, 1)  # (out, in a group, 1)
+        return F.conv1d(x.transpose(1, 2), taps, groups=blocks).transpose(1, 2)
 
 
 @register_model("mlstm")
