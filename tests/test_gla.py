@@ -16,6 +16,7 @@ from mixer_forms import (
     passes_gradcheck,
     stream_in_pieces_equals_whole,
 )
+from torch.utils.flop_counter import FlopCounterMode
 
 import seqmem
 from seqmem.cli import main
@@ -157,6 +158,16 @@ def test_its_state_size_is_the_matrix_as_zoology_counts_it():
     assert mixer.state_size(sequence_length=100) == 8 * 8  # key width 8 x value width a head 8
     _, S = mixer(torch.randn(3, 10, 16))
     assert S.numel() == 3 * mixer.state_size(sequence_length=10)
+
+
+@pytest.mark.parametrize("d_model, length, settings", [(32, 100, {}), (64, 64, {"chunk": 16, "heads": 2})])
+def test_its_flops_are_the_matmuls_pytorch_counts(d_model, length, settings):
+    """`flops` (the count its docstring writes out) equals PyTorch's count of the forward's matmuls, one
+    sequence, in the one-level form the initial decays take."""
+    mixer = GatedLinearAttention(d_model, **settings)
+    with FlopCounterMode(display=False) as counter:
+        mixer(torch.randn(1, length, d_model))
+    assert counter.get_total_flops() == mixer.flops(length)
 
 
 @pytest.mark.parametrize("params, expected", [
