@@ -21,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.kernels import gated_linear
 from seqmem.kernels.gated_linear import SPAN, gla_chunked, gla_step_by_step
 from seqmem.mixers.gla import GatedLinearAttention
 
@@ -106,6 +107,26 @@ def test_decays_that_overflow_the_one_level_form_stay_finite_and_exact():
     grads_steps = torch.autograd.grad((o_steps * weights).sum(), leaves_steps)
     for name, a, b in zip("qkvg", grads, grads_steps, strict=True):
         assert_close(a, b, f"gradient of {name}", 1e-4)
+
+
+def test_in_float16_the_one_level_form_keeps_to_float16_s_range(monkeypatch):
+    """Decays adding up to about exp(-20) a chunk: one level's key factor exp(20) would overflow float16
+    (65504), so in float16 (or under float16 autocast) the chunk takes two levels and stays finite, near the
+    float64 recurrence."""
+    q, k, v, g = random_inputs(L=40)
+    g = g.clone()
+    g[..., 0] = -0.6
+    half = [x.half() for x in (q, k, v, g)]
+    o, _ = gla_chunked(*half, chunk=32, subchunk=8)
+    o_ref, _ = recurrence(*(x.double() for x in half))
+    assert torch.isfinite(o).all()
+    assert_close(o.double(), o_ref, "output", 2e-2)
+    with torch.autocast("cpu", dtype=torch.float16):  # float32 tensors, float16 matmuls: the same
+        assert torch.isfinite(gla_chunked(*(x.float() for x in half), chunk=32, subchunk=8)[0]).all()
+    monkeypatch.setattr(gated_linear, "HALF_SPAN", SPAN)  # control: float32's bound kept in float16 overflows
+    assert not torch.isfinite(gla_chunked(*half, chunk=32, subchunk=8)[0]).all()
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert not torch.isfinite(gla_chunked(*(x.float() for x in half), chunk=32, subchunk=8)[0]).all()
 
 
 def reference_layer(mixer: GatedLinearAttention, u: torch.Tensor) -> torch.Tensor:

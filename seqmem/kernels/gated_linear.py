@@ -12,7 +12,8 @@ exp(r - G_s) on the key around a reference point r, and the key's factor grows a
 strong (a key dimension with g = -50 a step overflows float32 within two steps). Two ways, chosen per call:
   - one level (the paper's section 4.1 inside a chunk), r = 0 at the chunk's start: taken only when no key
     dimension decays by more than exp(-SPAN) across any chunk (SPAN = 40), so every factor lies within
-    exp(+-40), far inside float32's range (exp(+-88)) both ways; each product q_t k_s exp(G_t - G_s) is then its
+    exp(+-40), far inside float32's (and bfloat16's) range, exp(+-88), both ways (float16's is exp(+-11), so
+    there the bound is exp(-4)); each product q_t k_s exp(G_t - G_s) is then its
     true value to rounding, and the work is three matmuls a chunk. Fla's defaults (logsigmoid / 16, at most
     a decay of about exp(-0.04) a step at the start) stay there for chunks of 64.
   - two levels otherwise, the chunk cut again into sub-chunks of c steps, as the paper's secondary-level
@@ -56,6 +57,15 @@ def chunk_sizes(length: int, chunk: int, subchunk: int) -> tuple[int, int]:
 
 
 SPAN = 40.0  # the one-level form's bound on a chunk's log decay: its factors stay within exp(+-SPAN)
+HALF_SPAN = 4.0  # the same in float16 (largest 65504), on its own or as autocast's matmuls
+
+
+def one_level_span(q: torch.Tensor, span: float) -> float:
+    """`span`, cut to HALF_SPAN where the matmuls run in float16 (bfloat16 has float32's range)."""
+    device = q.device.type
+    half = q.dtype == torch.float16 or (torch.is_autocast_enabled(device)
+                                        and torch.get_autocast_dtype(device) == torch.float16)
+    return min(span, HALF_SPAN) if half else span
 
 
 def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
@@ -63,7 +73,8 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
                 span: float = SPAN) -> tuple[torch.Tensor, torch.Tensor]:
     """The chunkwise form (the module docstring says how it stays finite): shapes as `gla_step_by_step`'s. A
     length that is not a multiple of the chunk is padded with steps that neither decay nor add (g = 0, k = 0).
-    `span`: the largest log decay across a chunk the one-level form is used for (0: always two levels)."""
+    `span`: the largest log decay across a chunk the one-level form is used for (0: always two levels; cut to
+    HALF_SPAN in float16)."""
     B, H, L, K = q.shape
     V = v.shape[-1]
     C, c = chunk_sizes(L, chunk, subchunk)
@@ -75,7 +86,7 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     v = v.reshape(B, H, n, C, V)
     G = g.cumsum(dim=3)  # (B, H, n, C, K): log decay from the chunk's start to each step, inclusive
     G_last = G[:, :, :, -1:]  # (B, H, n, 1, K), the chunk's whole decay, its most negative
-    if -G_last.detach().min() <= span:
+    if -G_last.detach().min() <= one_level_span(q, span):
         scores = one_level_scores(q, k, G)
     else:
         scores = two_level_scores(q, k, G, c)
