@@ -27,7 +27,7 @@ from seqmem.mixers.gla import GatedLinearAttention
 
 
 def recurrence(q, k, v, g, state=None):
-    """GLA's recurrence from the paper's equations (Yang et al. 2023, arXiv 2312.06635, eq. 3 with
+    """GLA's recurrence from the paper's equations (Yang et al. 2023, arXiv 2312.06635, the gate
     G_t = exp(g_t) 1^T), as fla-org/flash-linear-attention `fla/ops/gla/naive.py` `naive_recurrent_gla` loops
     it (there q is also scaled by K^-0.5; here the caller scales): for each step, S <- diag(exp(g_t)) S +
     k_t v_t^T, o_t = q_t S."""
@@ -41,7 +41,7 @@ def recurrence(q, k, v, g, state=None):
 
 
 def quadratic(q, k, v, g):
-    """The paper's parallel form (section 4.1): Q~ = Q * exp(cumsum g), K~ = K * exp(-cumsum g),
+    """The paper's parallel form: Q~ = Q * exp(cumsum g), K~ = K * exp(-cumsum g),
     O = (Q~ K~^T masked causally) V. Exact in exact arithmetic, but exp(-cumsum g) overflows once the
     decay adds up: the reason the kernel works by chunks and sub-chunks."""
     G = g.cumsum(dim=2)  # (B, H, L, K)

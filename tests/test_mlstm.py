@@ -43,7 +43,7 @@ def parallel_stabilized(queries, keys, values, igate_preact, fgate_preact, eps=1
 
 
 def unstabilised(q, k, v, log_i, log_f):
-    """The paper's recurrence as written (eqs. 19-27), no stabiliser: C_t = f C + i k v^T, n_t = f n + i k,
+    """The paper's mLSTM recurrence as written, no stabiliser: C_t = f C + i k v^T, n_t = f n + i k,
     h = C^T q / max(|n^T q|, 1), with i = exp(log_i) formed as it is."""
     B, H, L, K = q.shape
     C, n, out = q.new_zeros(B, H, K, v.shape[-1]), q.new_zeros(B, H, K), []

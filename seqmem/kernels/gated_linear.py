@@ -10,14 +10,15 @@ How the chunked form stays finite. With G_t the cumulative log decay inside a ch
 t (s <= t) is exp(G_t - G_s) <= 1, but written as a matmul it is split into exp(G_t - r) on the query and
 exp(r - G_s) on the key around a reference point r, and the key's factor grows as exp(|G|) when the decay is
 strong (a key dimension with g = -50 a step overflows float32 within two steps). Two ways, chosen per call:
-  - one level (the paper's section 4.1 inside a chunk), r = 0 at the chunk's start: taken only when no key
+  - one level (the paper's parallel form inside a chunk), r = 0 at the chunk's start: taken only when no key
     dimension decays by more than exp(-SPAN) across any chunk (SPAN = 40), so every factor lies within
     exp(+-40), far inside float32's (and bfloat16's) range, exp(+-88), both ways (float16's is exp(+-11), so
     there the bound is exp(-4)); each product q_t k_s exp(G_t - G_s) is then its
-    true value to rounding, and the work is three matmuls a chunk. Fla's defaults (logsigmoid / 16, at most
-    a decay of about exp(-0.04) a step at the start) stay there for chunks of 64.
+    true value to rounding, and the work is three matmuls a chunk. Fla's gate (logsigmoid / 16: a decay of about
+    exp(-0.04) a step at the start, exp(-2.8) a chunk of 64) stays there until training makes it 15 times
+    stronger.
   - two levels otherwise, the chunk cut again into sub-chunks of c steps, as the paper's secondary-level
-    chunking (section 4.2) and fla's `fla/ops/gla/chunk.py` do. A query's sub-chunk I against the keys of
+    chunking and fla's `fla/ops/gla/chunk.py` do. A query's sub-chunk I against the keys of
     earlier sub-chunks J < I: a matmul around r = G at the first step of sub-chunk I; every query t there has
     G_t <= r and every key s before it has G_s >= r, so both factors, exp(G_t - r) and exp(r - G_s), are at
     most 1 however strong the decay (a factor may underflow to 0, the true weight's limit too). The matmul

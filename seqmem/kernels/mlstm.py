@@ -1,5 +1,5 @@
 """The mLSTM's matrix memory (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", arXiv 2405.04517,
-eqs. 19-27), a head at a time, stored as keys by values (the paper's C transposed):
+the mLSTM's equations), a head at a time, stored as keys by values (the paper's C transposed):
 
     C_t = f_t C_{t-1} + i_t k_t v_t^T,   n_t = f_t n_{t-1} + i_t k_t,   h_t = C_t^T q_t / max(|n_t^T q_t|, 1),
 

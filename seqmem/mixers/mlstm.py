@@ -1,4 +1,4 @@
-"""The mLSTM block as a sequence mixer (Beck et al. 2024, "xLSTM", arXiv 2405.04517, figure 10; NX-AI/xlstm
+"""The mLSTM block as a sequence mixer (Beck et al. 2024, "xLSTM", arXiv 2405.04517; NX-AI/xlstm
 `xlstm/blocks/mlstm/layer.py` and `cell.py`), its matrix memory the stabilised recurrence of
 seqmem/kernels/mlstm.py.
 
@@ -9,8 +9,9 @@ map of `qkv_blocksize` blocks (xlstm's LinearHeadwiseExpand); the input and forg
 map of the queries, keys and values together, a gate a head (the forget gate's bias spread over 3..6 and both
 gates' weights zero at the start, as xlstm initialises them); the memory's output normalised a head (a LayerNorm
 with a weight and no bias), plus a learnable skip times the convolution's output, times SiLU of the second
-branch (the output gate); the projection down to d_model. Left out: dropout, biases on the projections
-(xlstm's default is none), and the exponential forget gate (the sigmoid one is xlstm's only).
+branch (the output gate); the projection down to d_model. Left out: dropout (the backbone has its own), biases
+on the projections (xlstm's default is none too), xlstm's initialisations of the up and down maps (PyTorch's
+defaults here), and the paper's alternative exponential forget gate (xlstm's code uses the sigmoid one).
 
 The state is the convolution's last `conv_size - 1` inputs and the memory's (C, n, m) a head; `state_size`
 counts them: heads x (K x V + K + 1) + (conv_size - 1) x inner width.
