@@ -36,6 +36,9 @@ class GatedLinearAttention(nn.Module):
         chunk: steps a chunk in the chunkwise-parallel form
     """
 
+    # the same line as a plain attribute: the registry reads it from source, past a base (nn.Module) it cannot read
+    summary = "Gated linear attention (GLA): linear attention with a data-dependent decay per key dimension."
+
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, heads: int = 4, expand_k: float = 0.5,
                  gate_low_rank: int = 16, gate_normalizer: float = 16.0, chunk: int = 64):
         super().__init__()
