@@ -194,8 +194,9 @@ def test_its_flops_are_the_matmuls_pytorch_counts(d_model, length, settings):
 @pytest.mark.parametrize("params, expected", [
     ({"heads": 3}, "heads must divide d_model (16) and the key width d_model x expand_k (8), got 3"),
     ({"heads": 0}, "heads must be an integer >= 1"),
-    ({"expand_k": 0}, "expand_k must be a number > 0, got 0"),
-    ({"gate_normalizer": -1.0}, "gate_normalizer must be a number > 0"),
+    ({"expand_k": 0}, "expand_k must be a finite number > 0, got 0"),
+    ({"expand_k": float("inf")}, "expand_k must be a finite number > 0, got inf"),
+    ({"gate_normalizer": -1.0}, "gate_normalizer must be a finite number > 0"),
     ({"gate_low_rank": 0}, "gate_low_rank must be an integer >= 1"),
     ({"chunk": 0}, "chunk must be an integer >= 1"),
 ])

@@ -212,7 +212,8 @@ def test_its_flops_are_the_matmuls_pytorch_counts_and_the_normaliser_s_sums(d_mo
 @pytest.mark.parametrize("params, expected", [
     ({"heads": 5}, "heads must divide the inner width d_model x proj_factor (32), got 5"),
     ({"heads": 0}, "heads must be an integer >= 1"),
-    ({"proj_factor": 0}, "proj_factor must be a number > 0, got 0"),
+    ({"proj_factor": 0}, "proj_factor must be a finite number > 0, got 0"),
+    ({"proj_factor": float("nan")}, "proj_factor must be a finite number > 0, got nan"),
     ({"qkv_blocksize": 3}, "qkv_blocksize must divide the inner width d_model x proj_factor (32), got 3"),
     ({"conv_size": 0}, "conv_size must be an integer >= 1"),
     ({"chunk": 0}, "chunk must be an integer >= 1"),

@@ -12,6 +12,8 @@ whole stream's outputs; `state_size` counts it as zoology does, d_key x head val
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,10 +48,9 @@ class GatedLinearAttention(nn.Module):
         check_int("heads", heads)
         check_int("gate_low_rank", gate_low_rank)
         check_int("chunk", chunk)
-        if isinstance(expand_k, bool) or not isinstance(expand_k, int | float) or not expand_k > 0:
-            raise ConfigError(f"expand_k must be a number > 0, got {expand_k!r}")
-        if isinstance(gate_normalizer, bool) or not isinstance(gate_normalizer, int | float) or not gate_normalizer > 0:
-            raise ConfigError(f"gate_normalizer must be a number > 0, got {gate_normalizer!r}")
+        for name, value in (("expand_k", expand_k), ("gate_normalizer", gate_normalizer)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
         key = int(d_model * expand_k)
         if key < heads or key % heads or d_model % heads:
             raise ConfigError(f"heads must divide d_model ({d_model}) and the key width d_model x expand_k ({key}), "

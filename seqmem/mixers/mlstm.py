@@ -70,8 +70,8 @@ class MLSTM(nn.Module):
         check_int("conv_size", conv_size)
         check_int("qkv_blocksize", qkv_blocksize)
         check_int("chunk", chunk)
-        if isinstance(proj_factor, bool) or not isinstance(proj_factor, int | float) or not proj_factor > 0:
-            raise ConfigError(f"proj_factor must be a number > 0, got {proj_factor!r}")
+        if isinstance(proj_factor, bool) or not isinstance(proj_factor, int | float) or not 0 < proj_factor < math.inf:
+            raise ConfigError(f"proj_factor must be a finite number > 0, got {proj_factor!r}")
         inner = round(d_model * proj_factor)
         if inner < heads or inner % heads:
             raise ConfigError(f"heads must divide the inner width d_model x proj_factor ({inner}), got {heads}")
