@@ -1,10 +1,10 @@
 """Gated linear attention as a sequence mixer (GLA: Yang et al. 2023, arXiv 2312.06635), laid out as fla's layer
-(fla-org/flash-linear-attention `fla/layers/gla.py`, which zoology's `zoology/mixers/gla.py` wraps): queries and
+(fla-org/flash-linear-attention `fla/layers/gla.py`, which zoology's `zoology/mixers/gla.py` adapts): queries and
 keys of `expand_k` d_model (half by default), values of d_model, split into heads; the log decay of each key
 dimension from a low-rank map, logsigmoid(W2 W1 u + b) / `gate_normalizer` (16, so a decay stays near 1 at the
 start); the recurrence of seqmem/kernels/gated_linear.py (queries scaled by 1/sqrt(head key width), as fla's
 kernel does by default); each head's output RMS-normalised and gated by swish of another projection of the
-input; the output map. fla's defaults beside: no short convolution, no feature map, one key head a query head.
+input; the output map. As fla's defaults: no short convolution, no feature map, one key head a query head.
 
 The state is the recurrence's matrix S `(B, heads, key width, value width)`, so a stream fed in chunks gives the
 whole stream's outputs; `state_size` counts it as zoology does, d_key x head value width.
@@ -23,7 +23,7 @@ from seqmem.errors import ConfigError
 from seqmem.kernels.gated_linear import gla_chunked, gla_chunked_flops, gla_step_by_step
 from seqmem.models import register_model
 
-SUBCHUNK = 8  # steps a sub-chunk inside a chunk (see gated_linear.py): its own weights are formed one by one
+SUBCHUNK = 8  # steps a sub-chunk where strong decays take two levels (gated_linear.py); 8 ran faster than 16 or 4
 
 
 @register_model("gla")
@@ -102,7 +102,8 @@ class GatedLinearAttention(nn.Module):
     def flops(self, sequence_length: int) -> int:
         """Forward FLOPs of one sequence in the chunked form: the maps 2 L D (2 K + 3 D) for q, k, v, the output
         gate and the output map, 2 L r (D + K) for the low-rank gate, and the kernel's (`gla_chunked_flops`:
-        2 C (C + c)(K + V) + 4 C K V a chunk and head, with C, c the chunk and sub-chunk)."""
+        2 C C (K + V) + 4 C K V a chunk of C steps and a head of K key and V value dimensions, in the one-level
+        form the decays take unless training makes them strong)."""
         L, D, K, r = sequence_length, self.d_model, self.key, self.widths[-1]
         maps = 2 * L * D * (2 * K + 3 * D) + 2 * L * r * (D + K)
         H = self.heads
