@@ -28,7 +28,7 @@ SUBCHUNK = 8  # steps a sub-chunk where strong decays take two levels (gated_lin
 
 @register_model("gla")
 class GatedLinearAttention(nn.Module):
-    """Gated linear attention (GLA): linear attention with a data-dependent decay per key dimension.
+    """Gated linear attention (GLA): linear attention with a data-dependent decay per key dimension
 
     Args:
         heads: attention heads; divides the key width (d_model x expand_k) and d_model
@@ -38,8 +38,9 @@ class GatedLinearAttention(nn.Module):
         chunk: steps a chunk in the chunkwise-parallel form
     """
 
-    # the same line as a plain attribute: the registry reads it from source, past a base (nn.Module) it cannot read
-    summary = "Gated linear attention (GLA): linear attention with a data-dependent decay per key dimension."
+    # the same line as a plain attribute: the registry reads the docstring from source only where it can read
+    # every base, and nn.Module it cannot; so `seqmem models` lists this one without importing PyTorch
+    summary = "Gated linear attention (GLA): linear attention with a data-dependent decay per key dimension"
 
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, heads: int = 4, expand_k: float = 0.5,
                  gate_low_rank: int = 16, gate_normalizer: float = 16.0, chunk: int = 64):

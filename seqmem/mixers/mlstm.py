@@ -49,7 +49,7 @@ class BlockDiagonal(nn.Module):
 
 @register_model("mlstm")
 class MLSTM(nn.Module):
-    """The xLSTM's mLSTM block: a matrix memory with exponential input gates, stabilised, in pre-up-projection form.
+    """The xLSTM's mLSTM block: a matrix memory with exponential input gates, stabilised, in pre-up-projection form
 
     Args:
         heads: memory heads; divides the inner width (d_model x proj_factor)
@@ -59,8 +59,9 @@ class MLSTM(nn.Module):
         chunk: steps a chunk in the chunkwise-parallel form
     """
 
-    # the same line as a plain attribute: the registry reads it from source, past a base (nn.Module) it cannot read
-    summary = "The xLSTM's mLSTM block: a matrix memory with exponential input gates, stabilised, in pre-up-projection form."
+    # the same line as a plain attribute: the registry reads the docstring from source only where it can read
+    # every base, and nn.Module it cannot; so `seqmem models` lists this one without importing PyTorch
+    summary = "The xLSTM's mLSTM block: a matrix memory with exponential input gates, stabilised, in pre-up-projection form"
 
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, heads: int = 4, proj_factor: float = 2.0,
                  conv_size: int = 4, qkv_blocksize: int = 4, chunk: int = 64):
