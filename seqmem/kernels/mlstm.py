@@ -1,0 +1,114 @@
+"""The mLSTM's matrix memory (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", arXiv 2405.04517,
+the mLSTM's equations), a head at a time, stored as keys by values (the paper's C transposed):
+
+    C_t = f_t C_{t-1} + i_t k_t v_t^T,   n_t = f_t n_{t-1} + i_t k_t,   h_t = C_t^T q_t / max(|n_t^T q_t|, 1),
+
+with an exponential input gate i_t = exp(log_i_t) and a forget gate f_t = exp(log_f_t) (log_f = logsigmoid of a
+pre-activation for the sigmoid gate). exp(log_i) overflows float32 past 88, so the memory is kept scaled by
+exp(-m_t), the stabiliser m_t = max(log_f_t + m_{t-1}, log_i_t) (m_0 = 0): every factor then applied is
+exp(something <= 0), and h_t, being a ratio, is unchanged: C q / max(|n q|, exp(-m)) in the scaled terms. As
+NX-AI/xlstm's `xlstm/blocks/mlstm/backends.py` does, eps = 1e-6 is added to that denominator (in scaled terms,
+so it depends a little on m, and both forms here use the same m for that reason), and the stabiliser is a
+constant to autograd (the output does not depend on it but through eps).
+
+Two forms, each taking and returning the state (C `(B, H, K, V)`, n `(B, H, K)`, m `(B, H)`):
+`mlstm_step_by_step`, xlstm's `recurrent_step_stabilized_simple` a step at a time (the reference), and
+`mlstm_chunked`, the chunkwise form of xlstm's `chunkwise_simple` (same file): inside a chunk the quadratic form
+of `parallel_stabilized_simple` (the matrix of log gates log D[t, s] = F_t - F_s + log_i_s for s <= t, F the
+cumulative log forget gate), stabilised a row at a time by stab_t = max(max_s log D[t, s], m_prev + F_t), which
+is exactly the step form's m_t; across chunks (C, n, m) carried, m by the same max over the chunk.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-6
+
+
+def mlstm_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torch.Tensor, log_f: torch.Tensor,
+                       state: tuple | None = None, eps: float = EPS) -> tuple[torch.Tensor, tuple]:
+    """The recurrence a step at a time. q, k `(B, H, L, K)` (k already scaled, as xlstm scales it by
+    1/sqrt(K)), v `(B, H, L, V)`, log_i and log_f `(B, H, L)`; state (C, n, m) or None (zeros). Returns h
+    `(B, H, L, V)` and the state after the last step."""
+    C, n, m = initial_state(q, v.shape[-1]) if state is None else state
+    outputs = []
+    for t in range(q.shape[2]):
+        m_new = torch.maximum(log_f[:, :, t] + m, log_i[:, :, t]).detach()  # (B, H)
+        forget = (log_f[:, :, t] + m - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
+        enter = (log_i[:, :, t] - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
+        k_t, q_t = enter * k[:, :, t], q[:, :, t]  # (B, H, K)
+        C = forget.unsqueeze(-1) * C + k_t.unsqueeze(-1) * v[:, :, t].unsqueeze(-2)  # (B, H, K, V)
+        n = forget * n + k_t  # (B, H, K)
+        m = m_new
+        numerator = (q_t.unsqueeze(-2) @ C).squeeze(-2)  # (B, H, V)
+        denominator = torch.maximum((q_t * n).sum(-1).abs(), (-m).exp()) + eps  # (B, H)
+        outputs.append(numerator / denominator.unsqueeze(-1))
+    return torch.stack(outputs, dim=2), (C, n, m)
+
+
+def initial_state(q: torch.Tensor, values: int) -> tuple:
+    """Zeros: C `(B, H, K, V)`, n `(B, H, K)`, m `(B, H)` (xlstm starts m at 0 too)."""
+    B, H, K = q.shape[0], q.shape[1], q.shape[-1]
+    return q.new_zeros(B, H, K, values), q.new_zeros(B, H, K), q.new_zeros(B, H)
+
+
+def mlstm_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torch.Tensor, log_f: torch.Tensor,
+                  state: tuple | None = None, chunk: int = 64, eps: float = EPS) -> tuple[torch.Tensor, tuple]:
+    """The chunkwise form, shapes as `mlstm_step_by_step`'s. A length that is not a multiple of the chunk is
+    padded with steps that neither forget (log_f = 0) nor enter (log_i = -inf)."""
+    B, H, L, K = q.shape
+    V = v.shape[-1]
+    T = min(chunk, L)  # steps a chunk
+    N = -(-L // T)  # chunks
+    pad = N * T - L
+    if pad:
+        q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
+        log_f, log_i = F.pad(log_f, (0, pad)), F.pad(log_i, (0, pad), value=-torch.inf)
+    q, k = q.view(B, H, N, T, K), k.view(B, H, N, T, K)
+    v = v.view(B, H, N, T, V)
+    log_i, log_f = log_i.view(B, H, N, T), log_f.view(B, H, N, T)
+    Fc = log_f.cumsum(-1)  # (B, H, N, T): log forget from the chunk's start to each step, inclusive
+    hidden = torch.full((T, T), -torch.inf, dtype=q.dtype, device=q.device).triu(1)  # 0 where s <= t, else -inf
+    log_D = Fc.unsqueeze(-1) - Fc.unsqueeze(-2) + log_i.unsqueeze(-2) + hidden  # (B, H, N, T, T)
+    row_max = log_D.detach().amax(-1)  # (B, H, N, T)
+
+    # the chunk-end state: each key weighted by exp(log D[last, s] - m_local), m_local that row's max
+    log_end = Fc[..., -1:] - Fc + log_i  # (B, H, N, T): log D's last row, formed on its own (no slice of log D)
+    m_local = row_max[..., -1]  # (B, H, N)
+    weight = (log_end - m_local.unsqueeze(-1)).exp().unsqueeze(-1)  # (B, H, N, T, 1), <= 1
+    added_C = (weight * k).transpose(-1, -2) @ v  # (B, H, N, K, V)
+    added_n = (weight * k).sum(-2)  # (B, H, N, K)
+    C, n, m = initial_state(q, V) if state is None else state
+    before = []  # (C, n, m) entering each chunk
+    for j in range(N):
+        before.append((C, n, m))
+        m_new = torch.maximum(Fc[:, :, j, -1].detach() + m, m_local[:, :, j])  # (B, H)
+        carry = (Fc[:, :, j, -1] + m - m_new).exp()  # (B, H), <= 1
+        enter = (m_local[:, :, j] - m_new).exp()  # (B, H), <= 1
+        C = carry[..., None, None] * C + enter[..., None, None] * added_C[:, :, j]
+        n = carry[..., None] * n + enter[..., None] * added_n[:, :, j]
+        m = m_new
+    C_before, n_before, m_before = (torch.stack(x, dim=2) for x in zip(*before, strict=True))
+
+    # each step against its chunk (the quadratic form) and the state entering the chunk, at the step's m_t
+    from_state = m_before.unsqueeze(-1) + Fc  # (B, H, N, T): log weight of the entering state at each step
+    stab = torch.maximum(row_max, from_state.detach())  # (B, H, N, T): the step form's m_t
+    D = (log_D - stab.unsqueeze(-1)).exp()  # (B, H, N, T, T), <= 1, 0 above the diagonal
+    scores = (q @ k.transpose(-1, -2)) * D  # (B, H, N, T, T)
+    q_state = q * (from_state - stab).exp().unsqueeze(-1)  # (B, H, N, T, K), factors <= 1
+    numerator = scores @ v + q_state @ C_before  # (B, H, N, T, V)
+    dot = scores.sum(-1) + (q_state @ n_before.unsqueeze(-1)).squeeze(-1)  # (B, H, N, T): n_t . q_t, scaled
+    denominator = torch.maximum(dot.abs(), (-stab).exp()) + eps
+    h = numerator / denominator.unsqueeze(-1)
+    return h.reshape(B, H, N * T, V)[:, :, :L], (C, n, m)
+
+
+def mlstm_chunked_flops(length: int, heads: int, key: int, value: int, chunk: int = 64) -> int:
+    """Multiply-adds (x2) of `mlstm_chunked` over one sequence, the padded last chunk counted in full. A chunk of
+    T steps, a head: q k^T 2 T T K, the scores' values 2 T T V, the keys into the chunk-end state 2 T K V (and
+    2 T K for n), the queries reading the entering state 2 T K V (and 2 T K for n)."""
+    T = min(chunk, length)
+    N = -(-length // T)
+    return heads * N * (2 * T * T * (key + value) + 4 * T * key * value + 4 * T * key)
