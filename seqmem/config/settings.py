@@ -160,11 +160,18 @@ def module_classes(module: str) -> ModuleClasses | None:
     return ModuleClasses(ast.parse(source)) if source else None
 
 
+# Bases known to declare nothing a registry reads (no settings of a model's, no `summary`): a mixer is a plain
+# torch.nn.Module, and its lineage ends there rather than at a base the reader cannot see into.
+PLAIN_BASES = {"object", "Module", "nn.Module", "torch.nn.Module"}
+
+
 def lineage(node: ast.ClassDef, classes: ModuleClasses) -> list[ast.ClassDef | None]:
     """The class and its bases in method resolution order as far as their source can be read (this module's
     classes, and seqmem's own a module imports); None marks a base from elsewhere, past which it cannot say."""
     out = [node]
     for base in node.bases:
+        if ast.unparse(base) in PLAIN_BASES:
+            continue
         found = classes.base(getattr(base, "id", None))
         out += lineage(*found) if found else [None]
     return out
