@@ -194,3 +194,27 @@ def test_denormals_quick_times_each_model_kept_and_flushed_from_equal_first_loss
     losses = {r["model"]: (r["value"], r["flushed_value"]) for r in records if r["metric"] == "first_loss"}
     assert set(losses) == {"lstm", "gru", "tcn"} and all(a == b for a, b in losses.values())
     assert {r["model"] for r in records if r["metric"] == "step_time_ratio" and r["value"] > 0} == set(losses)
+
+
+def test_mixer_speed_quick_times_each_chunked_mixer_beside_its_step_by_step_form():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mixer_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from mixer_speed import chunked_mixers
+
+    mixers = chunked_mixers()
+    assert {"linear-attention", "deltanet", "gla", "mamba2", "mlstm"} <= set(mixers)
+    steps = {(r["mixer"], r["form"]): r for r in records if r["metric"] == "step_seconds"}
+    assert set(steps) == {(m, form) for m in mixers for form in ("forward", "step_by_step")}
+    assert all(r["value"] > 0 and r["over_floor"] > 0 and r["state_size"] > 0 for r in steps.values())
+    same = {r["mixer"]: r["value"] for r in records if r["metric"] == "max_abs_output_difference"}
+    assert set(same) == set(mixers) and all(v < 1e-4 for v in same.values())  # both forms compute one function
+    ratios = {r["mixer"] for r in records if r["metric"] == "step_time_ratio"}
+    assert ratios == set(mixers)
+
+
+def test_the_mqar_mixers_sweep_records_each_runs_state_size(tmp_path, monkeypatch, capsys):
+    rows, out = quick_sweep("mqar_mixers", tmp_path, monkeypatch, capsys)
+    assert {r["model.name"] for r in rows} == {"attention", "linear-attention"}
+    assert all(r["benchmark"] == "mqar_mixers" and r["state_size"] > 0 and r["parameters"] > 0 for r in rows)
