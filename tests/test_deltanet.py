@@ -5,15 +5,14 @@ equals the whole, no output sees a later input, gradcheck; negative eigenvalues 
 FLOP count is the matmuls' (counted by PyTorch) and the solve's; bad settings name themselves; it trains from
 the command line and learns MQAR."""
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import mixer_forms
 import pytest
 import torch
 import torch.nn.functional as F
+from fla_reference import fla_naive
 from torch.utils.flop_counter import FlopCounterMode
 
 import seqmem
@@ -108,21 +107,6 @@ def test_negative_eigenvalues_flip_a_stored_value():
             mixer.in_proj.weight.mul_(20)  # wide logits, so beta reaches near its bounds
             beta = mixer.split(torch.randn(2, 30, 16))[1]
         assert 0 <= beta.min() and beta.max() <= 2 and beta.max() > 1.5  # control: past 1, where [0, 1] stops
-
-
-def fla_naive(module: str):
-    """fla's `fla/ops/<module>/naive.py` (fla-org/flash-linear-attention; the fla-core distribution), read from
-    the installed file: it needs only torch and einops, where importing fla.ops needs triton."""
-    spec = importlib.util.find_spec("fla")
-    places = (spec.submodule_search_locations or []) if spec is not None else []
-    found = [Path(p) / "ops" / module / "naive.py" for p in places if (Path(p) / "ops" / module / "naive.py").is_file()]
-    if not found:
-        pytest.skip("fla's naive forms are not installed (pip install fla-core)")
-    pytest.importorskip("einops", reason="fla's naive forms use einops")
-    loaded = importlib.util.spec_from_file_location(f"fla_naive_{module}", found[0])
-    naive = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(naive)
-    return naive
 
 
 def test_the_delta_rule_equals_flas_naive_forms():
