@@ -1,7 +1,7 @@
 """A depthwise causal convolution that continues a stream: each channel's own filter of n taps, its state the
 last n - 1 inputs (zeros before the stream began), so a stream fed in chunks gives the whole stream's outputs.
 
-Three forms of the same map y_t = sum_(j < n) taps_j u_(t-j), checked equal in tests/test_long_conv.py:
+Three forms of the same map y_t = sum_(j < n) taps_j u_(t-j), checked equal in tests/test_stream_conv.py:
 `long_conv` by FFT (seqmem's `CausalConvolution`: a filter as long as the task, the gated convolutions'),
 `short_conv` by a depthwise convolution (a few taps: the short convolutions before them), and `conv_step`, one
 step as a dot product of the filter with the inputs kept (the recurrent form, the reference). A filter of n taps
@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from seqmem.kernels.causal_conv import depthwise_causal_conv
 from seqmem.kernels.fft_conv import CausalConvolution
+
+DIRECT_TAPS = 16  # where a depthwise convolution's forward and backward stop beating the FFTs
 
 
 def empty_past(u: torch.Tensor, taps: int) -> torch.Tensor:
@@ -50,6 +52,14 @@ def short_conv(u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     k = weight.shape[-1]
     x = torch.cat([empty_past(u, k) if past is None else past, u], dim=1)  # (B, k - 1 + L, C)
     return depthwise_causal_conv(x, weight, bias), kept(x, k)
+
+
+def causal_conv(u: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = None):
+    """`long_conv` or `short_conv`, whichever is faster for taps `(C, n)` (lag 0 first): a depthwise
+    convolution up to DIRECT_TAPS taps, FFTs above."""
+    if taps.shape[1] > DIRECT_TAPS:
+        return long_conv(u, taps, past)
+    return short_conv(u, taps.flip(-1).unsqueeze(1), None, past)
 
 
 def conv_step(u: torch.Tensor, taps: torch.Tensor, past: torch.Tensor, bias: torch.Tensor | None = None):
