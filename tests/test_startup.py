@@ -82,8 +82,9 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
     """Every registered class is read from its source alone (no fallback to importing it), and the names,
     summaries and settings read agree with the imported classes'."""
     declared = dict(registry.entries)
-    for info in pkgutil.iter_modules(importlib.import_module(registry.package).__path__):
-        importlib.import_module(f"{registry.package}.{info.name}")
+    for package in registry.packages:  # the models' and the mixers' (seqmem/mixers registers mixers by name)
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            importlib.import_module(f"{package}.{info.name}")
     assert set(declared) == set(registry.classes)
     for name, cls in registry.classes.items():
         assert declared[name].params is not None, f"{name}: its settings are not plain literals and types"

@@ -27,9 +27,10 @@ def empty_past(u: torch.Tensor, taps: int) -> torch.Tensor:
 
 
 def kept(x: torch.Tensor, taps: int) -> torch.Tensor:
-    """The state after the inputs `x` `(B, S, C)`: their last `taps - 1`, zeros on the left where fewer."""
+    """The state after the inputs `x` `(B, S, C)`: their last `taps - 1`, zeros on the left where fewer; a tensor
+    of its own, not a view of x (a saved view would carry all of x)."""
     if x.shape[1] >= taps - 1:
-        return x[:, x.shape[1] - (taps - 1):]
+        return x[:, x.shape[1] - (taps - 1):].clone()
     return F.pad(x, (0, 0, taps - 1 - x.shape[1], 0))
 
 
@@ -78,7 +79,7 @@ def conv_steps(u: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = 
     for t in range(u.shape[1]):
         y, past = conv_step(u[:, t], taps, past, bias)
         outputs.append(y)
-    return torch.stack(outputs, dim=1), past
+    return torch.stack(outputs, dim=1), past.clone()  # its own tensor, not a view of the last window
 
 
 def lag_taps(weight: torch.Tensor) -> torch.Tensor:

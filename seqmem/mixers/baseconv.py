@@ -31,7 +31,7 @@ CONVS = ("alternate", "short", "long")
 
 @register_model("baseconv")
 class BaseConv(nn.Module):
-    """BaseConv (zoology): a linear map of the input gating its short or long causal convolution.
+    """BaseConv (Arora et al. 2023, zoology): a linear map of the input gating its short or long causal convolution
 
     Args:
         conv: the convolution a layer runs: alternate (short at even layers, long at odd: zoology's Figure 2),
@@ -41,6 +41,8 @@ class BaseConv(nn.Module):
         filter_width: hidden units of the implicit filter's MLP
         filter_features: positional features the implicit filter reads (odd, at least 3)
     """
+
+    summary = "BaseConv (zoology): a linear map gating a short or long causal convolution (FFT), streams"
 
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, conv: str = "alternate",
                  kernel_size: int = 3, implicit: bool = True, filter_width: int = 16, filter_features: int = 3):

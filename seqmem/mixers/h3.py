@@ -39,7 +39,7 @@ from seqmem.models.s4d import S4DLayer
 
 @register_model("h3")
 class H3(nn.Module):
-    """H3 (Fu, Dao et al. 2023): q times a diagonal SSM of (a shift SSM of k) times v.
+    """H3 (Fu, Dao et al. 2023): q times a diagonal (S4D) SSM of (a shift SSM of k) times v
 
     Args:
         d_state: each channel's SSM size: the shift SSM's taps, and twice the diagonal SSM's complex modes (even)
@@ -47,6 +47,8 @@ class H3(nn.Module):
         dt_min: smallest initial step size of the diagonal SSM's discretisation
         dt_max: largest initial step size of the diagonal SSM's discretisation
     """
+
+    summary = "H3 (Fu, Dao et al. 2023): q times a diagonal SSM of (a shift SSM of k) times v, heads, streams"
 
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, d_state: int = 64, head_dim: int = 1,
                  dt_min: float = 1e-3, dt_max: float = 1e-1):

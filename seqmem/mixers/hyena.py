@@ -69,7 +69,7 @@ class HyenaFilter(nn.Module):
 
 @register_model("hyena")
 class Hyena(nn.Module):
-    """Hyena (Poli et al. 2023): gates and implicit long convolutions in turn, order 2 as in the references.
+    """Hyena (Poli et al. 2023): gates and implicit long convolutions in turn (order 2 by default)
 
     Args:
         order: depth of the recurrence: order + 1 streams, order - 1 gated long convolutions
@@ -78,6 +78,8 @@ class Hyena(nn.Module):
         frequency: initial frequency of the filter MLP's sine activations
         short_kernel: taps of the short convolution on each stream (the references' short_filter_order)
     """
+
+    summary = "Hyena (Poli et al. 2023): gates and implicit long convolutions (FFT), order 2 by default, streams"
 
     def __init__(self, d_model: int, layer_idx: int = 0, l_max: int = 2048, order: int = 2, filter_width: int = 64,
                  filter_features: int = 3, frequency: float = 1.0, short_kernel: int = 3):
