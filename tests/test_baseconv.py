@@ -85,6 +85,14 @@ def test_alternate_runs_zoologys_short_then_long_and_sizes_the_state_as_zoology_
     assert short.flops(64) == 2 * 16 * 16 * 64 + 2 * 16 * 64 + 2 * 3 * 16 * 64
 
 
+def test_short_convolutions_alone_too_short_for_the_task_are_refused():
+    task = seqmem.make_task("associative-recall", layout="zoology", length=24, pairs=3, queries=3, vocab=32,
+                            test_size=4, validation_size=4)
+    with pytest.raises(ConfigError, match="receptive field 5 < 24 steps"):
+        seqmem.make_model("baseconv", task, d_model=16, conv="short")
+    assert seqmem.make_model("baseconv", task, d_model=16).receptive_field == 3 + 24 - 1  # alternate: short, long
+
+
 @pytest.mark.parametrize("settings, expected", [
     ({"conv": "medium"}, "conv must be one of alternate, short, long, got 'medium'"),
     ({"kernel_size": 0}, "kernel_size must be an integer >= 1"),

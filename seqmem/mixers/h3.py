@@ -120,7 +120,7 @@ class H3(nn.Module):
 
     def flops(self, sequence_length: int) -> int:
         """One sequence's forward: the projections 2 D 3D L + 2 D^2 L; the shift SSM 2 N D L as a depthwise
-        convolution (N <= 16 taps) or, above, three real FFTs of 2L points a channel and the product of spectra; the
+        convolution (N <= 32 taps) or, above, three real FFTs of 2L points a channel and the product of spectra; the
         outer products and readout 3 D head_dim L; the diagonal SSM on H head_dim^2 channels, three real FFTs of
         2L points and the product of spectra each, its end state 2 N a channel and step, and its kernel 8 H (N / 2) L."""
         L, D, N, P = sequence_length, self.d_model, self.d_state, self.heads * self.head_dim ** 2
