@@ -20,7 +20,8 @@ three outputs (the same initialisation as three).
 carried state; `step_by_step` runs both recurrences a step at a time. The state is (the last d_state - 1 keys
 `(B, d_state - 1, D)`, the diagonal SSM's modes `(B head_dim^2, H, d_state / 2)` complex): the shift register
 without its oldest entry, which is never read again, and the diagonal state, so a stream fed in chunks gives
-the whole stream's outputs.
+the whole stream's outputs. Neither SSM's kernel is cut at l_max (the references' l_max only sizes a kernel
+computed ahead): a stream of any length runs, the diagonal SSM remembering as far as its modes decay.
 """
 
 from __future__ import annotations
