@@ -86,7 +86,7 @@ class BaseConv(nn.Module):
             conv, state = long_conv(u, self.long_taps(), state)
         else:
             conv, state = short_conv(u, self.short.weight, self.short.bias, state)
-        return self.projection(u) * conv + u, state  # (B, L, D)
+        return torch.addcmul(u, self.projection(u), conv), state  # (u W + b) conv + u: (B, L, D)
 
     def step_by_step(self, u: torch.Tensor, state: torch.Tensor | None = None):
         """The same, each step a dot product of the filter with the inputs kept."""
@@ -94,7 +94,7 @@ class BaseConv(nn.Module):
             conv, state = conv_steps(u, self.long_taps(), state)
         else:
             conv, state = conv_steps(u, lag_taps(self.short.weight), state, self.short.bias)
-        return self.projection(u) * conv + u, state
+        return torch.addcmul(u, self.projection(u), conv), state
 
     def state_size(self, sequence_length: int) -> int:
         """Zoology's count of a convolution's state: channels x taps (the short filter's, or the long one's up
