@@ -42,8 +42,9 @@ def test_train_help_puts_each_setting_under_its_owners_with_its_help_and_default
     assert len(layers) == 1 and layers[0].startswith("model ")  # the mixers of seqmem/mixers among them
     assert {"attention", "gru", "lru", "lstm", "mamba", "rnn", "s4d"} <= set(layers[0].removeprefix("model ").split(", "))
     text = flag_help(groups[layers[0]], "--layers")  # the mixers of seqmem/mixers after the models, in each part
-    assert re.fullmatch(r"attention, lru, mamba, s4d(, [\w-]+)*: residual blocks stacked \(default 2 for attention, "
-                        r"mamba(, [\w-]+)*; 4 for lru, s4d\); rnn, gru, lstm: recurrent layers stacked \(default 1\)", text)
+    mixers = r"(, [\w -]+)*"  # names, a long one maybe broken at its hyphen where the help wraps
+    assert re.fullmatch(rf"attention, lru, mamba, s4d{mixers}: residual blocks stacked \(default 2 for attention, "
+                        rf"mamba{mixers}; 4 for lru, s4d\); rnn, gru, lstm: recurrent layers stacked \(default 1\)", text)
     assert "--hidden" not in groups["model tcn"] and "--levels" not in groups["model gru, lstm, rnn"]
 
 

@@ -82,7 +82,7 @@ def test_what_the_source_declares_is_what_the_classes_say(registry):
     """Every registered class is read from its source alone (no fallback to importing it), and the names,
     summaries and settings read agree with the imported classes'."""
     declared = dict(registry.entries)
-    for package in registry.packages:  # the models' and the mixers' (seqmem/mixers registers mixers by name)
+    for package in registry.packages:
         for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
             importlib.import_module(f"{package}.{info.name}")
     assert set(declared) == set(registry.classes)
