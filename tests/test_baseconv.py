@@ -9,10 +9,12 @@ import mixer_forms as forms
 import pytest
 import torch
 from convolutions import convolve
+from torch.utils.flop_counter import FlopCounterMode
 
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.kernels.stream_conv import fft_flops
 from seqmem.mixers.baseconv import BaseConv
 
 SETTINGS = [{"conv": "short"}, {"conv": "short", "kernel_size": 5}, {"conv": "long", "l_max": 24},
@@ -91,6 +93,15 @@ def test_short_convolutions_alone_too_short_for_the_task_are_refused():
     with pytest.raises(ConfigError, match="receptive field 5 < 24 steps"):
         seqmem.make_model("baseconv", task, d_model=16, conv="short")
     assert seqmem.make_model("baseconv", task, d_model=16).receptive_field == 3 + 24 - 1  # alternate: short, long
+
+
+@pytest.mark.parametrize("layer_idx", [0, 1])
+def test_its_flops_are_the_matmuls_pytorch_counts_plus_the_ffts_and_the_gate(layer_idx):
+    mixer, L, D = BaseConv(16, layer_idx=layer_idx, l_max=32), 32, 16
+    with FlopCounterMode(display=False) as counter:
+        mixer(torch.randn(1, L, D))
+    ffts = D * (3 * fft_flops(2 * L) + 6 * (L + 1)) if mixer.long else 0  # unseen by the counter, as the gate
+    assert mixer.flops(L) == counter.get_total_flops() + ffts + 2 * D * L
 
 
 @pytest.mark.parametrize("settings, expected", [

@@ -9,10 +9,12 @@ import mixer_forms as forms
 import pytest
 import torch
 from convolutions import convolve
+from torch.utils.flop_counter import FlopCounterMode
 
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.kernels.stream_conv import fft_flops
 from seqmem.mixers.h3 import H3
 
 SETTINGS = [{"d_state": 8}, {"d_state": 32}, {"d_state": 4, "head_dim": 2}, {"d_state": 6, "head_dim": 4}]
@@ -102,6 +104,20 @@ def test_its_state_is_the_shift_register_and_the_diagonal_modes():
     assert keys.shape == (3, 7, 16) and modes.shape == (3 * 4, 8, 4) and modes.is_complex()
     assert mixer.state_size(sequence_length=100) == 16 * 7 + 8 * 4 * 8 == keys[0].numel() + 2 * modes[:4].numel()
     assert not hasattr(mixer, "receptive_field")  # the diagonal SSM sees the whole past
+
+
+@pytest.mark.parametrize("settings", [{"d_state": 8}, {"d_state": 64}, {"d_state": 8, "head_dim": 2}])
+def test_its_flops_are_the_matmuls_pytorch_counts_plus_the_ffts_gates_and_complex_products(settings):
+    """PyTorch's counter sees the projections, a short shift convolution, the diagonal SSM's matmuls (its complex
+    kernel product counted as real, 2 a multiply-add where it costs 8) and the heads' readout."""
+    mixer, L, D, N = H3(16, l_max=64, **settings), 64, 16, settings["d_state"]
+    with FlopCounterMode(display=False) as counter:
+        mixer(torch.randn(1, L, D))
+    conv = 3 * fft_flops(2 * L) + 6 * (L + 1)
+    unseen = (D * conv if N > 32 else 0) + mixer.heads * mixer.head_dim ** 2 * conv  # the FFT convolutions
+    unseen += 6 * mixer.heads * (N // 2) * L + D * mixer.head_dim * L  # the kernel's complex products, k v
+    unseen += 2 * D * L if mixer.head_dim == 1 else 0  # q read elementwise
+    assert mixer.flops(L) == counter.get_total_flops() + unseen
 
 
 @pytest.mark.parametrize("settings, expected", [

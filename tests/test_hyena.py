@@ -9,10 +9,12 @@ import mixer_forms as forms
 import pytest
 import torch
 from convolutions import convolve
+from torch.utils.flop_counter import FlopCounterMode
 
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
+from seqmem.kernels.stream_conv import fft_flops
 from seqmem.mixers.hyena import Hyena
 
 SETTINGS = [{"l_max": 24}, {"l_max": 24, "order": 3, "filter_width": 8}, {"l_max": 64, "short_kernel": 1},
@@ -104,6 +106,15 @@ def test_its_state_is_each_convolutions_inputs_and_its_size_zoologys_count_for_e
     assert mixer.state_size(sequence_length=30) == 4 * 16 * 4 + 2 * 16 * 30
     assert mixer.state_size(sequence_length=80) == 4 * 16 * 4 + 2 * 16 * 50
     assert mixer.receptive_field == 4 + 2 * 49
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_its_flops_are_the_matmuls_pytorch_counts_plus_the_ffts_and_the_gates(order):
+    mixer, L, D = Hyena(16, l_max=32, order=order), 32, 16
+    with FlopCounterMode(display=False) as counter:
+        mixer(torch.randn(1, L, D))
+    ffts = (order - 1) * D * (3 * fft_flops(2 * L) + 6 * (L + 1))  # unseen by the counter, as the gates
+    assert mixer.flops(L) == counter.get_total_flops() + ffts + order * D * L
 
 
 @pytest.mark.parametrize("settings, expected", [
