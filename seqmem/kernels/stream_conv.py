@@ -4,7 +4,8 @@ last n - 1 inputs (zeros before the stream began), so a stream fed in chunks giv
 Three forms of the same map y_t = sum_(j < n) taps_j u_(t-j), checked equal in tests/test_stream_conv.py:
 `long_conv` by FFT (seqmem's `CausalConvolution`: a filter as long as the task, the gated convolutions'),
 `short_conv` by a depthwise convolution (a few taps: the short convolutions before them), and `conv_step`, one
-step as a dot product of the filter with the inputs kept (the recurrent form, the reference). A filter of n taps
+step as a dot product of the filter with the inputs kept (the recurrent form, the reference); `causal_conv`
+picks the faster of the first two for a filter's length. A filter of n taps
 is zero beyond lag n - 1: a stream longer than n steps forgets what is older, in every form alike.
 """
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from seqmem.kernels.causal_conv import depthwise_causal_conv
 from seqmem.kernels.fft_conv import CausalConvolution
 
-DIRECT_TAPS = 32  # up to here a depthwise convolution, forward and backward, beat the FFTs (64: the FFTs won)
+DIRECT_TAPS = 32  # up to here a depthwise convolution, forward and backward, beat the FFTs (at 64 they were even)
 
 
 def empty_past(u: torch.Tensor, taps: int) -> torch.Tensor:
