@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import seqmem
+from seqmem.cli import main
 from seqmem.errors import ConfigError
 from seqmem.mixers.attention import Attention
 from seqmem.models.backbone import Backbone
@@ -286,3 +287,11 @@ def test_the_receptive_field_adds_what_each_layer_states_and_is_infinite_otherwi
     assert Backbone(task, Window, d_model=8, layers=3).receptive_field == 1 + 3 * 3
     assert Backbone(task, FlaStyle, d_model=8).receptive_field == math.inf
     assert Backbone(task, Attention, {"window": 6}, d_model=8, layers=2).receptive_field == 11
+
+
+def test_a_mixer_too_large_to_count_is_refused_naming_its_setting(tmp_path, capsys):
+    code = main(["train", "associative-recall", "--model", "hyena", "--filter-width", "999999999999", "--steps", "1",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2 and not (tmp_path / "run").exists()
+    assert capsys.readouterr().err.strip() == ("seqmem: error: model hyena is too large to count (filter_width="
+                                               "999999999999): its size overflows; make filter_width smaller")

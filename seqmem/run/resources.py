@@ -50,10 +50,12 @@ def model_bytes(cls, task, params: dict) -> int:
         # sizes whose count overflows 64 bits
         if "overflow" not in str(e).lower() and not isinstance(e, OverflowError):
             raise
-        sizes = {k: v for k, v in params.items() if isinstance(v, int) and not isinstance(v, bool)}
+        given = {**params, **(params.get("mixer_settings") or {})}  # a mixer's settings sit inside the backbone's
+        sizes = {k: v for k, v in given.items() if isinstance(v, int) and not isinstance(v, bool)}
         largest = max(sizes, key=sizes.get, default=None)
         setting = f" ({largest}={sizes[largest]})" if largest else ""
-        raise ConfigError(f"model {cls.name} is too large to count{setting}: its size overflows; make "
+        name = getattr(params.get("mixer"), "name", None) or getattr(cls, "name", cls.__name__)
+        raise ConfigError(f"model {name} is too large to count{setting}: its size overflows; make "
                           f"{largest or 'its sizes'} smaller") from None
     return 16 * sum(p.numel() for p in model.parameters())
 
