@@ -211,9 +211,12 @@ def test_the_flop_count_is_the_matmuls_and_the_triangular_solve(cls, settings, l
     assert mixer.flops(length) == counter.get_total_flops() + solve
 
 
-def test_its_state_size_is_each_heads_matrix():
-    assert DeltaNet(16).state_size(sequence_length=100) == 4 * 4 * 4
-    assert GatedDeltaNet(16, heads=2).state_size(sequence_length=100) == 2 * 8 * 16
+def test_its_state_size_is_each_heads_matrix_and_the_convolutions_inputs():
+    assert DeltaNet(16).state_size(sequence_length=100) == 4 * 4 * 4 + 3 * 4 * (2 * 4 + 4)
+    assert GatedDeltaNet(16, heads=2).state_size(sequence_length=100) == 2 * 8 * 16 + 3 * 2 * (2 * 8 + 16)
+    for mixer in (DeltaNet(16), GatedDeltaNet(16, heads=2)):
+        conv, S = mixer(torch.randn(1, 5, 16))[1]
+        assert conv.numel() + S.numel() == mixer.state_size(sequence_length=5)  # what it carries, all of it
     _, (past, S) = DeltaNet(16, heads=2, conv_size=3)(torch.randn(2, 5, 16))
     assert S.shape == (2, 2, 8, 8) and past.shape == (2, 2, 3 * 16)  # the convolution's last 2 inputs of q, k, v
 
@@ -257,7 +260,8 @@ def test_it_trains_from_the_command_line_with_its_own_flags(tmp_path, name, flag
     summary = json.loads((out / "summary.json").read_text())
     heads = 2 if "--heads" in flags else 4
     expand_v = 2 if name == "gated-deltanet" else 1
-    assert summary["state_size"] == heads * (16 // heads) * (expand_v * 16 // heads)
+    key, value = 16 // heads, expand_v * 16 // heads
+    assert summary["state_size"] == heads * key * value + 3 * heads * (2 * key + value)
 
 
 def test_it_learns_mqar_far_past_the_memoryless_baseline():

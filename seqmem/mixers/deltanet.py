@@ -134,9 +134,9 @@ class DeltaNet(nn.Module):
         return self.output(o, gate), (past, S)
 
     def state_size(self, sequence_length: int) -> int:
-        """Each head's (K, V) matrix, heads * K * V, as zoology counts a linear attention's state; the short
-        convolution's (conv_size - 1) * conv_width last inputs, carried too, are left out of the count."""
-        return self.heads * self.key * self.value
+        """The numbers the state carries: each head's (K, V) matrix, heads * K * V (zoology's count of a linear
+        attention's state), and the short convolution's last conv_size - 1 inputs, conv_width each."""
+        return self.heads * self.key * self.value + (self.conv_size - 1) * self.conv_width
 
     def flops(self, sequence_length: int) -> int:
         """Forward FLOPs of one sequence of L steps, chunked: the input map 2 L D (H (2 K + V) + H [+ H + H V
