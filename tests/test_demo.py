@@ -195,6 +195,19 @@ def test_shown_steps_cut_long_rows_but_keep_a_window_around_each_answer():
     assert 100 in many and 8990 in many and 5000 not in many
 
 
+def test_copy_memory_digits_read_float_inputs_as_symbols(tmp_path):
+    """locuslab's layout feeds the symbols as one float channel: the demo reads them as the same symbols."""
+    task = {"name": "copy-memory", "blank": 6, "recall_length": 3, "test_size": 4, "validation_size": 4}
+    run = seqmem.load(make_run(tmp_path / "digits", task, {"name": "gru", "hidden": 8}))
+    lines = demo_lines([run], index=2)
+    sample = run.task.get("test", torch.tensor([2]))
+    digits = [str(int(v)) for v in sample.x[0, :3, 0]]
+    assert set(digits) <= set("12345678")
+    assert cells(lines[0]) == digits + ["_"] * 5 + [":"] * 4
+    assert cells(lines[1]) == ["."] * 9 + digits
+    check_answers(lines, run, sample, lambda t: {0: "_", 9: ":"}.get(t, str(t)))
+
+
 def test_a_per_sequence_answer_stands_at_the_last_step(tmp_path):
     task = {"name": "temporal-order", "length": 20, "test_size": 10}
     run = seqmem.load(make_run(tmp_path / "order", task, {"name": "gru", "hidden": 8}))
