@@ -12,7 +12,8 @@ def add(parser: Parser, verbs) -> None:
     demo = add_verb(
         parser, verbs, "demo", help="show a trained model's answer to one input",
         description="With TEXT (an echo-letters run): the model's output for that string, blanks as spaces. "
-                    "Without: input, target and each run's prediction for one test sample.")
+                    "Without: one test sample's input in the task's symbols, its target at the steps that ask for "
+                    "an answer, each run's answers there (! after a wrong one) and how many are right.")
     demo.add_argument("args", nargs="+", metavar="RUN [RUN ...] [TEXT]",
                       help="run directories, then optionally the text (the last argument, if it is not a directory)")
     demo.add_argument("--delay", type=int, help="the delay to echo with, for a variable-delay echo-letters run")

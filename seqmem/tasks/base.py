@@ -95,6 +95,15 @@ class Task:
     def baseline(self) -> Baseline:
         raise NotImplementedError
 
+    def show(self, token: int) -> str:
+        """A token as the task writes it (`seqmem demo` shows inputs and answers so): its id, unless the task
+        names its symbols. Float inputs whose values are whole numbers (a token as a float) are shown so too."""
+        return str(token)
+
+    def show_class(self, label: int) -> str:
+        """A target class as the task writes it: the token of the same id, unless classes are not tokens."""
+        return self.show(label)
+
     def steps_per_epoch(self, batch_size: int) -> int:
         n = self.size("train")
         if n is None:

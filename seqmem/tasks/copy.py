@@ -116,6 +116,10 @@ class CopyMemory(Task):
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return self.layout(self._draw(batch_size, generator))
 
+    def show(self, token: int) -> str:
+        """Symbols as their digits, the blank `_`, the marker `:`."""
+        return {self.blank_token: "_", self.marker: ":"}.get(token, str(token))
+
     def baseline(self) -> Baseline:
         """Blank with certainty until the recall, then a uniform guess: loss R ln K / (T + 2R)."""
         r, k = self.recall_length, self.alphabet

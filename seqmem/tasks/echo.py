@@ -188,6 +188,10 @@ class EchoLetters(Task):
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return self.layout(*self._draw(batch_size, generator))
 
+    def show(self, token: int) -> str:
+        """Letters as letters, the blank `_`."""
+        return "_" if token == BLANK else chr(ord("a") + token - 1)
+
     def baseline(self) -> Baseline:
         """A memoryless model knows the step and the delay: blank before the delay, the current letter at delay 0,
         otherwise a uniform guess over 26 letters (loss ln 26, accuracy 1/26). Averaged over the test set's delays."""

@@ -90,5 +90,12 @@ class TemporalOrder(SampledTask):
         x[rows, pad + first - 1], x[rows, pad + second - 1] = X + which[:, 0], X + which[:, 1]
         return Batch(x, 2 * which[:, 0] + which[:, 1], torch.ones(n, dtype=torch.bool))
 
+    def show(self, token: int) -> str:
+        """Distractors a-d, the marks X and Y, the start E, the end B, the pad `_`."""
+        return "abcdXYEB_"[token]
+
+    def show_class(self, label: int) -> str:
+        return ("XX", "XY", "YX", "YY")[label]
+
     def baseline(self) -> Baseline:
         return Baseline(loss=math.log(4), accuracy=0.25, recall_accuracy=0.25, sequence_accuracy=0.25)

@@ -119,6 +119,10 @@ class SelectiveCopy(SampledTask):
         y[:, answers:] = symbols
         return Batch(x, y, y != IGNORE)
 
+    def show(self, token: int) -> str:
+        """Symbols as their digits, the blank `_`, the marker `:`."""
+        return {self.blank_token: "_", self.marker: ":"}.get(token, str(token))
+
     def baseline(self) -> Baseline:
         if self.layout != "compact":  # only the answers are scored
             return guess_baseline(self.recall_length, self.recall_length, self.alphabet)
@@ -222,6 +226,16 @@ class AssociativeRecall(SampledTask):
         x.scatter_(1, asked_at, keys)
         y = torch.full_like(x, IGNORE).scatter_(1, asked_at, values)
         return Batch(x, y, y != IGNORE)
+
+    def show(self, token: int) -> str:
+        """Keys `k3`, values `v7` (counted from the first value), the blank `_`; zoology's token 0, neither key
+        nor value (it appears only among the random tokens between the queries), as `0`."""
+        if self.layout == "zoology":
+            half = self.vocab // 2
+            return f"v{token - half}" if token >= half else f"k{token}" if token > 0 else "0"
+        if token == self.blank_token:
+            return "_"
+        return f"v{token - self.keys}" if token >= self.keys else f"k{token}"
 
     def baseline(self) -> Baseline:
         if self.layout == "zoology":  # only the queries are scored; a memoryless guess is uniform over values
