@@ -37,7 +37,9 @@ class Tally:
         self.targets = self.correct = self.recalls = self.recall_correct = 0
         self.sequences = self.sequence_correct = 0
 
-    def add(self, logits: torch.Tensor, batch: Batch) -> None:
+    def add(self, logits: torch.Tensor, batch: Batch, whole: bool = True) -> torch.Tensor:
+        """Count a batch's targets; `whole=False` for a chunk of longer sequences, whose rows are counted as
+        sequences by `add_sequences` after their last chunk. Returns which rows had every recall target right."""
         y, recall = batch.y, batch.recall
         if y.is_floating_point():
             prediction = logits.reshape(y.shape)
@@ -53,8 +55,14 @@ class Tally:
         self.recalls += recall.sum().item()
         self.recall_correct += (right & recall).sum().item()
         per_sequence = (right | ~recall).reshape(y.shape[0], -1).all(dim=1)
-        self.sequences += y.shape[0]
-        self.sequence_correct += per_sequence.sum().item()
+        if whole:
+            self.add_sequences(per_sequence)
+        return per_sequence
+
+    def add_sequences(self, right: torch.Tensor) -> None:
+        """Count sequences `(B,)` whose every recall target was right (after their last chunk)."""
+        self.sequences += right.shape[0]
+        self.sequence_correct += right.sum().item()
 
     def scores(self) -> Scores:
         return Scores(
@@ -78,3 +86,41 @@ def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int 
         tally.add(logits, batch)
     model.train(was_training)
     return tally.scores()
+
+
+STREAM_CHUNK = 1024  # steps a forward reads at a time when scoring long sequences through the state
+
+
+@torch.no_grad()
+def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = None,
+                      chunk: int = STREAM_CHUNK) -> Scores:
+    """Score `model` on blocks of per-step sequences, each read in chunks of `chunk` steps with the state
+    carried from chunk to chunk, so memory is the state's and a chunk's, not the length's. A model that keeps
+    no state (its forward returns None for it, as attention here does) reads each block whole."""
+    was_training = model.training
+    model.eval()
+    tally = Tally(tolerance)
+    device = model_device(model)
+    for block in blocks:
+        block = to_device(block, device)
+        length = block.x.shape[1]
+        logits, state = model(block.x[:, :min(chunk, length)], cond=block.cond)
+        if state is None or length <= chunk:
+            if length > chunk:
+                logits, _ = model(block.x, cond=block.cond)
+            tally.add(logits, block)
+            continue
+        right = tally.add(logits, block.time_slice(0, chunk), whole=False)
+        for start in range(chunk, length, chunk):
+            piece = block.time_slice(start, start + chunk)
+            logits, state = model(piece.x, state, cond=piece.cond)
+            right &= tally.add(logits, piece, whole=False)
+        tally.add_sequences(right)
+    model.train(was_training)
+    return tally.scores()
+
+
+def evaluate_lengths(model: torch.nn.Module, task, lengths) -> dict:
+    """The test scores at each of `lengths` (fresh test sets, `task.test_at(length)`), keyed by the length."""
+    return {str(length): evaluate_streamed(model, task.test_at(length), getattr(task, "tolerance", None)).as_dict()
+            for length in lengths}
