@@ -12,6 +12,7 @@ import torch
 
 import seqmem
 from seqmem import ConfigError
+from seqmem.report.tables import table
 from seqmem.tasks.base import IGNORE, generator_for
 from seqmem.training.metrics import Tally, evaluate_streamed
 from tests.in_process import seqmem_main
@@ -197,6 +198,25 @@ def test_each_task_trains_from_the_command_line_and_records_scores_by_length(tmp
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(summary["by_length"]) == {"20", "40"}
     assert all(0 <= s["recall_accuracy"] <= 1 for s in summary["by_length"].values())
+    frame = seqmem.results(tmp_path / "run")
+    assert frame.loc[0, "by_length.40.recall_accuracy"] == summary["by_length"]["40"]["recall_accuracy"]
+
+
+def test_the_report_shows_recall_at_each_length_within_100_columns():
+    records = [{"run": f"runs/parity-{m}", "task": "parity", "model": m, "method": "bptt", "recall_accuracy": 1.0,
+                "baseline": {"recall_accuracy": 0.5}, "steps": 300, "train_seconds": 4.0, "parameters": 50946,
+                "by_length": {str(n): {"recall_accuracy": r} for n, r in zip((65536, 256, 1024), recalls,
+                                                                             strict=True)}}
+               for m, recalls in (("gru", (0.75, 1.0, 0.875)), ("lstm", (0.5, 0.625, 0.5)))]
+    text = table(records)
+    lines = text.splitlines()
+    lines = lines[lines.index("recall accuracy at other lengths than training:"):]
+    assert max(map(len, lines)) <= 100  # the table of lengths; the one above it is the usual one
+    head = next(line for line in lines if "L=256" in line)
+    assert head.index("L=256") < head.index("L=1024") < head.index("L=65536")
+    assert any(line.startswith("runs/parity-gru") and line.split()[-3:] == ["1.0000", "0.8750", "0.7500"]
+               for line in lines)
+    assert "L=" not in table([{k: v for k, v in records[0].items() if k != "by_length"}])
 
 
 def test_seeds_apart_from_the_fixed_sets():
