@@ -198,6 +198,9 @@ def test_each_task_trains_from_the_command_line_and_records_scores_by_length(tmp
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(summary["by_length"]) == {"20", "40"}
     assert all(0 <= s["recall_accuracy"] <= 1 for s in summary["by_length"].values())
+    at_40 = summary["by_length"]["40"]["baseline"]  # the memoryless baseline at that length
+    expected = {"parity": (1 + 39 / 3) / 40, "word-problem": (1 + 39 / 60) / 40, "induction-heads": 1 / 16}[name]
+    assert at_40["accuracy"] == pytest.approx(expected)
     frame = seqmem.results(tmp_path / "run")
     assert frame.loc[0, "by_length.40.recall_accuracy"] == summary["by_length"]["40"]["recall_accuracy"]
 

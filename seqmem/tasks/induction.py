@@ -79,5 +79,9 @@ class InductionHeads(SampledTask):
         return length_blocks(self.draw_length, self.test_size, length, self.data_seed)
 
     def baseline(self) -> Baseline:
+        return self.baseline_at(self.length)
+
+    def baseline_at(self, length: int) -> Baseline:
+        """The memoryless baseline at any length: one guess among `vocab` tokens."""
         chance = 1 / self.vocab
         return Baseline(loss=math.log(self.vocab), accuracy=chance, recall_accuracy=chance, sequence_accuracy=chance)

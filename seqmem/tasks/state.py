@@ -83,7 +83,11 @@ class RunningTask(SampledTask):
         return length_blocks(self.draw_length, self.test_size, length, self.data_seed)
 
     def baseline(self) -> Baseline:
-        return running_baseline(self.length, self.num_classes, self.scored)
+        return self.baseline_at(self.length)
+
+    def baseline_at(self, length: int) -> Baseline:
+        """The memoryless baseline of sequences of `length` steps."""
+        return running_baseline(length, self.num_classes, self.scored)
 
 
 @register_task("parity")

@@ -121,6 +121,10 @@ def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = 
 
 
 def evaluate_lengths(model: torch.nn.Module, task, lengths) -> dict:
-    """The test scores at each of `lengths` (fresh test sets, `task.test_at(length)`), keyed by the length."""
-    return {str(length): evaluate_streamed(model, task.test_at(length), getattr(task, "tolerance", None)).as_dict()
-            for length in lengths}
+    """The test scores at each of `lengths` (fresh test sets, `task.test_at(length)`), keyed by the length,
+    with the memoryless baseline at that length beside them (`task.baseline_at(length)`)."""
+    scores = {}
+    for length in lengths:
+        scores[str(length)] = evaluate_streamed(model, task.test_at(length), getattr(task, "tolerance", None)).as_dict()
+        scores[str(length)]["baseline"] = task.baseline_at(length).as_dict()
+    return scores
