@@ -14,6 +14,7 @@ import seqmem
 from seqmem import ConfigError
 from seqmem.report.tables import table
 from seqmem.tasks.base import IGNORE, generator_for
+from seqmem.training import metrics
 from seqmem.training.metrics import Tally, evaluate_streamed
 from tests.in_process import seqmem_main
 
@@ -174,7 +175,7 @@ def test_test_sets_at_other_lengths_are_fixed_fresh_and_in_blocks():
 
 
 @pytest.mark.parametrize("model_name", ["gru", "attention"])
-def test_scores_streamed_through_the_state_equal_the_whole_sequences(model_name):
+def test_scores_streamed_through_the_state_equal_the_whole_sequences(model_name, monkeypatch):
     torch.manual_seed(0)
     task = seqmem.make_task("parity", length=16, test_size=40, validation_size=2)
     model = seqmem.make_model(model_name, task, seed=0, **({"hidden": 16} if model_name == "gru" else
@@ -184,6 +185,8 @@ def test_scores_streamed_through_the_state_equal_the_whole_sequences(model_name)
     chunked = evaluate_streamed(model, blocks, chunk=7)
     assert chunked.as_dict() == pytest.approx(whole.as_dict(), rel=1e-5)
     assert 0 < whole.sequence_accuracy or whole.recall_accuracy < 1
+    monkeypatch.setattr(metrics, "WHOLE_PAIRS", 3 * 100 * 100)  # a model without state: 3 rows a forward
+    assert evaluate_streamed(model, blocks, chunk=1000).as_dict() == pytest.approx(whole.as_dict(), rel=1e-5)
 
 
 @pytest.mark.parametrize("name, params", [

@@ -89,6 +89,7 @@ def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int 
 
 
 STREAM_CHUNK = 1024  # steps a forward reads at a time when scoring long sequences through the state
+WHOLE_PAIRS = 2**24  # (step, step) pairs a forward of a model that keeps no state reads at most: its rows
 
 
 @torch.no_grad()
@@ -96,7 +97,8 @@ def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = 
                       chunk: int = STREAM_CHUNK) -> Scores:
     """Score `model` on blocks of per-step sequences, each read in chunks of `chunk` steps with the state
     carried from chunk to chunk, so memory is the state's and a chunk's, not the length's. A model that keeps
-    no state (its forward returns None for it, as attention here does) reads each block whole."""
+    no state (its forward returns None for it, as attention here does) reads whole sequences, as few rows at
+    a time as keep length x length x rows within WHOLE_PAIRS (attention's scores grow with the square)."""
     was_training = model.training
     model.eval()
     tally = Tally(tolerance)
@@ -104,20 +106,28 @@ def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = 
     for block in blocks:
         block = to_device(block, device)
         length = block.x.shape[1]
-        logits, state = model(block.x[:, :min(chunk, length)], cond=block.cond)
-        if state is None or length <= chunk:
-            if length > chunk:
-                logits, _ = model(block.x, cond=block.cond)
-            tally.add(logits, block)
+        if length <= chunk or not carries_state(model, block, chunk):
+            rows = max(1, WHOLE_PAIRS // (length * length))
+            for first in range(0, len(block), rows):
+                part = block.select(torch.arange(first, min(first + rows, len(block)), device=device))
+                logits, _ = model(part.x, cond=part.cond)
+                tally.add(logits, part)
             continue
-        right = tally.add(logits, block.time_slice(0, chunk), whole=False)
-        for start in range(chunk, length, chunk):
+        right, state = None, None
+        for start in range(0, length, chunk):
             piece = block.time_slice(start, start + chunk)
             logits, state = model(piece.x, state, cond=piece.cond)
-            right &= tally.add(logits, piece, whole=False)
+            ok = tally.add(logits, piece, whole=False)
+            right = ok if right is None else right & ok
         tally.add_sequences(right)
     model.train(was_training)
     return tally.scores()
+
+
+def carries_state(model: torch.nn.Module, block: Batch, chunk: int) -> bool:
+    """Whether the model hands back a state to continue from: one row's first chunk, read to find out."""
+    _, state = model(block.x[:1, :chunk], cond=None if block.cond is None else block.cond[:1])
+    return state is not None
 
 
 def evaluate_lengths(model: torch.nn.Module, task, lengths) -> dict:
