@@ -2,7 +2,8 @@
 
 `results(DIR)`: one row a finished run, its whole config flattened (`task.blank`, `model.name`,
 `train.seed`, ...), its scores (`recall_accuracy`, `accuracy`, ...), the memoryless baseline
-(`baseline.recall_accuracy`) and the scores at the best validation step (`at_best.*`). `history(DIR)`: one
+(`baseline.recall_accuracy`), the scores at the best validation step (`at_best.*`) and, for a task scored at
+other lengths than training, the scores at each (`by_length.N.recall_accuracy`, ...). `history(DIR)`: one
 row an evaluation of a run (`run`, `step`, `train_seconds`, test and `valid_*` scores). Both read what
 `seqmem report` reads (`report.collect`), so a groupby gives the report's table.
 """

@@ -113,9 +113,22 @@ def table_rows(records: list[dict], by: list[str] | None = None, columns=COLUMNS
     return head + [h for h, _, _ in columns], rows
 
 
+def length_columns(records: list[dict]) -> list[tuple[str, str, str]]:
+    """A column of test recall for each length the runs were also scored at (a task's eval_lengths), shortest
+    first."""
+    lengths = {int(k) for r in records if isinstance(r.get("by_length"), dict) for k in r["by_length"]
+               if str(k).isdigit()}
+    return [(f"L={n}", f"by_length.{n}.recall_accuracy", "{:.4f}") for n in sorted(lengths)]
+
+
 def table(records: list[dict], by: list[str] | None = None, columns=None, markdown: bool = False,
           wide: bool = False) -> str:
-    """The table as plain text (or Markdown): the deciding columns (DECIDING), or with `wide` every score."""
+    """The table as plain text (or Markdown): the deciding columns (DECIDING), or with `wide` every score;
+    where runs were scored at other lengths, a second table of their recall at each length below it."""
+    if columns is None and length_columns(records):
+        return "\n\n".join([table(records, by, COLUMNS if wide else DECIDING, markdown),
+                             "recall accuracy at other lengths than training:",
+                             table(records, by, length_columns(records), markdown)])
     columns = columns or (COLUMNS if wide else DECIDING)
     head, rows = table_rows(records, by, columns)
     left = len(head) - len(columns)
@@ -129,10 +142,12 @@ def table(records: list[dict], by: list[str] | None = None, columns=None, markdo
     return "\n".join(lines)
 
 
-def data_rows(section, columns=COLUMNS) -> list[dict]:
+def data_rows(section, columns=None) -> list[dict]:
     """The table's rows as numbers, one dict a row: the folder, the row's settings (dotted keys) and every tag,
-    `runs` and `seeds`, and each score's mean with its min and max over the row's runs (`key min`, `key max`);
-    a score no run has is None. What CSV and JSON hold."""
+    `runs` and `seeds`, and each score's mean with its min and max over the row's runs (`key min`, `key max`),
+    the recall at each other length scored (`by_length.N.recall_accuracy`); a score no run has is None. What
+    CSV and JSON hold."""
+    columns = columns or COLUMNS + length_columns(section.records)
     by = section.rows_by or [k for _, k in RUN_COLUMNS]
     by += [t for t in section.tags if t not in by]
     rows = []

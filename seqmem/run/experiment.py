@@ -26,6 +26,7 @@ from seqmem.run.user_exit import named_exits
 from seqmem.tasks.letters import predict_text
 from seqmem.training.device import model_device, resolve
 from seqmem.training.loop import fit
+from seqmem.training.metrics import evaluate_lengths
 from seqmem.training.train_config import check_device
 
 
@@ -67,6 +68,9 @@ def run_experiment(config, out: str | Path | None = None, progress: bool = True,
         size = state_numbers(model, task.span)
         if size is not None:  # a model's own count of what it carries (as zoology logs it)
             summary["state_size"] = size
+        if getattr(task, "eval_lengths", ()):  # the last weights' test scores at other lengths than training
+            with training_threads(), flushed_denormals():
+                summary["by_length"] = evaluate_lengths(model, task, task.eval_lengths)
         run.write_summary(summary)
     return summary
 

@@ -37,7 +37,9 @@ class Tally:
         self.targets = self.correct = self.recalls = self.recall_correct = 0
         self.sequences = self.sequence_correct = 0
 
-    def add(self, logits: torch.Tensor, batch: Batch) -> None:
+    def add(self, logits: torch.Tensor, batch: Batch, whole: bool = True) -> torch.Tensor:
+        """Count a batch's targets; `whole=False` for a chunk of longer sequences, whose rows are counted as
+        sequences by `add_sequences` after their last chunk. Returns which rows had every recall target right."""
         y, recall = batch.y, batch.recall
         if y.is_floating_point():
             prediction = logits.reshape(y.shape)
@@ -53,8 +55,14 @@ class Tally:
         self.recalls += recall.sum().item()
         self.recall_correct += (right & recall).sum().item()
         per_sequence = (right | ~recall).reshape(y.shape[0], -1).all(dim=1)
-        self.sequences += y.shape[0]
-        self.sequence_correct += per_sequence.sum().item()
+        if whole:
+            self.add_sequences(per_sequence)
+        return per_sequence
+
+    def add_sequences(self, right: torch.Tensor) -> None:
+        """Count sequences `(B,)` whose every recall target was right (after their last chunk)."""
+        self.sequences += right.shape[0]
+        self.sequence_correct += right.sum().item()
 
     def scores(self) -> Scores:
         return Scores(
@@ -78,3 +86,55 @@ def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int 
         tally.add(logits, batch)
     model.train(was_training)
     return tally.scores()
+
+
+STREAM_CHUNK = 1024  # steps a forward reads at a time when scoring long sequences through the state
+WHOLE_PAIRS = 2**24  # (step, step) pairs a forward of a model that keeps no state reads at most: its rows
+
+
+@torch.no_grad()
+def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = None,
+                      chunk: int = STREAM_CHUNK) -> Scores:
+    """Score `model` on blocks of per-step sequences, each read in chunks of `chunk` steps with the state
+    carried from chunk to chunk, so memory is the state's and a chunk's, not the length's. A model that keeps
+    no state (its forward returns None for it, as attention here does) reads whole sequences, as few rows at
+    a time as keep length x length x rows within WHOLE_PAIRS (attention's scores grow with the square)."""
+    was_training = model.training
+    model.eval()
+    tally = Tally(tolerance)
+    device = model_device(model)
+    for block in blocks:
+        block = to_device(block, device)
+        length = block.x.shape[1]
+        if length <= chunk or not carries_state(model, block, chunk):
+            rows = max(1, WHOLE_PAIRS // (length * length))
+            for first in range(0, len(block), rows):
+                part = block.select(torch.arange(first, min(first + rows, len(block)), device=device))
+                logits, _ = model(part.x, cond=part.cond)
+                tally.add(logits, part)
+            continue
+        right, state = None, None
+        for start in range(0, length, chunk):
+            piece = block.time_slice(start, start + chunk)
+            logits, state = model(piece.x, state, cond=piece.cond)
+            ok = tally.add(logits, piece, whole=False)
+            right = ok if right is None else right & ok
+        tally.add_sequences(right)
+    model.train(was_training)
+    return tally.scores()
+
+
+def carries_state(model: torch.nn.Module, block: Batch, chunk: int) -> bool:
+    """Whether the model hands back a state to continue from: one row's first chunk, read to find out."""
+    _, state = model(block.x[:1, :chunk], cond=None if block.cond is None else block.cond[:1])
+    return state is not None
+
+
+def evaluate_lengths(model: torch.nn.Module, task, lengths) -> dict:
+    """The test scores at each of `lengths` (fresh test sets, `task.test_at(length)`), keyed by the length,
+    with the memoryless baseline at that length beside them (`task.baseline_at(length)`)."""
+    scores = {}
+    for length in lengths:
+        scores[str(length)] = evaluate_streamed(model, task.test_at(length), getattr(task, "tolerance", None)).as_dict()
+        scores[str(length)]["baseline"] = task.baseline_at(length).as_dict()
+    return scores
