@@ -1,9 +1,11 @@
 """s4d, lru and mamba as mixers on the backbone (seqmem/models/ssm_frame.py): the same models as their own
-frames built (parameters, names of the dynamics, the embedding kept from decay), and a run folder the old
-frames wrote (tests/old_runs: made by seqmem at commit b4fb6f9, 2 updates of copy memory at width 4) refused in
+frames built (parameters, names of the dynamics, the embedding kept from decay, the same function of the same
+weights), and a run folder the old frames wrote (tests/old_runs: made by seqmem at commit b4fb6f9, 2 updates
+of copy memory at width 4; logits.pt its model's logits on 4 test sequences, computed by that code) refused in
 one line, before anything in it is changed."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from seqmem.training.methods.shared import decays
 
 OLD_RUNS = Path(__file__).parent / "old_runs"
 MODELS = ("s4d", "lru", "mamba")
+RENAMED = [(r"^norms\.(\d+)\.", r"blocks.\1.mixer_norm."), (r"^ssms\.(\d+)\.", r"blocks.\1.mixer.ssm."),
+           (r"^mixes\.(\d+)\.", r"blocks.\1.mixer.mix."), (r"^blocks\.(\d+)\.norm\.", r"blocks.\1.mixer_norm."),
+           (r"^blocks\.(\d+)\.(lru|mix)\.", r"blocks.\1.mixer.\2."),
+           (r"^blocks\.(\d+)\.(?!mixer)", r"blocks.\1.mixer.")]  # old frame's key -> the backbone's
 
 
 def mqar():
@@ -72,6 +78,28 @@ def test_an_old_run_folder_is_refused_in_one_line_for_demo_and_resume(name, tmp_
     with pytest.raises(ConfigError, match=f"{name} weights from before its move onto the backbone"):
         run_experiment({k: v for k, v in config.items() if k != "sources"}, run, progress=False, say=lambda _: None)
     assert ((run / "config.json").read_bytes(), (run / "checkpoint.pt").read_bytes()) == before
+
+
+def renamed(key: str) -> str:
+    for old, new in RENAMED:
+        key, count = re.subn(old, new, key)
+        if count:
+            return key
+    return key
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_old_frames_weights_renamed_give_the_same_logits(name):
+    """Each old run's weights, under the backbone's names, in the model its config.json builds now: the
+    logits the old frame gave (so the move changed how the model is assembled, not what it computes)."""
+    config = json.loads((OLD_RUNS / name / "config.json").read_text())
+    task = seqmem.make_task(config["task"].pop("name"), **config["task"])
+    model = seqmem.make_model(config["model"].pop("name"), task, **config["model"]).eval()
+    weights = torch.load(OLD_RUNS / name / "checkpoint.pt", weights_only=True)["model"]
+    model.load_state_dict({renamed(k): v for k, v in weights.items()})
+    old = torch.load(OLD_RUNS / name / "logits.pt", weights_only=True)
+    with torch.no_grad():
+        torch.testing.assert_close(model(old["x"])[0], old["logits"], rtol=0, atol=1e-6)
 
 
 def test_the_keys_only_the_old_frames_wrote():
