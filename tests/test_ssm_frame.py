@@ -2,7 +2,8 @@
 frames built (parameters, names of the dynamics, the embedding kept from decay, the same function of the same
 weights), and a run folder the old frames wrote (tests/old_runs: made by seqmem at commit b4fb6f9, 2 updates
 of copy memory at width 4; logits.pt its model's logits on 4 test sequences, computed by that code) refused in
-one line, before anything in it is changed."""
+one line, before anything in it is changed. initial.pt: the logits of models freshly built from seed 3 by that
+code, two layers, with and without the input map."""
 
 import json
 import re
@@ -100,6 +101,18 @@ def test_the_old_frames_weights_renamed_give_the_same_logits(name):
     old = torch.load(OLD_RUNS / name / "logits.pt", weights_only=True)
     with torch.no_grad():
         torch.testing.assert_close(model(old["x"])[0], old["logits"], rtol=0, atol=1e-6)
+
+
+def test_a_seed_draws_the_weights_the_old_frame_drew():
+    """Built from the same seed, each model gives the old frame's logits to the last bit: its weights are drawn
+    in the old order, so a recipe's run is the run it was."""
+    fixture = torch.load(OLD_RUNS / "initial.pt", weights_only=True)
+    task = seqmem.make_task(fixture["task"].pop("name"), **fixture["task"])
+    assert len(fixture["models"]) == 6
+    for old in fixture["models"]:
+        model = seqmem.make_model(old["name"], task, seed=3, **old["settings"]).eval()
+        with torch.no_grad():
+            assert torch.equal(model(fixture["x"])[0], old["logits"]), old["name"]
 
 
 def test_the_keys_only_the_old_frames_wrote():

@@ -142,3 +142,9 @@ class LRU(StateSpaceBackbone):
         settings = {"state_size": state_size, "r_min": r_min, "r_max": r_max, "max_phase": max_phase,
                     "dropout": dropout, "scan": scan}
         super().__init__(task, LRUMixer, settings, d_model, layers, dropout, encoder, embedding_dim)
+
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Each layer's recurrence then its GLU mixing, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer.lru = LRULayer(d_model, *(settings[k] for k in ("state_size", "r_min", "r_max", "max_phase")))
+            block.mixer.mix = nn.Linear(d_model, 2 * d_model)

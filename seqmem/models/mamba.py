@@ -105,3 +105,8 @@ class Mamba(StateSpaceBackbone):
         settings = {"state_size": state_size, "expand": expand, "conv_size": conv_size, "dt_rank": dt_rank,
                     "dt_min": dt_min, "dt_max": dt_max, "scan": scan}
         super().__init__(task, MambaBlock, settings, d_model, layers, dropout, encoder, embedding_dim)
+
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Each layer's block, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer = MambaBlock(d_model, **settings)

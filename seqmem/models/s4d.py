@@ -145,3 +145,10 @@ class S4D(StateSpaceBackbone):
             raise ConfigError(f"scan must be fft (a causal FFT convolution) or loop (step by step), got {scan!r}")
         settings = {"state_size": state_size, "dt_min": dt_min, "dt_max": dt_max, "dropout": dropout, "scan": scan}
         super().__init__(task, S4DMixer, settings, d_model, layers, dropout, encoder, embedding_dim)
+
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Every layer's S4D system, then every layer's GLU mixing, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer.ssm = S4DLayer(d_model, settings["state_size"], settings["dt_min"], settings["dt_max"])
+        for block in self.blocks:
+            block.mixer.mix = nn.Linear(d_model, 2 * d_model)
