@@ -3,11 +3,10 @@ before it.
 
 Each had its own frame: an encoder of its own width (`embedding_dim`) then a learned map to d_model,
 pre-norm residual blocks with no MLP, a final norm and the head. On the backbone only the mixer is theirs
-(the S4D and LRU layers with their GELU and GLU mixing, the Mamba block), with `state_mixer none` and the
-input map kept where `embedding_dim` is set and the weights drawn in the old order, so their recipes train
-the same model from the same weights. A checkpoint written by
-the old frame names and orders its layers differently (and so does its optimizer's state): it is refused
-in one line.
+(the S4D and LRU layers with their GELU and GLU mixing, the Mamba block), with `state_mixer none`, the
+input map kept where `embedding_dim` is set, and the weights drawn in the old frame's order, so a recipe
+trains the same model from the same weights. A checkpoint written by the old frame names and orders its
+layers differently (and so does its optimizer's state): it is refused in one line.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ BEFORE = "b4fb6f9"  # the last commit with the old frames
 
 
 class StateSpaceBackbone(Backbone):
-    """The backbone with an encoder of width `embedding_dim` and a learned map to d_model where it is set."""
+    """The backbone with an encoder of width `embedding_dim` and a learned map to d_model where it is set, its
+    weights drawn in the old frame's order (`redraw`: the model's mixers' part of it)."""
 
     def __init__(self, task, mixer: type, mixer_settings: dict, d_model: int, layers: int, dropout: float,
                  encoder: str, embedding_dim: int):
@@ -34,7 +34,7 @@ class StateSpaceBackbone(Backbone):
         super().__init__(task, mixer, mixer_settings, d_model=d_model, layers=layers, state_mixer="none",
                          norm="layernorm", dropout=dropout, encoder=encoder, condition="input")
         # Drawn again from where the backbone started, in the order the old frame drew them: a seed gives the
-        # weights it gave then, so a recipe's runs and the figures docs/ quotes are the same runs.
+        # weights it gave then (tests/test_ssm_frame.py), so a recipe trains from the same start.
         torch.set_rng_state(start)
         if embedding_dim:  # the old frame's input: the encoder at its own width, then always a map to d_model
             self.encoder = InputEncoder(task, encoder, embedding_dim)
