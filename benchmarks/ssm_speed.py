@@ -81,7 +81,7 @@ class MambapyBlock(nn.Module):
 
 class S4Layer(nn.Module):
     """state-spaces/s4's standalone S4D layer (models/s4/s4d.py) by its formula, given our layer's weights
-    and our GLU mixing as its 1x1 convolution. Input and output `(B, H, L)`."""
+    and our GLU mixing as its 1x1 convolution, in place of our S4D mixer."""
 
     def __init__(self, ours, mix: nn.Linear):
         super().__init__()
@@ -100,32 +100,20 @@ class S4Layer(nn.Module):
         weights = torch.view_as_complex(self.C) * (torch.exp(dtA) - 1) / A
         return 2 * torch.einsum("hn,hnl->hl", weights, vandermonde).real  # (H, L)
 
-    def forward(self, u):
+    def forward(self, u, state=None):
+        """u `(B, L, H)` as a mixer on the backbone; it starts from a zero state and returns none."""
+        u = u.transpose(1, 2)  # (B, H, L)
         L = u.shape[-1]
         y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(self.kernel(L), n=2 * L), n=2 * L)[..., :L]
         y = F.gelu(y + u * self.D.unsqueeze(-1))
-        return F.glu(self.output_linear(y), dim=-2)
+        return F.glu(self.output_linear(y), dim=-2).transpose(1, 2), None
 
 
-class S4Stack(nn.Module):
-    """Our S4D model with each layer (S4D and its GLU mixing) replaced by `S4Layer` on the same weights."""
-
-    def __init__(self, ours):
-        super().__init__()
-        self.ours = copy.deepcopy(ours)
-        self.layers = nn.ModuleList(S4Layer(s, m) for s, m in zip(ours.ssms, ours.mixes, strict=True))
-        del self.ours.ssms, self.ours.mixes
-
-    def forward(self, x, state=None, cond=None):
-        h = self.ours.input(self.ours.encoder(x, cond))  # (B, L, H)
-        for norm, layer in zip(self.ours.norms, self.layers, strict=True):
-            h = h + layer(norm(h).transpose(1, 2)).transpose(1, 2)
-        return self.ours.head(self.ours.norm(h)), None
-
-
-def with_mamba_blocks(model, make_block):
+def with_mixers(model, make_mixer):
+    """A copy of `model` (a backbone) with each block's mixer replaced by `make_mixer(mixer)`."""
     peer = copy.deepcopy(model)
-    peer.blocks = nn.ModuleList(make_block(block) for block in model.blocks)
+    for block in peer.blocks:
+        block.mixer = make_mixer(block.mixer)
     return peer
 
 
@@ -149,11 +137,10 @@ def with_scan(model, name: str, scan: str):
     other = copy.deepcopy(model)
     if name == "mamba":
         from seqmem.models.mamba import SCANS
-        for block in other.blocks:
-            block.scan = SCANS[scan]
     else:
         from seqmem.models.lru import SCANS
-        other.scan = SCANS[scan]
+    for block in other.blocks:
+        block.mixer.scan = SCANS[scan]
     return other
 
 
@@ -164,12 +151,12 @@ def contenders(name: str, model, length: int) -> dict:
         out = {"seqmem": model, "seqmem pytorch": WithoutC(model)}
         if loops:
             out["seqmem loop"] = with_scan(model, name, "loop")
-        out["mambapy pscan"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=True))
+        out["mambapy pscan"] = with_mixers(model, lambda b: MambapyBlock(b, pscan=True))
         if loops:
-            out["mambapy sequential"] = with_mamba_blocks(model, lambda b: MambapyBlock(b, pscan=False))
+            out["mambapy sequential"] = with_mixers(model, lambda b: MambapyBlock(b, pscan=False))
         return out
     if name == "s4d":
-        return {"seqmem": model, "state-spaces/s4 S4D": S4Stack(model)}
+        return {"seqmem": model, "state-spaces/s4 S4D": with_mixers(model, lambda m: S4Layer(m.ssm, m.mix))}
     out = {"seqmem": model, "seqmem pytorch": WithoutC(model), "seqmem doubling": with_scan(model, name, "parallel")}
     if loops:
         out["seqmem loop"] = with_scan(model, name, "loop")
@@ -189,16 +176,16 @@ def floor_flops(name: str, model, batch: int, length: int) -> float:
     n = batch * length
     forward = sum(2 * n * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     if name == "mamba":
-        for block in model.blocks:
+        for block in (b.mixer for b in model.blocks):
             inner = block.D.shape[0]
             forward += 2 * n * inner * block.conv_size + 8 * n * inner * block.state_size
     elif name == "s4d":
-        for layer in model.ssms:
+        for layer in (b.mixer.ssm for b in model.blocks):
             channels, modes = layer.C.shape[:2]
             fft = 2.5 * (2 * length) * math.log2(2 * length)
             forward += batch * channels * (2 * fft + 6 * (length + 1)) + 8 * channels * modes * length
     else:
-        for block in model.blocks:
+        for block in (b.mixer for b in model.blocks):
             modes, width = block.lru.B_re.shape
             forward += 4 * 2 * n * width * modes + 8 * n * modes
     return 3 * forward

@@ -11,7 +11,8 @@ backward written by hand as the same recurrence run backwards); `scan="parallel"
 scan over every step (log2 L steps, nothing divided, so no blow-up when |lambda|^L underflows), and
 `lru_scan_loop` is the step-by-step reference (`scan="loop"`). A block is
 pre-norm LayerNorm, LRU, GELU, dropout, GLU mixing, dropout, residual. The state carried to the next chunk
-is each layer's last h, so a stream fed in chunks gives the whole stream's outputs.
+is each layer's last h, so a stream fed in chunks gives the whole stream's outputs. The model `lru` is the
+backbone with `LRUMixer` in each block and no MLP (seqmem/models/ssm_frame.py).
 
 Defaults r_min 0.4, r_max 0.99 (the paper's general ring); its longest tasks used 0.9/0.999 and a smaller
 max_phase. Omitted: the JAX parallel-scan primitive, BatchNorm, bidirectional layers, the paper's per-task
@@ -30,7 +31,7 @@ from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.kernels.lru_scan import chunk_steps, chunked_recurrence, lru_scan, lru_scan_chunked, lru_scan_loop
 from seqmem.models import register_model
-from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.models.ssm_frame import StateSpaceBackbone
 
 
 class LRULayer(nn.Module):
@@ -84,23 +85,27 @@ class LRULayer(nn.Module):
 SCANS = {"chunked": lru_scan_chunked, "parallel": lru_scan, "loop": lru_scan_loop}
 
 
-class LRUBlock(nn.Module):
-    def __init__(self, d_model: int, state_size: int, dropout: float, r_min: float, r_max: float, max_phase: float):
+class LRUMixer(nn.Module):
+    """The LRU model's mixer: the layer, GELU, dropout and GLU mixing (a linear map to 2 d_model, half of it
+    gating the other half), `(B, L, D) -> (B, L, D)`; its state the layer's last h."""
+
+    def __init__(self, d_model: int, state_size: int = 64, r_min: float = 0.4, r_max: float = 0.99,
+                 max_phase: float = 6.283, dropout: float = 0.0, scan: str = "chunked"):
         super().__init__()
-        self.norm = nn.LayerNorm(d_model)
         self.lru = LRULayer(d_model, state_size, r_min, r_max, max_phase)
         self.mix = nn.Linear(d_model, 2 * d_model)  # GLU: half the outputs gate the other half
         self.dropout = nn.Dropout(dropout)
+        self.scan = SCANS[scan]
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, scan=lru_scan_chunked):
-        y, h = self.lru(self.norm(x), h0, scan)  # (B, L, H), (B, N)
-        y = self.dropout(F.gelu(y))
-        return x + self.dropout(F.glu(self.mix(y), dim=-1)), h
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
+        y, h = self.lru(x, state, self.scan)  # (B, L, H), (B, N)
+        return F.glu(self.mix(self.dropout(F.gelu(y))), dim=-1), h
 
 
 @register_model("lru")
-class LRU(nn.Module):
-    """The LRU: residual blocks of complex diagonal linear recurrences.
+class LRU(StateSpaceBackbone):
+    """The LRU: residual blocks of complex diagonal linear recurrences, each a mixer on the backbone (pre-norm,
+    GELU and GLU mixing inside the mixer, no MLP).
 
     Args:
         d_model: width of the residual stream (channels a block reads and writes)
@@ -111,19 +116,18 @@ class LRU(nn.Module):
         r_max: largest initial |lambda| (closer to 1: modes that remember longer)
         max_phase: largest initial phase of lambda
         scan: chunked (matmuls inside chunks), parallel (a doubling scan) or loop (step by step, the reference)
+        encoder: how token inputs enter: onehot, embedding (learned) or linear (a learned input layer), of width
+            embedding_dim
+        embedding_dim: width of the embedding or input layer, then a learned map to d_model (0: the backbone's
+            encoder, of width d_model, no map)
     """
 
     summary = "linear recurrent unit: complex diagonal linear recurrence, ring init, chunked scan (Orvieto 2023)"
-    receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
                  r_min: float = 0.4, r_max: float = 0.99, max_phase: float = 6.283, scan: str = "chunked",
                  encoder: str = "onehot", embedding_dim: int = 0):
-        super().__init__()
-        for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size)):
-            check_int(name, value)
-        if layers > 256:
-            raise ConfigError(f"layers must be at most 256, got {layers}")
+        check_int("state_size", state_size)
         for name, value in (("dropout", dropout), ("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value!r}")
@@ -135,19 +139,12 @@ class LRU(nn.Module):
             raise ConfigError(f"max_phase must be in (0, 2*pi], got {max_phase!r}")
         if scan not in SCANS:
             raise ConfigError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
-        self.scan = SCANS[scan]
-        self.encoder = InputEncoder(task, encoder, embedding_dim)
-        self.input = nn.Linear(self.encoder.features, d_model)
-        self.blocks = nn.ModuleList(LRUBlock(d_model, state_size, dropout, r_min, r_max, max_phase)
-                                    for _ in range(layers))
-        self.norm = nn.LayerNorm(d_model)
-        self.head = OutputHead(d_model, task)
+        settings = {"state_size": state_size, "r_min": r_min, "r_max": r_max, "max_phase": max_phase,
+                    "dropout": dropout, "scan": scan}
+        super().__init__(task, LRUMixer, settings, d_model, layers, dropout, encoder, embedding_dim)
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
-        """`state`: each layer's last complex h `(B, N)` (None: zeros)."""
-        h = self.input(self.encoder(x, cond))  # (B, L, H)
-        states = []
-        for i, block in enumerate(self.blocks):
-            h, last = block(h, None if state is None else state[i], self.scan)
-            states.append(last)
-        return self.head(self.norm(h)), tuple(states)
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Each layer's recurrence then its GLU mixing, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer.lru = LRULayer(d_model, *(settings[k] for k in ("state_size", "r_min", "r_max", "max_phase")))
+            block.mixer.mix = nn.Linear(d_model, 2 * d_model)

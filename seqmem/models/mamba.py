@@ -11,7 +11,8 @@ language-model head.
 outside autograd with its backward written out, compiled from `selective_scan.c` on CPU tensors where a
 C compiler is found and in PyTorch elsewhere; `loop`, a step at a time under autograd over `(B, E, N)`
 states, the plain reference; or `parallel`, a doubling scan over the whole `(B, L, E, N)` tensor, log2 L
-passes over it. `benchmarks/ssm_speed.py` measures them and mambapy's scans side by side.
+passes over it. `benchmarks/ssm_speed.py` measures them and mambapy's scans side by side. The model `mamba` is
+the backbone with a `MambaBlock` in each block and no MLP (seqmem/models/ssm_frame.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from seqmem.errors import ConfigError
 from seqmem.kernels.causal_conv import depthwise_causal_conv
 from seqmem.kernels.selective_scan import selective_scan, selective_scan_chunked, selective_scan_loop
 from seqmem.models import register_model
-from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.models.ssm_frame import StateSpaceBackbone
 
 SCANS = {"chunked": selective_scan_chunked, "loop": selective_scan_loop, "parallel": selective_scan}
 
@@ -66,9 +67,10 @@ class MambaBlock(nn.Module):
         y, h = self.scan(x, delta, -torch.exp(self.A_log), B, C, self.D, h0)
         return self.out_proj(y * F.silu(z)), (padded[:, padded.shape[1] - (self.conv_size - 1):].transpose(1, 2), h)
 
+
 @register_model("mamba")
-class Mamba(nn.Module):
-    """Mamba: residual selective state-space blocks.
+class Mamba(StateSpaceBackbone):
+    """Mamba: residual selective state-space blocks, each a mixer on the backbone (pre-norm, no MLP).
 
     Args:
         d_model: width of the residual stream (channels a block reads and writes)
@@ -79,45 +81,32 @@ class Mamba(nn.Module):
         dt_rank: rank of the step size's projection (0: ceil(d_model / 16), the paper's)
         dt_min: smallest initial step size of the discretisation
         dt_max: largest initial step size of the discretisation
-        dropout: dropout probability inside each block (0: off)
+        dropout: dropout probability on each block's output (0: off)
         scan: chunked (the fast scan, backward written out), loop (step by step, the reference) or parallel (a
             doubling scan)
+        encoder: how token inputs enter: onehot, embedding (learned) or linear (a learned input layer), of width
+            embedding_dim
+        embedding_dim: width of the embedding or input layer, then a learned map to d_model (0: the backbone's
+            encoder, of width d_model, no map)
     """
 
     summary = "Mamba: selective state-space blocks (input-dependent scan, short convolution, gating)"
-    receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 2, state_size: int = 16, expand: int = 2,
                  conv_size: int = 4, dt_rank: int = 0, dt_min: float = 1e-3, dt_max: float = 0.1,
                  dropout: float = 0.0, scan: str = "chunked", encoder: str = "onehot", embedding_dim: int = 0):
-        super().__init__()
-        for name, value in (("d_model", d_model), ("layers", layers), ("state_size", state_size),
-                            ("expand", expand), ("conv_size", conv_size)):
+        for name, value in (("state_size", state_size), ("expand", expand), ("conv_size", conv_size)):
             check_int(name, value)
         check_int("dt_rank", dt_rank, 0)
-        if layers > 256:
-            raise ConfigError(f"layers must be at most 256, got {layers}")
         if not 0 < dt_min <= dt_max:
             raise ConfigError(f"need 0 < dt_min <= dt_max, got dt_min {dt_min!r} and dt_max {dt_max!r}")
-        if not 0 <= dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
         if scan not in SCANS:
             raise ConfigError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
-        dt_rank = dt_rank or math.ceil(d_model / 16)  # 0: the paper's default
-        self.encoder = InputEncoder(task, encoder, embedding_dim)
-        self.input = nn.Linear(self.encoder.features, d_model)
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
-        self.blocks = nn.ModuleList(MambaBlock(d_model, state_size, expand, conv_size, dt_rank, dt_min, dt_max, scan)
-                                    for _ in range(layers))
-        self.dropout = nn.Dropout(dropout)
-        self.norm = nn.LayerNorm(d_model)
-        self.head = OutputHead(d_model, task)
+        settings = {"state_size": state_size, "expand": expand, "conv_size": conv_size, "dt_rank": dt_rank,
+                    "dt_min": dt_min, "dt_max": dt_max, "scan": scan}
+        super().__init__(task, MambaBlock, settings, d_model, layers, dropout, encoder, embedding_dim)
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
-        h = self.input(self.encoder(x, cond))  # (B, L, D)
-        states = []
-        for i, (norm, block) in enumerate(zip(self.norms, self.blocks, strict=True)):
-            out, block_state = block(norm(h), None if state is None else state[i])
-            h = h + self.dropout(out)
-            states.append(block_state)
-        return self.head(self.norm(h)), tuple(states)
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Each layer's block, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer = MambaBlock(d_model, **settings)

@@ -10,7 +10,8 @@ Each of H channels runs its own diagonal system of N/2 complex modes: x_t = dA x
 convolution with the kernel K_l = 2 Re(C dA^l dB) (D added at lag 0), plus what the state carried in from
 the last chunk contributes; the state at the chunk's end is returned, so a stream fed in chunks gives the
 whole stream's outputs. `S4DLayer.step` runs the same system one step at a time (the reference the tests compare with;
-`scan="loop"` trains that way, for the speed benchmark).
+`scan="loop"` trains that way, for the speed benchmark). The model `s4d` is the backbone with `S4DMixer` (the
+layer, GELU, GLU mixing) in each block and no MLP (seqmem/models/ssm_frame.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.kernels.fft_conv import CausalConvolution, powers
 from seqmem.models import register_model
-from seqmem.models.encoding import InputEncoder, OutputHead
+from seqmem.models.ssm_frame import StateSpaceBackbone
 
 
 class S4DLayer(nn.Module):
@@ -91,9 +92,28 @@ class S4DLayer(nn.Module):
         return 2 * (C * x).sum(-1).real + self.D * u, x
 
 
+class S4DMixer(nn.Module):
+    """The S4D model's mixer: the layer, GELU, dropout and GLU mixing (a linear map to 2 d_model, half of it
+    gating the other half), `(B, L, D) -> (B, L, D)`; its state the layer's modes."""
+
+    def __init__(self, d_model: int, state_size: int = 64, dt_min: float = 1e-3, dt_max: float = 1e-1,
+                 dropout: float = 0.0, scan: str = "fft"):
+        super().__init__()
+        self.ssm = S4DLayer(d_model, state_size, dt_min, dt_max)
+        self.mix = nn.Linear(d_model, 2 * d_model)  # halves of a GLU
+        self.dropout = nn.Dropout(dropout)
+        self.scan = scan
+
+    def forward(self, u: torch.Tensor, state: torch.Tensor | None = None):
+        run = self.ssm if self.scan == "fft" else self.ssm.loop
+        y, state = run(u, state)  # (B, L, D), (B, D, N/2)
+        return F.glu(self.mix(self.dropout(F.gelu(y))), dim=-1), state
+
+
 @register_model("s4d")
-class S4D(nn.Module):
-    """S4D: residual blocks of diagonal state-space layers.
+class S4D(StateSpaceBackbone):
+    """S4D: residual blocks of diagonal state-space layers, each a mixer on the backbone (pre-norm, GELU and
+    GLU mixing inside the mixer, no MLP).
 
     Args:
         d_model: width of the residual stream (channels a block reads and writes)
@@ -103,20 +123,18 @@ class S4D(nn.Module):
         dt_min: smallest initial step size of the discretisation
         dt_max: largest initial step size of the discretisation
         scan: fft (a causal FFT convolution) or loop (step by step, the reference)
+        encoder: how token inputs enter: onehot, embedding (learned) or linear (a learned input layer), of width
+            embedding_dim
+        embedding_dim: width of the embedding or input layer, then a learned map to d_model (0: the backbone's
+            encoder, of width d_model, no map)
     """
 
     summary = "S4D: diagonal state-space layers (S4D-Lin init, ZOH, FFT convolution) with GLU mixing"
-    receptive_field = math.inf
 
     def __init__(self, task, d_model: int = 64, layers: int = 4, state_size: int = 64, dropout: float = 0.0,
                  dt_min: float = 1e-3, dt_max: float = 1e-1, scan: str = "fft", encoder: str = "onehot",
                  embedding_dim: int = 0):
-        super().__init__()
-        check_int("d_model", d_model)
-        check_int("layers", layers)
         check_int("state_size", state_size, 2)
-        if layers > 256:
-            raise ConfigError(f"layers must be at most 256, got {layers}")
         if state_size % 2:
             raise ConfigError(f"state_size must be even (N/2 complex modes), got {state_size}")
         if not (0 < dt_min <= dt_max and math.isfinite(dt_max)):
@@ -125,23 +143,12 @@ class S4D(nn.Module):
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
         if scan not in ("fft", "loop"):
             raise ConfigError(f"scan must be fft (a causal FFT convolution) or loop (step by step), got {scan!r}")
-        self.scan = scan
-        self.encoder = InputEncoder(task, encoder, embedding_dim)
-        self.input = nn.Linear(self.encoder.features, d_model)
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
-        self.ssms = nn.ModuleList(S4DLayer(d_model, state_size, dt_min, dt_max) for _ in range(layers))
-        self.mixes = nn.ModuleList(nn.Linear(d_model, 2 * d_model) for _ in range(layers))  # halves of a GLU
-        self.dropout = nn.Dropout(dropout)
-        self.norm = nn.LayerNorm(d_model)
-        self.head = OutputHead(d_model, task)
+        settings = {"state_size": state_size, "dt_min": dt_min, "dt_max": dt_max, "dropout": dropout, "scan": scan}
+        super().__init__(task, S4DMixer, settings, d_model, layers, dropout, encoder, embedding_dim)
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
-        """The state is each layer's modes after the last step, so chunks continue one another exactly."""
-        h = self.input(self.encoder(x, cond))  # (B, L, D)
-        states = []
-        for i, (norm, ssm, mix) in enumerate(zip(self.norms, self.ssms, self.mixes, strict=True)):
-            run = ssm if self.scan == "fft" else ssm.loop
-            y, layer_state = run(norm(h), None if state is None else state[i])  # (B, L, D)
-            h = h + self.dropout(F.glu(mix(self.dropout(F.gelu(y))), dim=-1))  # (B, L, D)
-            states.append(layer_state)
-        return self.head(self.norm(h)), tuple(states)
+    def redraw(self, d_model: int, settings: dict) -> None:
+        """Every layer's S4D system, then every layer's GLU mixing, as the old frame drew them."""
+        for block in self.blocks:
+            block.mixer.ssm = S4DLayer(d_model, settings["state_size"], settings["dt_min"], settings["dt_max"])
+        for block in self.blocks:
+            block.mixer.mix = nn.Linear(d_model, 2 * d_model)
