@@ -12,7 +12,7 @@ the median of per-round ratios, so load on the machine largely cancels. The step
 FLOP floor: the mixer's own `flops(L)` (its docstring counts it: the projections and the chunked form's matmuls)
 times the batch, times 3 for forward and backward, at this machine's float32 matmul rate on one thread (1024 x 1024
 @ 1024 x 1024, measured in the same run); `over_floor` is a step's time over it. Peak memory is the peak resident
-size of a fresh process that builds the mixer and runs one chunked step, less what it held before the step.
+size of a fresh process during one chunked step, less what it held before the step (the peak reset before it).
 
     python benchmarks/mixer_speed.py                     # L = 1024 and 8192, every chunked mixer
     python benchmarks/mixer_speed.py --mixers gla,deltanet --lengths 1024
@@ -28,6 +28,7 @@ import resource
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 from harness import Lines, arguments, main, matmul_gflops, median_ratio, rotated, seconds
@@ -87,13 +88,24 @@ def compare(name: str, length: int, batch: int, d_model: int, repeats: int, step
     return [{**common, **r} for r in records]
 
 
+def resident(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (its peak) of this process, in bytes, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
 def peak_memory(name: str, length: int, batch: int, d_model: int) -> dict:
-    """Peak resident bytes this process adds running one chunked training step of the mixer."""
+    """Peak resident bytes one chunked training step of the mixer adds to what the process held before it:
+    the peak is reset just before the step (Linux: `5` written to /proc/self/clear_refs), so an earlier
+    peak (PyTorch's import, the build) does not hide it."""
     mixer = build(name, d_model)
     u, weights = torch.randn(batch, length, d_model), torch.randn(batch, length, d_model)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = resident("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
     training_step(mixer, "forward", u, weights)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = resident("VmHWM")
     return {"benchmark": NAME, "metric": "peak_step_bytes", "value": peak - before, "unit": "bytes",
             "peak_bytes": peak, "mixer": name, "length": length, "batch": batch, "d_model": d_model}
 
