@@ -122,7 +122,7 @@ def mean_curve(histories: list[list[dict]], x: str) -> tuple[list, list]:
 def spaced(points: int, i: int) -> tuple[int, int]:
     """Markers on about eight of a curve's points, group `i`'s starting one later than group `i - 1`'s: two
     groups with equal curves show their markers side by side, not one over the other."""
-    every = max(1, points // 8)
+    every = max(1, round(points / 8))
     return (i % every, every) if every > 1 else (0, 1)
 
 
