@@ -20,6 +20,7 @@ from seqmem.report.plots import (
     KEYS,
     MARKERS,
     draw_learning_curves,
+    draw_profile,
     draw_recall_by_delay,
     draw_recall_by_seconds,
     draw_recall_by_state_size,
@@ -143,6 +144,23 @@ def test_no_figure_of_a_large_sweep_prints_a_warning():
                     assert png(fig)[:4] == b"\x89PNG"
                     drawn += 1
         assert drawn == 4 + 2  # every figure each section has: the control that something was drawn
+        profile = made_up_profile([f"examples/some_long_module_name.py:AModel{i}" for i in range(20)],
+                                  ["copy-memory", "echo-letters", "selective-copy", "associative-recall"])
+        fig = draw_profile(Section("bench", [], None, profile=profile))
+        assert png(fig)[:4] == b"\x89PNG" and len(fig.legends[0].get_texts()) == 20 + 1  # and the memoryless
+
+
+def made_up_profile(models: list[str], tasks: list[str]) -> dict:
+    """A profile.json's shape (`seqmem bench`), its numbers seeded."""
+    rng = random.Random(1)
+
+    def spread():
+        mean = rng.random()
+        return {"mean": mean, "min": mean * 0.9, "max": min(1.0, mean * 1.1)}
+
+    return {"suite": "made-up", "budget": 1000, "target_parameters": 50_000, "models": {
+        m: {"tasks": {t: {"test_recall": spread(), "solved": spread(), "memoryless_recall": 0.125} for t in tasks},
+            "score": spread()} for m in models}}
 
 
 # After load: every <details> opened, then the right edge of the widest table (or of the box it scrolls in), the window's width, and the most
