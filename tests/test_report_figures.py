@@ -19,6 +19,7 @@ from seqmem.report.plots import (
     FIGURES,
     KEYS,
     MARKERS,
+    dodge,
     draw_learning_curves,
     draw_profile,
     draw_recall_by_delay,
@@ -197,3 +198,12 @@ def test_the_page_never_wraps_a_table_cell_in_chromium_at_1280_pixels(tmp_path):
     assert window <= 1280 and right <= window, (right, window)  # the page never scrolls sideways
     assert lines == 2, lines  # a spread under its mean (the control: a cell of two lines is found), and never more
     assert tables == 2  # the deciding columns, and every score (opened)
+
+
+def test_the_sideways_shift_parts_groups_even_at_close_delays():
+    """A horizon's bisection probes delays a step apart (20, 21) beside 1: the shift is still a visible share of
+    the axis, and centred on the true value."""
+    low, high = dodge([1, 2, 4, 8, 16, 20, 21], 2, log=True)
+    assert high / low > 1.025 and low * high == pytest.approx(1.0)
+    shifts = dodge([1, 3, 5], 3, log=False)
+    assert shifts == pytest.approx([-0.12, 0.0, 0.12])  # a share of the gap between delays, less than half of it

@@ -32,6 +32,7 @@ LINESTYLES = ("-", "--", "-.", ":")
 LEGEND_WIDTH = 42  # characters a legend line: a sweep's many axes make long labels, which would squeeze the axes
 PANEL_COLUMNS = 3
 KEYS = ("memoryless", "each seed (thin); mean over seeds (thick)")  # the legend's keys, after the groups
+MIN_STEP = 0.01  # the least shift between two groups, a share of the x axis' span
 DODGE = 0.12  # the share of the smallest gap between two x values that a figure's groups spread across
 
 
@@ -174,11 +175,12 @@ def draw_recall_by_seconds(section):
 
 def dodge(xs: list[float], groups: int, log: bool) -> list[float]:
     """Each group's factor (log scale) or shift (linear) sideways, centred on the true x: spread over DODGE of
-    the smallest gap between two distinct x values, so the points of equal groups sit side by side."""
+    the smallest gap between two distinct x values, so the points of equal groups sit side by side; at least
+    MIN_STEP of the axis' span apart, so close values (a horizon's bisection: 20, 21) still part them."""
     values = sorted({math.log10(v) if log else v for v in xs if not log or v > 0})
     gaps = [b - a for a, b in zip(values, values[1:], strict=False) if b > a]
-    width = DODGE * (min(gaps) if gaps else (0.3 if log else max(1.0, abs(values[0]) if values else 1.0)))
-    step = width / max(1, groups - 1)
+    span = values[-1] - values[0] if gaps else (0.3 if log else max(1.0, abs(values[0]) if values else 1.0))
+    step = max(DODGE * (min(gaps) if gaps else span) / max(1, groups - 1), MIN_STEP * span)
     shifts = [(i - (groups - 1) / 2) * step for i in range(groups)]
     return [10 ** s for s in shifts] if log else shifts
 
