@@ -123,6 +123,7 @@ def test_two_models_with_equal_learning_curves_both_show_their_markers():
     rnn, gru = means["model=rnn"], means["model=gru"]
     assert list(rnn.get_ydata()) == list(gru.get_ydata())
     assert rnn.get_markevery() != gru.get_markevery() and rnn.get_marker() != gru.get_marker()
+    assert rnn.get_linestyle() != gru.get_linestyle()  # a dashed line over a solid one lets it show through
     assert pixels_of(fig, rnn.get_color()) > 30  # drawn first, under gru's line: its markers still show
     assert MARKERS[0] == rnn.get_marker()
 

@@ -7,9 +7,10 @@ made with `Figure` itself, not pyplot, so no backend is chosen for the process: 
 own figures inline, and nothing here needs a display.
 
 What keeps a figure readable:
-- Learning curves come a panel a task setting (the sweep's task axes), a colour a group of the other axes (a
-  model, say); each seed is a thin line and the group's mean over its seeds a thick one, so 18 runs read as a
-  few means with their spread, and the legend has an entry a group, not a run.
+- Learning curves come a panel a task setting (the sweep's task axes), a colour, marker and line style a group
+  of the other axes (a model, say); each seed is a thin line and the group's mean over its seeds a thick one,
+  so 18 runs read as a few means with their spread, and the legend has an entry a group, not a run. The
+  groups' markers sit on different evaluations, so equal curves (all at 1.0, say) all show.
 - Recall against delay or state size gives each group its own marker and line style and moves its points a
   little sideways (a dodge), so two groups with equal scores both stay in sight, neither under the other.
 - The figures lay themselves out with matplotlib's constrained layout and put the legend outside the axes, on
@@ -120,16 +121,18 @@ def mean_curve(histories: list[list[dict]], x: str) -> tuple[list, list]:
     return xs, ys
 
 
-def spaced(points: int, i: int) -> tuple[int, int]:
-    """Markers on about eight of a curve's points, group `i`'s starting one later than group `i - 1`'s: two
-    groups with equal curves show their markers side by side, not one over the other."""
-    every = max(1, round(points / 8))
-    return (i % every, every) if every > 1 else (0, 1)
+def spaced(points: int, i: int, groups: int) -> tuple[int, int]:
+    """Markers on about eight of a curve's points, or every few points where there are few, each group starting
+    one later than the one before: groups with equal curves show their markers side by side, not one over the
+    other."""
+    every = max(min(groups, len(LINESTYLES)), round(points / 8), 1)
+    return (i % every, every)
 
 
 def draw_curves(section, x: str, title: str, xlabel: str):
-    """Test recall at every evaluation against `x` (step or train_seconds): a panel a task setting, a colour (and
-    marker) a group of the other axes, each seed a thin line and the group's mean over seeds a thick one."""
+    """Test recall at every evaluation against `x` (step or train_seconds): a panel a task setting, a colour,
+    marker and line style a group of the other axes, each seed a thin line and the group's mean over seeds a
+    thick one (a group of one run, its own line thick)."""
     if not section.records:
         return None
     panel_by = task_keys(section)
@@ -155,8 +158,8 @@ def draw_curves(section, x: str, title: str, xlabel: str):
                             linewidth=0.8, alpha=0.45, gid="seed")
             xs, ys = mean_curve(histories, x)
             ax.plot(xs, ys, color=palette[i], linewidth=2.2, gid="mean", label=label(colour_by, key),
-                    marker=MARKERS[i % len(MARKERS)], markersize=6, markerfacecolor="none",
-                    markeredgewidth=1.4, markevery=spaced(len(xs), i))
+                    linestyle=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i % len(MARKERS)], markersize=6,
+                    markerfacecolor="none", markeredgewidth=1.4, markevery=spaced(len(xs), i, len(colour_of)))
         baselines(ax, records)
         if panel_by and len(panels) > 1:
             ax.set_title(label(panel_by, panel_key), fontsize=10)
