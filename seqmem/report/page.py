@@ -141,14 +141,14 @@ def section_html(section, level: int = 2) -> str:
         parts.append("<p class=note>Unrelated tasks: each has a table and figures of its own.</p>")
         return "\n".join(parts + [section_html(piece, level + 1) for piece in pieces])
     head, rows = table_rows(section.records, section.rows_by, DECIDING)
-    every_head, every_row = table_rows(section.records, section.rows_by, COLUMNS)
+    every_head, every_rows = table_rows(section.records, section.rows_by, COLUMNS)
     parts += ["<p class=note>Test scores of each run's last evaluation; mean (min..max) over seeds; the "
               "memoryless baseline beside recall; solved counts the runs that reach test recall "
               f"{SOLVED_AT}. Early stopping and the best step read validation only.</p>",
               best_note(section), html_table(head, rows, len(head) - len(DECIDING)),
               "<details><summary>Every score (loss, accuracy, sequence accuracy, validation recall, recall at the "
               "best validation step, memoryless accuracy)</summary>\n"
-              + html_table(every_head, every_row, len(every_head) - len(COLUMNS)) + "\n</details>"]
+              + html_table(every_head, every_rows, len(every_head) - len(COLUMNS)) + "\n</details>"]
     if section.horizon:
         parts.append(horizon_table(section.horizon))
     for draw in FIGURES:
