@@ -208,3 +208,18 @@ def test_the_sideways_shift_parts_groups_even_at_close_delays():
     assert high / low > 1.025 and low * high == pytest.approx(1.0)
     shifts = dodge([1, 3, 5], 3, log=False)
     assert shifts == pytest.approx([-0.12, 0.0, 0.12])  # a share of the gap between delays, less than half of it
+
+
+def test_a_run_stopped_at_its_first_evaluation_shows_as_a_marker_and_panels_go_by_value():
+    """A horizon's probes: a run that solved its delay at the first evaluation is one point, drawn as its marker
+    (a line of one point draws nothing); the panels go by delay as numbers (10 after 8, not after 32)."""
+    section = made_up_sweep(models=("rnn", "gru", "lstm", "tcn"), delays=(32, 8, 10), seeds=(0,))
+    for record in section.records:
+        if record["model.name"] == "tcn":  # the fourth group: its markers would start at the fourth point
+            section.curves[record["run"]] = section.curves[record["run"]][:1]
+    fig = draw_learning_curves(section)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["delay=8", "delay=10", "delay=32"]
+    for ax in panels:
+        (tcn,) = [line for line in ax.get_lines() if line.get_label() == "model=tcn"]
+        assert len(tcn.get_xdata()) == 1 and tcn.get_markevery()[0] == 0 and tcn.get_marker() not in ("", "None")

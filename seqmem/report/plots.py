@@ -124,9 +124,16 @@ def mean_curve(histories: list[list[dict]], x: str) -> tuple[list, list]:
 def spaced(points: int, i: int, groups: int) -> tuple[int, int]:
     """Markers on about eight of a curve's points, or every few points where there are few, each group starting
     one later than the one before: groups with equal curves show their markers side by side, not one over the
-    other."""
+    other. A curve shorter than its group's start (a run stopped at its first evaluation) is marked from its
+    first point: a line of one point is its marker alone."""
     every = max(min(groups, len(LINESTYLES)), round(points / 8), 1)
-    return (i % every, every)
+    start = i % every
+    return (start if start < points else 0, every)
+
+
+def in_order(key: tuple) -> tuple:
+    """A panel's place: numbers by value (delay 10 after 8), then anything else by its text."""
+    return tuple((0, v, "") if number(v) else (1, 0, str(v)) for v in key)
 
 
 def draw_curves(section, x: str, title: str, xlabel: str):
@@ -140,7 +147,7 @@ def draw_curves(section, x: str, title: str, xlabel: str):
     groups = group(section.records, colour_by)
     palette = colours(min(len(groups), MAX_GROUPS))
     colour_of = {key: i for i, (key, _) in enumerate(groups[:MAX_GROUPS])}
-    panels = group(section.records, panel_by)
+    panels = sorted(group(section.records, panel_by), key=lambda p: in_order(p[0]))
     fig, axes = new_figure(len(panels))
     seeds = False
     for ax, (panel_key, records) in zip(axes, panels, strict=True):
