@@ -11,20 +11,25 @@ from pathlib import Path
 
 from seqmem.report.collect import Section
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
-from seqmem.report.tables import COLUMNS, axis_label, group, readable, shown, table_rows
+from seqmem.report.tables import COLUMNS, DECIDING, SOLVED_AT, axis_label, group, readable, shown, table_rows
 from seqmem.run.atomic import atomic_write, read_json
 from seqmem.run.records import field, number
 from seqmem.sweeps.bench import profile_rows
 
-# The table fits a 1280-pixel window whole: headers wrap, and a cell's spread (min..max) goes on a line of
-# its own under the mean, so no column scrolls out of sight (the memoryless ones are last).
+# A table never wraps a cell a character a line: no cell wraps (a cell's spread, min..max, sits on a second line
+# under its mean), and a table wider than the window scrolls sideways in its own box, the page itself staying
+# put. The deciding columns (tables.DECIDING, as the text table) show first; every score folds out below them.
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
-table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; width: 100%; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.4em; text-align: right; vertical-align: top; }
+div.table { overflow-x: auto; max-width: 100%; margin: 1em 0; }
+table { border-collapse: collapse; font-size: 0.8em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top;
+         white-space: nowrap; }
 th { background: #f4f4f4; font-weight: 600; }
-td.label { text-align: left; overflow-wrap: anywhere; }
-td span.spread { display: block; color: #666; font-size: 0.85em; white-space: nowrap; }
+td.label { text-align: left; }
+td span.spread { display: block; color: #666; font-size: 0.85em; }
+details { margin: 0.5em 0 1em; }
+summary { cursor: pointer; color: #555; font-size: 0.9em; }
 img { display: block; width: 100%; max-width: 1400px; margin: 0.5em 0; }
 p.note { color: #555; font-size: 0.9em; }
 """
@@ -41,7 +46,7 @@ def html_cell(text: str, label: bool) -> str:
 def html_table(head: list[str], rows: list[list[str]], labels: int) -> str:
     cells = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     cells += ["<tr>" + "".join(html_cell(c, i < labels) for i, c in enumerate(row)) + "</tr>" for row in rows]
-    return "<table>\n" + "\n".join(cells) + "\n</table>"
+    return "<div class=table><table>\n" + "\n".join(cells) + "\n</table></div>"
 
 
 def horizon_table(horizon: dict) -> str:
@@ -135,10 +140,15 @@ def section_html(section, level: int = 2) -> str:
     if len(pieces) > 1:
         parts.append("<p class=note>Unrelated tasks: each has a table and figures of its own.</p>")
         return "\n".join(parts + [section_html(piece, level + 1) for piece in pieces])
-    head, rows = table_rows(section.records, section.rows_by)
+    head, rows = table_rows(section.records, section.rows_by, DECIDING)
+    every_head, every_rows = table_rows(section.records, section.rows_by, COLUMNS)
     parts += ["<p class=note>Test scores of each run's last evaluation; mean (min..max) over seeds; the "
-              "memoryless baseline beside every score. Early stopping and the best step read validation only.</p>",
-              best_note(section), html_table(head, rows, len(head) - len(COLUMNS))]
+              "memoryless baseline beside recall; solved counts the runs that reach test recall "
+              f"{SOLVED_AT}. Early stopping and the best step read validation only.</p>",
+              best_note(section), html_table(head, rows, len(head) - len(DECIDING)),
+              "<details><summary>Every score (loss, accuracy, sequence accuracy, validation recall, recall at the "
+              "best validation step, memoryless accuracy)</summary>\n"
+              + html_table(every_head, every_rows, len(every_head) - len(COLUMNS)) + "\n</details>"]
     if section.horizon:
         parts.append(horizon_table(section.horizon))
     for draw in FIGURES:

@@ -6,20 +6,35 @@ None where the figure has nothing to show (no delay among the axes, say); `png` 
 made with `Figure` itself, not pyplot, so no backend is chosen for the process: a notebook keeps showing its
 own figures inline, and nothing here needs a display.
 
-Colours: one a group (a model, say), from a qualitative map with as many distinct colours as groups (up to
-20); the seeds of a group share its colour and differ by line style. The legend sits outside the axes, on
-the right, so it never covers a curve.
+What keeps a figure readable:
+- Learning curves come a panel a task setting (the sweep's task axes), a colour, marker and line style a group
+  of the other axes (a model, say); each seed is a thin line and the group's mean over its seeds a thick one,
+  so 18 runs read as a few means with their spread, and the legend has an entry a group, not a run. The
+  groups' markers sit on different evaluations, so equal curves (all at 1.0, say) all show.
+- Recall against delay or state size gives each group its own marker and line style and moves its points a
+  little sideways (a dodge), so two groups with equal scores both stay in sight, neither under the other.
+- The figures lay themselves out with matplotlib's constrained layout and put the legend outside the axes, on
+  the right, its entries wrapped to a few words a line: nothing covers a curve, and no layout warning is printed
+  however many or long the entries are.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 
 from seqmem.report.tables import DELAY_KEYS, axis_label, group, readable, shown
 from seqmem.run.records import field, number
 
 MAX_GROUPS = 20
-LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+LEGEND_WIDTH = 42  # characters a legend line: a sweep's many axes make long labels, which would squeeze the axes
+PANEL_COLUMNS = 3
+KEYS = ("memoryless", "each seed (thin); mean over seeds (thick)")  # the legend's keys, after the groups
+MIN_STEP = 0.01  # the least shift between two groups, a share of the x axis' span
+DODGE = 0.12  # the share of the smallest gap between two x values that a figure's groups spread across
 
 
 def colours(n: int) -> list:
@@ -30,23 +45,44 @@ def colours(n: int) -> list:
     return [palette(i) for i in range(n)]
 
 
-def new_figure():
+def new_figure(panels: int = 1):
+    """A figure of `panels` axes sharing the recall scale, at most PANEL_COLUMNS a row: (figure, list of axes)."""
     from matplotlib.figure import Figure  # as above
 
-    fig = Figure(figsize=(11, 4.4), dpi=100)
-    return fig, fig.add_subplot()
+    columns = min(panels, PANEL_COLUMNS)
+    rows = math.ceil(panels / columns)
+    fig = Figure(figsize=(11, 4.4 if rows == 1 else 1.2 + 3.0 * rows), dpi=100, layout="constrained")
+    axes = fig.subplots(rows, columns, sharey=True, squeeze=False).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, list(axes[:panels])
 
 
-def finish(fig, ax, title: str, xlabel: str, ylabel: str, more: int = 0):
-    ax.set_title(readable(title) + (f" (the first {MAX_GROUPS} groups; {more} more not drawn)" if more else ""), fontsize=11)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    fig.tight_layout()
+def finish(fig, axes: list, title: str, xlabel: str, ylabel: str, more: int = 0):
+    """Titles, labels, the recall scale and one legend for the figure, outside the axes on the right."""
+    title = readable(title) + (f" (the first {MAX_GROUPS} groups; {more} more not drawn)" if more else "")
+    if len(axes) == 1:
+        axes[0].set_title(title, fontsize=11)
+    else:
+        fig.suptitle(title, fontsize=11)
+    for i, ax in enumerate(axes):
+        ax.set_xlabel(xlabel)
+        if i % PANEL_COLUMNS == 0:
+            ax.set_ylabel(ylabel)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    entries = {}
+    for ax in axes:  # an entry a label over every panel, the first panel's handle
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(text, handle)
+    entries = {**{t: h for t, h in entries.items() if t not in KEYS}, **{t: h for t, h in entries.items() if t in KEYS}}
+    if entries:
+        fig.legend(list(entries.values()), [wrapped(t) for t in entries], fontsize=8, loc="outside right upper")
     return fig
+
+
+def wrapped(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, LEGEND_WIDTH, break_on_hyphens=False)) or text
 
 
 def png(fig) -> bytes:
@@ -68,24 +104,75 @@ def baselines(ax, records: list[dict]) -> None:
         ax.axhline(value, color="grey", linestyle=(0, (6, 3)), linewidth=1, label="memoryless" if i == 0 else None)
 
 
+def task_keys(section) -> list[str]:
+    """What sets a learning-curve panel apart: the task axes of a sweep (its task's settings); a list of unrelated
+    runs, the task."""
+    if section.by is None:
+        return ["task"]
+    return [k for k in section.rows_by if k == "task" or k.startswith("task.")]
+
+
+def mean_curve(histories: list[list[dict]], x: str) -> tuple[list, list]:
+    """The mean over seeds, evaluation by evaluation up to the shortest run (an early-stopped seed ends there):
+    x the mean of the seeds' x (steps agree; seconds differ a little), y the mean recall."""
+    length = min(len(h) for h in histories)
+    xs = [sum(h[i][x] for h in histories) / len(histories) for i in range(length)]
+    ys = [sum(h[i]["recall_accuracy"] for h in histories) / len(histories) for i in range(length)]
+    return xs, ys
+
+
+def spaced(points: int, i: int, groups: int) -> tuple[int, int]:
+    """Markers on about eight of a curve's points, or every few points where there are few, each group starting
+    one later than the one before: groups with equal curves show their markers side by side, not one over the
+    other. A curve shorter than its group's start (a run stopped at its first evaluation) is marked from its
+    first point: a line of one point is its marker alone."""
+    every = max(min(groups, len(LINESTYLES)), round(points / 8), 1)
+    start = i % every
+    return (start if start < points else 0, every)
+
+
+def in_order(key: tuple) -> tuple:
+    """A panel's place: numbers by value (delay 10 after 8), then anything else by its text."""
+    return tuple((0, v, "") if number(v) else (1, 0, str(v)) for v in key)
+
+
 def draw_curves(section, x: str, title: str, xlabel: str):
-    """Test recall at every evaluation against `x` (step or train_seconds): a colour a group, a line style a seed."""
+    """Test recall at every evaluation against `x` (step or train_seconds): a panel a task setting, a colour,
+    marker and line style a group of the other axes, each seed a thin line and the group's mean over seeds a
+    thick one (a group of one run, its own line thick)."""
     if not section.records:
         return None
-    fig, ax = new_figure()
-    by = ["run"] if section.by is None else section.rows_by
-    groups = group(section.records, by)
+    panel_by = task_keys(section)
+    colour_by = [k for k in (["run"] if section.by is None else section.rows_by) if k not in panel_by]
+    groups = group(section.records, colour_by)
     palette = colours(min(len(groups), MAX_GROUPS))
-    for i, (key, runs) in enumerate(groups[:MAX_GROUPS]):
-        for j, run in enumerate(runs):
-            history = section.curves.get(run["run"], [])
-            ax.plot([h[x] for h in history], [h["recall_accuracy"] for h in history], color=palette[i],
-                    linestyle=LINESTYLES[j % len(LINESTYLES)], linewidth=1.3, alpha=0.9,
-                    marker="." if len(history) < 30 else None, label=label(by, key) if j == 0 else None)
-    if any(len(runs) > 1 for _, runs in groups):
-        ax.plot([], [], color="black", linestyle="-", label="line style: seed")
-    baselines(ax, section.records)
-    return finish(fig, ax, title, xlabel, "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
+    colour_of = {key: i for i, (key, _) in enumerate(groups[:MAX_GROUPS])}
+    panels = sorted(group(section.records, panel_by), key=lambda p: in_order(p[0]))
+    fig, axes = new_figure(len(panels))
+    seeds = False
+    for ax, (panel_key, records) in zip(axes, panels, strict=True):
+        for key, runs in group(records, colour_by):
+            if key not in colour_of:
+                continue
+            i = colour_of[key]
+            histories = [h for h in (section.curves.get(r["run"], []) for r in runs) if h]
+            if not histories:
+                continue
+            if len(histories) > 1:
+                seeds = True
+                for history in histories:
+                    ax.plot([h[x] for h in history], [h["recall_accuracy"] for h in history], color=palette[i],
+                            linewidth=0.8, alpha=0.45, gid="seed")
+            xs, ys = mean_curve(histories, x)
+            ax.plot(xs, ys, color=palette[i], linewidth=2.2, gid="mean", label=label(colour_by, key),
+                    linestyle=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i % len(MARKERS)], markersize=6,
+                    markerfacecolor="none", markeredgewidth=1.4, markevery=spaced(len(xs), i, len(colour_of)))
+        baselines(ax, records)
+        if panel_by and len(panels) > 1:
+            ax.set_title(label(panel_by, panel_key), fontsize=10)
+    if seeds:
+        axes[0].plot([], [], color="black", linewidth=0.8, alpha=0.45, label=KEYS[1])
+    return finish(fig, axes, title, xlabel, "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
 
 
 def draw_learning_curves(section):
@@ -94,6 +181,51 @@ def draw_learning_curves(section):
 
 def draw_recall_by_seconds(section):
     return draw_curves(section, "train_seconds", "Recall against training time", "training seconds")
+
+
+def dodge(xs: list[float], groups: int, log: bool) -> list[float]:
+    """Each group's factor (log scale) or shift (linear) sideways, centred on the true x: spread over DODGE of
+    the smallest gap between two distinct x values, so the points of equal groups sit side by side; at least
+    MIN_STEP of the axis' span apart, so close values (a horizon's bisection: 20, 21) still part them."""
+    values = sorted({math.log10(v) if log else v for v in xs if not log or v > 0})
+    gaps = [b - a for a, b in zip(values, values[1:], strict=False) if b > a]
+    span = values[-1] - values[0] if gaps else (0.3 if log else max(1.0, abs(values[0]) if values else 1.0))
+    step = max(DODGE * (min(gaps) if gaps else span) / max(1, groups - 1), MIN_STEP * span)
+    shifts = [(i - (groups - 1) / 2) * step for i in range(groups)]
+    return [10 ** s for s in shifts] if log else shifts
+
+
+def draw_by(records: list[dict], key: str, by: list[str], log: bool, title: str, xlabel: str):
+    """Test recall against `key`, a line a group of `by` through its values: each point the mean over seeds with
+    the spread (min..max) as error bars, a marker, line style and small sideways shift a group; the x ticks at
+    the true values."""
+    fig, axes = new_figure()
+    ax = axes[0]
+    groups = group(records, by)
+    drawn = groups[:MAX_GROUPS]
+    palette = colours(len(drawn))
+    shifts = dodge([field(r, key) for r in records], len(drawn), log)
+    for i, (colour, shift, (name, runs)) in enumerate(zip(palette, shifts, drawn, strict=True)):
+        points = sorted(group(runs, [key]), key=lambda g: g[0][0])
+        xs, means, lows, highs = [], [], [], []
+        for (value,), rs in points:
+            scores = [r["recall_accuracy"] for r in rs]
+            mean = sum(scores) / len(scores)
+            xs.append(value * shift if log else value + shift)
+            means.append(mean)
+            lows.append(max(0.0, mean - min(scores)))  # rounding can put the mean a hair outside the range
+            highs.append(max(0.0, max(scores) - mean))
+        ax.errorbar(xs, means, yerr=[lows, highs], marker=MARKERS[i % len(MARKERS)], markersize=6, capsize=3,
+                    color=colour, linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.5, alpha=0.9,
+                    label=label(by, name))
+    baselines(ax, records)
+    if log:
+        ax.set_xscale("log")
+    ticks = sorted({field(r, key) for r in records})
+    if len(ticks) <= 12:
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+    return finish(fig, axes, title, xlabel, "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
 
 
 def draw_recall_by_delay(section):
@@ -105,26 +237,10 @@ def draw_recall_by_delay(section):
     records = [r for r in section.records if number(field(r, delay)) and number(r.get("recall_accuracy"))]
     if not records:
         return None
-    fig, ax = new_figure()
-    others = [k for k in section.rows_by if k != delay]
-    groups = group(records, others)
-    palette = colours(min(len(groups), MAX_GROUPS))
-    for colour, (key, runs) in zip(palette, groups, strict=False):
-        points = sorted(group(runs, [delay]), key=lambda g: g[0][0])
-        xs, means, lows, highs = [], [], [], []
-        for (d,), rs in points:
-            values = [r["recall_accuracy"] for r in rs]
-            mean = sum(values) / len(values)
-            xs.append(d)
-            means.append(mean)
-            lows.append(max(0.0, mean - min(values)))  # rounding can put the mean a hair outside the range
-            highs.append(max(0.0, max(values) - mean))
-        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, color=colour, label=label(others, key))
-    baselines(ax, records)
-    if max(field(r, delay) for r in records) > 20 * max(1, min(field(r, delay) for r in records)):
-        ax.set_xscale("log")
-    return finish(fig, ax, f"Recall against {axis_label(delay)}", axis_label(delay), "test recall accuracy",
-                  max(0, len(groups) - MAX_GROUPS))
+    delays = [field(r, delay) for r in records]
+    log = min(delays) > 0 and max(delays) > 20 * max(1, min(delays))
+    return draw_by(records, delay, [k for k in section.rows_by if k != delay], log,
+                   f"Recall against {axis_label(delay)}", axis_label(delay))
 
 
 def draw_profile(section):
@@ -139,7 +255,7 @@ def draw_profile(section):
         return None
     models = list(result["models"])[:MAX_GROUPS]
     tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
-    fig = Figure(figsize=(2.6 * (len(tasks) + 1) + 2.2, 4.4), dpi=100)
+    fig = Figure(figsize=(2.6 * (len(tasks) + 1) + 2.2, 4.4), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(tasks) + 1, sharey=True, squeeze=False)[0]
     palette = colours(len(models))
 
@@ -170,39 +286,25 @@ def draw_profile(section):
     bars(axes[-1], scores, "score: settings solved,\nmean over tasks", None,
          [f"{s['mean']:.2f}" if s["mean"] is not None else "" for s in scores])
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, [x.replace("$", r"\$") for x in labels], fontsize=8, loc="upper left",
-               bbox_to_anchor=(1.0, 0.9))
+    fig.legend(handles, [wrapped(x.replace("$", r"\$")) for x in labels], fontsize=8, loc="outside right upper")
     fig.suptitle(f"Memory profile, suite {result.get('suite')}: {result['budget']} updates, ~{result['target_parameters']}"
                  f" parameters; above each bar the fraction of settings solved", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def draw_recall_by_state_size(section):
     """Test recall against the numbers a model carries (summary.json's state_size), as zoology's README and Based's
     Figure 2 plot MQAR: a line a model through its sizes, each point the mean over seeds with the spread (min..max)
-    as error bars, the state size on a log scale. None unless the runs carry at least two state sizes. A sweep over
-    learning rates is drawn as given; `seqmem report --choose lr` draws each point at its rate chosen on validation.
+    as error bars, the state size on a log scale; a marker and a small sideways shift a line, as against delay.
+    None unless the runs carry at least two state sizes. A sweep over learning rates is drawn as given;
+    `seqmem report --choose lr` draws each point at its rate chosen on validation.
     """
     records = [r for r in section.records if number(r.get("state_size")) and number(r.get("recall_accuracy"))]
-    if section.by is None or len({r["state_size"] for r in records}) < 2:
+    if section.by is None or len({r["state_size"] for r in records}) < 2 or min(r["state_size"] for r in records) <= 0:
         return None
-    fig, ax = new_figure()
     by = [k for k in section.rows_by if k == "model.name" or k == "model" or k.startswith("task.")]
-    groups = group(records, by)
-    palette = colours(min(len(groups), MAX_GROUPS))
-    for colour, (key, runs) in zip(palette, groups, strict=False):
-        points = sorted(group(runs, ["state_size"]), key=lambda g: g[0][0])
-        xs = [size for (size,), _ in points]
-        values = [[r["recall_accuracy"] for r in rs] for _, rs in points]
-        means = [sum(v) / len(v) for v in values]
-        lows = [max(0.0, m - min(v)) for m, v in zip(means, values, strict=True)]
-        highs = [max(0.0, max(v) - m) for m, v in zip(means, values, strict=True)]
-        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, color=colour, label=label(by, key))
-    baselines(ax, records)
-    ax.set_xscale("log")
-    return finish(fig, ax, "Recall against state size", "state size (numbers carried, zoology's count)",
-                  "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
+    return draw_by(records, "state_size", by, True, "Recall against state size",
+                   "state size (numbers carried, zoology's count)")
 
 
 FIGURES = (draw_profile, draw_recall_by_delay, draw_recall_by_state_size, draw_learning_curves, draw_recall_by_seconds)
