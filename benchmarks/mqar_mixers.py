@@ -11,7 +11,12 @@ parameters and state size (zoology's count), so the report draws recall against 
     seqmem sweep benchmarks/mqar_mixers.py --out runs/mqar-mixers                       # every mixer, 1 seed
     seqmem report runs/mqar-mixers --choose train.lr --figures docs/img                 # each at its chosen rate
     BENCH_MODELS=gla,mlstm BENCH_SEEDS=3 seqmem sweep benchmarks/mqar_mixers.py --out runs/mqar-mixers
+    BENCH_CHOSEN=gla:0.00215,deltanet:0.01 BENCH_SEED_LIST=1,2 seqmem sweep benchmarks/mqar_mixers.py --out runs/mqar-mixers
     BENCH_QUICK=1 seqmem sweep benchmarks/mqar_mixers.py --out /tmp/mq                  # seconds: tiny, two mixers
+
+`BENCH_CHOSEN` (model:lr pairs) runs each model at its one rate only: the rate chosen on validation from a first
+pass of one seed over the grid, given more seeds. The points of both passes share a folder, and a rerun skips
+what is done.
 """
 
 import sys
@@ -32,11 +37,14 @@ task = ({"length": 12, "pairs": 2, "queries": 2, "vocab": 16, "test_size": 16, "
         {**SETTINGS[length], "vocab": 256, "test_size": 1000, "validation_size": 1000})
 steps = 3 if quick else option("steps", 600)
 lrs = [1e-3] if quick else option("lrs", LRS)
-seeds = [0] if quick else list(range(option("seeds", 1)))
+seeds = [0] if quick else option("seed_list", list(range(option("seeds", 1))))  # BENCH_SEED_LIST=1,2: those only
+
+chosen = [pair.split(":") for pair in option("chosen", [])] if not quick else []
+pairs = [(model, float(lr)) for model, lr in chosen] or [(model, lr) for model in models for lr in lrs]
 
 tags = {"benchmark": "mqar_mixers"}
 configs = [{"task": {"name": "associative-recall", "layout": "zoology", **task},
             "model": {"name": model, "d_model": 16 if quick else 64, "layers": 2},
             "train": {"optimizer": "adam", "lr": lr, "clip": 1.0, "batch_size": 64, "steps": steps,
                       "eval_every": min(100, steps), "stop_at": 0.99, "seed": seed}}
-           for model in models for lr in lrs for seed in seeds]
+           for model, lr in pairs for seed in seeds]
