@@ -112,8 +112,10 @@ def reported_profile(out, result, tmp_path):
     models, printed = list(json.loads((out / "profile.json").read_text())["models"]), []  # as the file has them
     report([str(out)], html=str(tmp_path / "page.html"), figures=str(tmp_path / "figures"), say=printed.append,
            err=printed.append)
+    assert printed[0].split(":\n", 1)[1].startswith("memory profile, suite")  # the profile first; runs on request
     profile_lines = printed[0].split("memory profile, suite")[1].splitlines()
-    assert [line.split()[0] for line in profile_lines[2:]] == models and set(models) == {"gru", "MinGRU"}
+    assert profile_lines[-1].startswith("(") and "runs: --wide shows them" in profile_lines[-1]
+    assert [line.split()[0] for line in profile_lines[2:-1]] == models and set(models) == {"gru", "MinGRU"}
     page = (tmp_path / "page.html").read_text()
     assert "<h3>Memory profile</h3>" in page and page.count('alt="profile"') == 1
     assert (tmp_path / "figures" / "bench-profile.png").read_bytes()[:4] == b"\x89PNG"

@@ -33,11 +33,16 @@ def render(sections: list, fmt: str, wide: bool = False) -> str:
         for section in sections:
             if len(sections) > 1 or section.by is not None:
                 parts.append(f"{section.title}:")
+            if section.profile:  # a profile's own table says what it found; its runs' table only on request
+                parts.append(profile_text(section.profile))
+                if wide:
+                    parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown", wide=True))
+                else:
+                    parts.append(f"({len(section.records)} runs: --wide shows them, --format csv every score)")
+                continue
             parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown", wide=wide))
             if section.horizon:
                 parts.append(horizon_text(section.horizon))
-            if section.profile:
-                parts.append(profile_text(section.profile))
         return "\n".join(parts) + "\n"
     rows = [row for section in sections for row in data_rows(section)]
     if fmt == "json":
