@@ -204,7 +204,10 @@ def draw_by(records: list[dict], key: str, by: list[str], log: bool, title: str,
     groups = group(records, by)
     drawn = groups[:MAX_GROUPS]
     palette = colours(len(drawn))
-    shifts = dodge([field(r, key) for r in records], len(drawn), log)
+    shared = len({field(r, key) for _, runs in drawn for r in runs}) < sum(len({field(r, key) for r in runs})
+                                                                             for _, runs in drawn)
+    # shifted sideways only where two groups share an x value; else each point stays at its true x
+    shifts = dodge([field(r, key) for r in records], len(drawn), log) if shared else [1.0 if log else 0.0] * len(drawn)
     for i, (colour, shift, (name, runs)) in enumerate(zip(palette, shifts, drawn, strict=True)):
         points = sorted(group(runs, [key]), key=lambda g: g[0][0])
         xs, means, lows, highs = [], [], [], []
@@ -222,7 +225,9 @@ def draw_by(records: list[dict], key: str, by: list[str], log: bool, title: str,
     if log:
         ax.set_xscale("log")
     ticks = sorted({field(r, key) for r in records})
-    if len(ticks) <= 12:
+    apart = all((b / a if log else b - a) >= (1.25 if log else (ticks[-1] - ticks[0]) / 20)
+                for a, b in zip(ticks, ticks[1:], strict=False))  # labels that would overlap are left to matplotlib
+    if len(ticks) <= 12 and apart:
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
     return finish(fig, axes, title, xlabel, "test recall accuracy", max(0, len(groups) - MAX_GROUPS))
@@ -304,7 +309,7 @@ def draw_recall_by_state_size(section):
         return None
     by = [k for k in section.rows_by if k == "model.name" or k == "model" or k.startswith("task.")]
     return draw_by(records, "state_size", by, True, "Recall against state size",
-                   "state size (numbers carried, zoology's count)")
+                   "state size (numbers the state carries)")
 
 
 FIGURES = (draw_profile, draw_recall_by_delay, draw_recall_by_state_size, draw_learning_curves, draw_recall_by_seconds)
