@@ -65,3 +65,15 @@ def test_a_sweep_piped_to_a_file_says_where_it_is(tmp_path, monkeypatch, capsys)
 
 def test_durations_read_as_a_person_writes_them():
     assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
+
+
+def test_a_notebooks_output_is_a_terminal_and_ipykernel_merely_loaded_is_not(monkeypatch):
+    import sys
+    import types
+
+    from seqmem.run.progress import on_terminal
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))  # loaded by an earlier import
+    assert not on_terminal(io.StringIO())
+    cell = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})()
+    assert on_terminal(cell)

@@ -36,7 +36,7 @@ def duration(seconds: float) -> str:
 def on_terminal(stream) -> bool:
     """Whether a bar can redraw itself there: a terminal, or a notebook's own output (which tqdm.auto draws as
     a widget)."""
-    if "ipykernel" in sys.modules and stream in (sys.stdout, sys.stderr):
+    if type(stream).__module__.startswith("ipykernel"):  # a notebook cell's own output stream
         return True
     try:
         return stream.isatty()
