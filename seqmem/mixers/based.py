@@ -26,7 +26,7 @@ from torch import nn
 
 from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
-from seqmem.kernels.causal_conv import depthwise_causal_conv
+from seqmem.kernels.stream_conv import short_conv
 from seqmem.mixers.attention import Attention
 from seqmem.mixers.linear_attention import LinearAttention
 from seqmem.models import register_model
@@ -62,10 +62,8 @@ class Based(nn.Module):
 
     def convolve(self, u: torch.Tensor, past):
         """h = u + gate(u) o conv(u): u (B, L, D), past None or (B, K-1, D) -> h (B, L, D), the next past."""
-        past = u.new_zeros(u.shape[0], self.conv_size - 1, self.d_model) if past is None else past
-        padded = torch.cat([past, u], dim=1)  # (B, K-1+L, D)
-        h = u + self.gate(u) * depthwise_causal_conv(padded, self.conv.weight, self.conv.bias)
-        return h, padded[:, padded.shape[1] - (self.conv_size - 1):]
+        convolved, past = short_conv(u, self.conv.weight, self.conv.bias, past)
+        return u + self.gate(u) * convolved, past
 
     def forward(self, u: torch.Tensor, state=None):
         """The chunked form: u (B, L, D), state None or (conv inputs, linear attention's, window's) -> y, state."""
