@@ -24,8 +24,8 @@ from torch import nn
 
 from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
-from seqmem.kernels.causal_conv import depthwise_causal_conv
 from seqmem.kernels.delta_rule import delta_rule_chunked, delta_rule_steps, flops_per_head
+from seqmem.kernels.stream_conv import short_conv
 from seqmem.models import register_model
 
 
@@ -111,11 +111,9 @@ class DeltaNet(nn.Module):
         """The chunked form: u `(B, L, D)`, state None or `(conv past, S)`. Returns y `(B, L, D)` and the state."""
         past, S = self.start(u, state)
         x, beta, log_decay, gate = self.split(u)
-        padded = torch.cat([past, x], dim=1)  # (B, conv_size - 1 + L, conv_width)
-        x = F.silu(depthwise_causal_conv(padded, self.conv.weight, None))  # (B, L, conv_width)
-        q, k, v = self.heads_of(x)
+        x, past = short_conv(x, self.conv.weight, None, past)  # (B, L, conv_width), its next past
+        q, k, v = self.heads_of(F.silu(x))
         o, S = delta_rule_chunked(q, k, v, beta, log_decay, S, self.chunk)
-        past = padded[:, padded.shape[1] - (self.conv_size - 1):]
         return self.output(o, gate), (past, S)
 
     def step_by_step(self, u: torch.Tensor, state=None):

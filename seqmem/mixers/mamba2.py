@@ -31,7 +31,7 @@ from torch import nn
 from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.kernels import scalar_decay
-from seqmem.kernels.causal_conv import depthwise_causal_conv
+from seqmem.kernels.stream_conv import short_conv
 from seqmem.models import register_model
 
 
@@ -93,9 +93,8 @@ class Mamba2(nn.Module):
         batch, L, _ = u.shape
         conv_state, ssm_state = (None, None) if state is None else state
         z, xBC, dt = self.in_proj(u).split([self.inner, self.conv_width, self.heads], dim=-1)
-        past = u.new_zeros(batch, self.conv_size - 1, self.conv_width) if conv_state is None else conv_state
-        padded = torch.cat([past, xBC], dim=1)  # (B, K-1+L, E+2N)
-        xBC = F.silu(depthwise_causal_conv(padded, self.conv.weight, self.conv.bias))  # (B, L, E+2N)
+        xBC, conv_state = short_conv(xBC, self.conv.weight, self.conv.bias, conv_state)  # (B, L, E+2N), its next past
+        xBC = F.silu(xBC)
         x, B, C = xBC.split([self.inner, self.d_state, self.d_state], dim=-1)
         dt = F.softplus(dt + self.dt_bias).transpose(1, 2)  # (B, H, L)
         x = x.view(batch, L, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, P)
@@ -104,7 +103,7 @@ class Mamba2(nn.Module):
         y = (y + self.D[:, None, None] * x).transpose(1, 2).reshape(batch, L, self.inner)  # (B, L, E)
         gated = y * F.silu(z)
         normed = gated * torch.rsqrt(gated.pow(2).mean(-1, keepdim=True) + 1e-5) * self.norm_weight
-        return self.out_proj(normed), (padded[:, padded.shape[1] - (self.conv_size - 1):], ssm_state)
+        return self.out_proj(normed), (conv_state, ssm_state)
 
     def forward(self, u: torch.Tensor, state=None):
         """The chunked form: u (B, L, D), state None or (conv inputs (B, K-1, E+2N), SSM (B, H, N, P))."""
