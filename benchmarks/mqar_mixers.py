@@ -2,7 +2,8 @@
 chosen on validation from zoology's grid.
 
 A sweep file: MQAR in zoology's layout at (L=64, 4 pairs) or (L=128, 8 pairs) (`BENCH_LENGTH`), vocabulary 256,
-every mixer in the backbone at d_model 64, 2 layers with an MLP a block, Adam, clip 1, batch 64, the learning
+every mixer in the backbone at d_model 64, 2 layers with an MLP a block (the models with a frame of their own,
+`BENCH_MODELS=gru,lstm,tcn,s4d,lru,mamba`, at the mqar-64 recipes' sizes), Adam, clip 1, batch 64, the learning
 rates logspace(1e-4, 1e-2, 4) (zoology's Figure 2 grid, `BENCH_LRS`), at most `BENCH_STEPS` updates (600)
 with an evaluation every 100 and a stop once validation recall reaches 0.99. The budget is in updates, not
 seconds, so the load on the machine changes how long a run takes but not what it learns. Each run records its
@@ -27,6 +28,15 @@ from harness import option  # noqa: E402
 
 MIXERS = ["attention", "linear-attention", "based", "retnet", "gla", "deltanet", "gated-deltanet", "mamba2",
           "mlstm", "baseconv", "hyena", "h3"]
+# The models with a frame of their own, at the mqar-64 recipes' sizes (the LRU at S4D's: no recipe names it).
+RECIPE_MODELS = {
+    "gru": {"hidden": 64, "encoder": "embedding", "embedding_dim": 64},
+    "lstm": {"hidden": 64, "encoder": "embedding", "embedding_dim": 64},
+    "tcn": {"levels": 5, "kernel_size": 4, "channels": 64, "encoder": "embedding", "embedding_dim": 64},
+    "s4d": {"d_model": 64, "layers": 2, "state_size": 64, "encoder": "embedding", "embedding_dim": 64},
+    "lru": {"d_model": 64, "layers": 2, "state_size": 64, "encoder": "embedding", "embedding_dim": 64},
+    "mamba": {"d_model": 64, "layers": 2, "state_size": 16, "encoder": "embedding", "embedding_dim": 64},
+}
 LRS = [1e-4, 4.64e-4, 2.15e-3, 1e-2]
 SETTINGS = {64: {"length": 64, "pairs": 4, "queries": 4}, 128: {"length": 128, "pairs": 8, "queries": 8}}
 
@@ -44,7 +54,7 @@ pairs = [(model, float(lr)) for model, lr in chosen] or [(model, lr) for model i
 
 tags = {"benchmark": "mqar_mixers"}
 configs = [{"task": {"name": "associative-recall", "layout": "zoology", **task},
-            "model": {"name": model, "d_model": 16 if quick else 64, "layers": 2},
+            "model": {"name": model, **RECIPE_MODELS.get(model, {"d_model": 16 if quick else 64, "layers": 2})},
             "train": {"optimizer": "adam", "lr": lr, "clip": 1.0, "batch_size": 64, "steps": steps,
                       "eval_every": min(100, steps), "stop_at": 0.99, "seed": seed}}
            for model, lr in pairs for seed in seeds]
