@@ -387,3 +387,43 @@ def test_each_task_trains_a_few_updates_on_its_fixed_set(name, settings, tmp_pat
     assert summary["steps"] == 4 and np.isfinite(summary["loss"])
     assert 0 <= summary["recall_accuracy"] <= 1 and summary["baseline"]["recall_accuracy"] < 0.5
 
+
+# the suite
+
+MAD_BASELINES = {  # athms/mad-lab configs/tasks/*.yml, `baseline:` (multi_query True, MADConfig's default)
+    "in-context-recall": {"vocab_size": 16, "seq_len": 128, "num_train_examples": 12800},
+    "fuzzy-in-context-recall": {"vocab_size": 16, "seq_len": 128, "num_train_examples": 12800,
+                                "k_motif_size": 3, "v_motif_size": 3},
+    "noisy-in-context-recall": {"vocab_size": 32, "noise_vocab_size": 16, "seq_len": 128,
+                                "num_train_examples": 12800, "frac_noise": 0.2},
+    "selective-copying": {"vocab_size": 16, "seq_len": 256, "num_tokens_to_copy": 16, "num_train_examples": 12800},
+    "compression": {"vocab_size": 16, "seq_len": 32, "num_train_examples": 12800},
+    "memorization": {"vocab_size": 256, "seq_len": 32, "num_train_examples": 256},
+}
+
+
+def test_the_mad_suite_is_mad_labs_six_tasks_at_their_baseline_settings_over_its_grid():
+    from seqmem.sweeps.bench import load_suite, task_config
+
+    suite = load_suite("mad")
+    assert suite.grid == {"lr": [1e-4, 5e-4, 1e-3], "weight_decay": [0.0, 0.1]}  # mad-lab's make_benchmark_mad_configs
+    assert suite.train["batch_size"] == 128 and suite.train["optimizer"] == "adamw"
+    made = {}
+    for spec in suite.tasks:
+        assert len(spec.values) == 1
+        config = task_config(spec, spec.values[0])
+        name = "selective-copying" if config["name"] == "selective-copy" else config["name"]
+        assert config["test_size"] == 1280  # mad-lab's num_test_examples
+        made[name] = seqmem.make_task(**{**config, "train_size": 0, "test_size": 5, "validation_size": 5})
+        mad = MAD_BASELINES[name]
+        assert config["train_size"] == mad["num_train_examples"] and made[name].vocab_size - (
+            name == "compression") == mad["vocab_size"]
+    assert set(made) == set(MAD_BASELINES)
+    assert made["selective-copying"].span == 256 and made["selective-copying"].recall_length == 16
+    assert made["selective-copying"].layout == "mad"
+    assert made["in-context-recall"].span == 127 and made["fuzzy-in-context-recall"].span == 128
+    assert (made["fuzzy-in-context-recall"].key_size, made["fuzzy-in-context-recall"].value_size) == (3, 3)
+    noisy = made["noisy-in-context-recall"]
+    assert (noisy.noise_vocab, noisy.frac_noise, noisy.length) == (16, 0.2, 128)
+    assert made["memorization"].length == made["compression"].length == 32
+    assert made["memorization"].map_seed == 12345  # MADConfig.seed, which seeds its map
