@@ -28,6 +28,15 @@ def test_selective_copy_recalls_the_scattered_symbols_in_order():
     assert not torch.equal(task.get("test", torch.arange(5)).x, task.get("validation", torch.arange(5)).x)
 
 
+def test_selective_copy_trains_on_a_fixed_set_with_train_size():
+    task = seqmem.make_task("selective-copy", layout="mad", blank=20, recall_length=4, train_size=30,
+                            test_size=10, validation_size=10)
+    first, again = next(task.batches("train", 30, seed=0)), next(task.batches("train", 30, seed=1))
+    assert task.size("train") == 30 and task.steps_per_epoch(10) == 3
+    assert sorted(map(tuple, first.x.tolist())) == sorted(map(tuple, again.x.tolist()))  # one set, reshuffled
+    assert seqmem.make_task("selective-copy", test_size=5, validation_size=5).size("train") is None
+
+
 def test_associative_recall_answers_each_query_with_its_value():
     task = seqmem.make_task("associative-recall", pairs=6, queries=4, keys=20, values=10, test_size=50,
                             validation_size=50)

@@ -16,7 +16,7 @@ def add(parser: Parser, verbs) -> None:
                     "(validation recall >= 0.99) beside the test recall and the memoryless recall. One resumable "
                     "sweep; profile.json in --out. See docs/profile.md.")
     bench.add_argument("models", metavar="MODELS", help="models, comma-separated: names or import paths")
-    bench.add_argument("--suite", default="quick", help="quick (default), standard, or a .toml file of your own")
+    bench.add_argument("--suite", default="quick", help="quick (default), standard, mad (mad-lab's six tasks), or a .toml file of your own")
     bench.add_argument("--params", help="the parameter count every model is sized to (e.g. 20k; default the suite's)")
     bench.add_argument("--budget", type=int, help="updates a run (default the suite's)")
     bench.add_argument("--grid", help="the tuning grid, e.g. lr=1e-3,3e-3,wd=0,0.1 (default the suite's)")

@@ -192,18 +192,26 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 class SampledTask(Task):
-    """A task of fresh samples only: `draw(n, generator)` makes a batch; validation and test are fixed draws
-    from their own seeds, kept as batches (these tasks are small), so every model meets the same sequences."""
+    """A task drawn by `draw(n, generator)`: validation and test are fixed draws from their own seeds, kept as
+    batches (these tasks are small), so every model meets the same sequences; training draws fresh samples,
+    or with `train_size` trains on a fixed set of that many drawn once (mad-lab's `num_train_examples`).
+    `draw_train` makes training sequences: `draw`'s, unless a task trains on other targets than it scores."""
 
-    def __init__(self, test_size: int, validation_size: int, data_seed: int):
+    def __init__(self, test_size: int, validation_size: int, data_seed: int, train_size: int = 0):
         self.test_size = check_int("test_size", test_size)
         self.validation_size = check_int("validation_size", validation_size)
         self.data_seed = check_int("data_seed", data_seed, 0)
+        self.train_size = check_int("train_size", train_size, 0)
         self.fixed = {"test": self.draw(test_size, generator_for(data_seed, 0)),
                       "validation": self.draw(validation_size, generator_for(data_seed, 2))}
+        if train_size:
+            self.fixed["train"] = self.draw_train(train_size, generator_for(data_seed, 1))
 
     def draw(self, n: int, generator: torch.Generator) -> Batch:
         raise NotImplementedError
+
+    def draw_train(self, n: int, generator: torch.Generator) -> Batch:
+        return self.draw(n, generator)
 
     def size(self, split: str) -> int | None:
         if split not in ("train", "validation", "test"):
@@ -216,4 +224,4 @@ class SampledTask(Task):
         return self.fixed[split].select(index)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        return self.draw(batch_size, generator)
+        return self.draw_train(batch_size, generator)

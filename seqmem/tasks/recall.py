@@ -41,6 +41,7 @@ class SelectiveCopy(SampledTask):
         recall_length: symbols to remember and reproduce
         alphabet: distinct symbols
         layout: compact (seqmem's), s4 (the S4 repository's generator) or mad (mad-lab's)
+        train_size: train on a fixed set of this many sequences (mad-lab's num_train_examples; 0: fresh ones)
         test_size: sequences in the fixed test set
         validation_size: sequences in the fixed validation set (what early stopping and the best step read)
         data_seed: seed of the fixed data sets (validation, test, and a fixed training set)
@@ -49,7 +50,7 @@ class SelectiveCopy(SampledTask):
     summary = "reproduce recall_length symbols scattered among blanks, in order (compact, s4 or mad layout)"
 
     def __init__(self, blank: int = 64, recall_length: int = 8, alphabet: int = 8, layout: str = "compact",
-                 test_size: int = 1000, validation_size: int = 1000, data_seed: int = 0):
+                 train_size: int = 0, test_size: int = 1000, validation_size: int = 1000, data_seed: int = 0):
         self.blank = check_int("blank", blank)
         self.recall_length = check_int("recall_length", recall_length)
         self.alphabet = check_int("alphabet", alphabet, 2)
@@ -59,7 +60,7 @@ class SelectiveCopy(SampledTask):
         self.vocab_size = self.num_classes = alphabet + 2  # symbols, blank, marker
         self.blank_token, self.marker = alphabet, alphabet + 1
         self.span = self.span_of(blank, recall_length, layout)
-        super().__init__(test_size, validation_size, data_seed)
+        super().__init__(test_size, validation_size, data_seed, train_size)
 
     @staticmethod
     def span_of(blank: int, recall_length: int, layout: str) -> int:
@@ -70,12 +71,12 @@ class SelectiveCopy(SampledTask):
     @classmethod
     def data_bytes(cls, params: dict) -> int:
         p = {**parameter_defaults(cls), **params}
-        return 8 * 3 * (p["test_size"] + p["validation_size"]) * cls.span_of(p["blank"], p["recall_length"],
-                                                                             p["layout"])
+        rows = p["train_size"] + p["test_size"] + p["validation_size"]
+        return 8 * 3 * rows * cls.span_of(p["blank"], p["recall_length"], p["layout"])
 
     def params(self) -> dict:
-        return {k: getattr(self, k) for k in ("blank", "recall_length", "alphabet", "layout", "test_size",
-                                               "validation_size", "data_seed")}
+        return {k: getattr(self, k) for k in ("blank", "recall_length", "alphabet", "layout", "train_size",
+                                               "test_size", "validation_size", "data_seed")}
 
     def draw(self, n: int, generator: torch.Generator) -> Batch:
         if self.layout != "compact":
