@@ -262,6 +262,24 @@ def test_the_narrow_profile_fits_100_columns_with_the_longest_labels():
                    "23456"]
 
 
+def test_a_profile_json_an_older_seqmem_wrote_is_still_shown():
+    """No cells, no recall above memoryless, no ranks: a row a task of its means, and a line saying why."""
+    spread = {"mean": 0.5, "min": 0.5, "max": 0.5, "values": [0.5]}
+    task = {"solved": spread, "test_recall": spread, "memoryless_recall": 0.125, "chosen": {"10": {"lr": 0.01}},
+            "per_seed": {"0": 0.5}, "parameters": 19800, "settings": 2, "train_seconds": 3.0}
+    old = {"suite": "quick", "solved_at": 0.99, "budget": 600, "target_parameters": 20000,
+           "models": {"gru": {"tasks": {"copy-memory": task}, "score": spread}}}
+    from seqmem.sweeps.scores import profile_shaped
+
+    assert profile_shaped(old)
+    lines = profile_text(old).splitlines()
+    assert "gru: written by an older seqmem, with no per-setting cells; score -." in lines
+    assert lines[lines.index("gru:") + 1].split() == ["copy-memory", "-", "19.8k", "-", "0.50", "0.50", "0.12", "-", "-",
+                                                      "-"]
+    assert lines[lines.index(next(x for x in lines if x.startswith("rank"))) + 2].split() == [
+        "1", "-", "0.50", "-", "19.8k", "gru"]
+
+
 def reported_profile(out, result, tmp_path):
     """`seqmem report` on the bench folder: the profile's table in the text, on the page, and its figure: a
     panel a task with a bar a model at its test recall, the memoryless recall drawn, and the score panel."""
