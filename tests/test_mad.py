@@ -403,7 +403,7 @@ MAD_BASELINES = {  # athms/mad-lab configs/tasks/*.yml, `baseline:` (multi_query
 
 
 def test_the_mad_suite_is_mad_labs_six_tasks_at_their_baseline_settings_over_its_grid():
-    from seqmem.sweeps.bench import load_suite, task_config
+    from seqmem.sweeps.bench import load_suite
 
     suite = load_suite("mad")
     assert suite.grid == {"lr": [1e-4, 5e-4, 1e-3], "weight_decay": [0.0, 0.1]}  # mad-lab's make_benchmark_mad_configs
@@ -411,7 +411,7 @@ def test_the_mad_suite_is_mad_labs_six_tasks_at_their_baseline_settings_over_its
     made = {}
     for spec in suite.tasks:
         assert len(spec.values) == 1
-        config = task_config(spec, spec.values[0])
+        config = spec.config(spec.values[0])
         name = "selective-copying" if config["name"] == "selective-copy" else config["name"]
         assert config["test_size"] == 1280  # mad-lab's num_test_examples
         made[name] = seqmem.make_task(**{**config, "train_size": 0, "test_size": 5, "validation_size": 5})

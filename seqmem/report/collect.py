@@ -13,8 +13,8 @@ from seqmem.errors import ConfigError
 from seqmem.report.tables import DELAY_KEYS, choose_on_validation, group, hashable, shown, sweep_records
 from seqmem.run.atomic import read_json
 from seqmem.run.records import field, number
-from seqmem.sweeps.bench import profile_shaped
 from seqmem.sweeps.horizon import horizon_shaped
+from seqmem.sweeps.scores import profile_shaped
 from seqmem.sweeps.sweep import entry_problem, index_problem
 
 

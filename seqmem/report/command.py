@@ -17,9 +17,9 @@ from seqmem.errors import ConfigError
 from seqmem.report.collect import chosen_section, collect
 from seqmem.report.outputs import check_outputs
 from seqmem.report.page import write_figures, write_page
+from seqmem.report.profile import profile_text
 from seqmem.report.tables import data_rows, readable, table
 from seqmem.run.atomic import atomic_write, check_writable
-from seqmem.sweeps.bench import profile_text
 from seqmem.sweeps.horizon import horizon_text
 
 FORMATS = ("text", "markdown", "csv", "json", "jsonl")
@@ -34,7 +34,7 @@ def render(sections: list, fmt: str, wide: bool = False) -> str:
             if len(sections) > 1 or section.by is not None:
                 parts.append(f"{section.title}:")
             if section.profile:  # a profile's own table says what it found; its runs' table only on request
-                parts.append(profile_text(section.profile))
+                parts.append(profile_text(section.profile, wide))
                 if wide:
                     parts.append(table(section.records, section.rows_by, markdown=fmt == "markdown", wide=True))
                 else:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from seqmem.report.collect import Section
 from seqmem.report.plots import FIGURES, draw_profile, figure_name, png
+from seqmem.report.profile import headline, notes, profile_tables
 from seqmem.report.tables import COLUMNS, DECIDING, SOLVED_AT, axis_label, group, readable, shown, table_rows
 from seqmem.run.atomic import atomic_write, read_json
 from seqmem.run.records import field, number
-from seqmem.sweeps.bench import profile_rows
 
 # A table never wraps a cell a character a line: no cell wraps (a cell's spread, min..max, sits on a second line
 # under its mean), and a table wider than the window scrolls sideways in its own box, the page itself staying
@@ -120,16 +120,17 @@ def best_note(section) -> str:
 
 
 def profile_html(section) -> str:
-    """The memory profile's table, note and figure; every value from profile.json is escaped."""
+    """The memory profile's tables, notes and figure; every value from profile.json is escaped."""
     result = section.profile
-    head, rows = profile_rows(result)
-    note = (f"Every model at about {html.escape(str(result['target_parameters']))} parameters, "
-            f"{html.escape(str(result['budget']))} updates, the grid point chosen on validation for each task "
-            f"setting; solved = validation recall >= {html.escape(str(result['solved_at']))}; the score is the "
-            "solved fraction averaged over the tasks; mean (min..max) over seeds.")
+    tables = "\n".join(html_table(head, rows, labels) for head, rows, labels in profile_tables(result))
+    note = (f"{html.escape(headline(result))}. Score: test recall above the memoryless recall, (recall - memoryless) "
+            "/ (1 - memoryless), averaged over settings then tasks, at the grid point chosen on validation for each "
+            f"setting; ranked on it, then on solved (validation recall >= {html.escape(str(result['solved_at']))}); "
+            "mean (min..max) over seeds.")
+    below = "".join(f"<p class=note>{html.escape(line)}</p>\n" for line in notes(result))
     data = base64.b64encode(png(draw_profile(section))).decode()
-    return (f"<h3>Memory profile</h3>\n<p class=note>{note}</p>\n" + html_table(head, rows, 1)
-            + f'\n<img alt="profile" src="data:image/png;base64,{data}">')
+    return (f"<h3>Memory profile</h3>\n<p class=note>{note}</p>\n{tables}\n{below}"
+            f'<img alt="profile" src="data:image/png;base64,{data}">')
 
 
 def section_html(section, level: int = 2) -> str:

@@ -26,6 +26,7 @@ import textwrap
 
 from seqmem.report.tables import DELAY_KEYS, axis_label, group, readable, shown
 from seqmem.run.records import field, number
+from seqmem.sweeps.scores import ranked
 
 MAX_GROUPS = 20
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
@@ -251,14 +252,16 @@ def draw_recall_by_delay(section):
 def draw_profile(section):
     """The memory profile (`seqmem bench`): a panel a task with a bar a model, its test recall at the grid point
     chosen on validation (mean over seeds, min..max as error bars) and the fraction of the task's settings it
-    solved written above; the memoryless recall dashed; a last panel with each model's overall score (the
-    solved fraction averaged over tasks). None where the folder holds no profile."""
+    solved written above; the memoryless recall dashed; a last panel with each model's overall score (its test
+    recall above the memoryless recall averaged over settings and tasks, what the ranking reads; the solved
+    fraction where an older profile.json has no such score), the solved fraction above. None where the folder
+    holds no profile."""
     from matplotlib.figure import Figure  # as in new_figure
 
     result = section.profile
     if not result or not result["models"]:
         return None
-    models = list(result["models"])[:MAX_GROUPS]
+    models = ranked(result)[:MAX_GROUPS]
     tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
     fig = Figure(figsize=(2.6 * (len(tasks) + 1) + 2.2, 4.4), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(tasks) + 1, sharey=True, squeeze=False)[0]
@@ -287,13 +290,17 @@ def draw_profile(section):
         memoryless = [s["memoryless_recall"] for s in scores if s]
         ax.axhline(sum(memoryless) / len(memoryless), color="grey", linestyle=(0, (6, 3)), linewidth=1, gid="memoryless",
                    label="memoryless" if ax is axes[0] else None)
-    scores = [result["models"][m]["score"] for m in models]
-    bars(axes[-1], scores, "score: settings solved,\nmean over tasks", None,
-         [f"{s['mean']:.2f}" if s["mean"] is not None else "" for s in scores])
+    by_recall = all("recall_score" in result["models"][m] for m in models)  # an older profile.json has none
+    scores = [result["models"][m]["recall_score" if by_recall else "score"] for m in models]
+    solved = [result["models"][m]["score"]["mean"] for m in models]
+    bars(axes[-1], scores, "score: recall above\nmemoryless, mean over tasks" if by_recall else
+         "score: settings solved,\nmean over tasks", None, [f"{s:.2f}" if s is not None else "" for s in solved])
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, [wrapped(x.replace("$", r"\$")) for x in labels], fontsize=8, loc="outside right upper")
-    fig.suptitle(f"Memory profile, suite {result.get('suite')}: {result['budget']} updates, ~{result['target_parameters']}"
-                 f" parameters; above each bar the fraction of settings solved", fontsize=10)
+    size = (f"widths {', '.join(map(str, result['widths']))}" if result.get("widths")
+            else f"~{result.get('target_parameters')} parameters")
+    fig.suptitle(f"Memory profile, suite {result.get('suite')}: {result['budget']} updates, {size}; above each bar "
+                 "the fraction of settings solved", fontsize=10)
     return fig
 
 

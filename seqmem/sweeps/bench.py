@@ -1,12 +1,12 @@
 """The memory profile: models compared by a protocol that decides nothing for them.
 
 Every model, built-in or a user's by import path, is sized to one parameter count (its width found by
-search), tuned over one grid (learning rate x weight decay) with the choice made on validation for each
-task setting, and given one budget in updates, over seeds. A suite (seqmem/sweeps/benches/*.toml) is a list of
-tasks, each with difficulty settings; a model's score on a task is the fraction of its settings solved
-(validation recall >= `SOLVED` at the chosen grid point; test recall reported) and the mean test recall at
-the chosen grid point; overall, the mean over tasks, as mad-lab's MAD score averages over settings. The
-whole profile runs as one sweep (a process pool or Ray, resumable); `profile.json` holds the scores.
+search), or every model is given the same widths (zoology's Figure 2: d_model 64 and 128 for all), tuned over
+one grid (learning rate x weight decay) with the choice made on validation for each task setting, and given
+one budget in updates (or "until solved, at most N updates"), over seeds. A suite
+(seqmem/sweeps/benches/*.toml) is a list of tasks, each with difficulty settings, and may name its models;
+the scores (seqmem/sweeps/scores.py) are computed from the sweep's entries alone. The whole profile runs as
+one sweep (a process pool or Ray, resumable); `profile.json` holds the scores.
 """
 
 from __future__ import annotations
@@ -15,48 +15,68 @@ import copy
 import functools
 import itertools
 import json
-import statistics
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import seqmem
 from seqmem.config import user_code
-from seqmem.config.compose import make_config
+from seqmem.config.compose import fill, make_config
 from seqmem.errors import ConfigError
 from seqmem.models import MODELS, count_parameters
 from seqmem.run.atomic import write_json
-from seqmem.run.records import number
+from seqmem.sweeps.scores import SOLVED, cell_label, first_solved, profile
 from seqmem.sweeps.sweep import Point, read_index, run_sweep
 
-SOLVED = 0.99
 WIDTH_KEYS = ("hidden", "channels", "d_model", "width", "dim")  # the first a model has is its width
 PROFILE = "profile.json"
+SUITE_KEYS = {"description", "params", "widths", "budget", "until_solved", "seeds", "grid", "train", "model",
+              "models", "tasks"}
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of a suite: `key` the difficulty setting, `values` its settings, `also` settings that take
-    the same value (zoology's queries, one a pair), `settings` the rest."""
+    """One task of a suite: `key` the difficulty setting (or several set together, each value then a list of
+    as many), `values` its settings, `also` settings that take the same value (zoology's queries, one a pair),
+    `settings` the rest."""
 
     name: str
-    key: str
+    key: str | tuple
     values: tuple
     settings: dict
     also: tuple = ()
 
+    def config(self, value) -> dict:
+        keys = self.key if isinstance(self.key, tuple) else (self.key, *self.also)
+        values = value if isinstance(self.key, tuple) else [value] * len(keys)
+        return {"name": self.name, **self.settings, **dict(zip(keys, values, strict=True))}
+
+    def named(self, value) -> str:
+        """The setting as a point's name has it: `blank=10`, or `length=64,pairs=4,queries=4`."""
+        if isinstance(self.key, tuple):
+            return ",".join(f"{k}={v}" for k, v in zip(self.key, value, strict=True))
+        return f"{self.key}={value}"
+
 
 @dataclass(frozen=True)
 class Suite:
+    """A suite: `params` (a count every model is sized to) or `widths` (each a setting of its own, every model
+    at each); `until_solved` stops a run once validation recall reaches SOLVED, `budget` updates at most;
+    `models` the models it names (model specs), `model` settings every model takes."""
+
     name: str
     description: str
     tasks: tuple
-    params: int
+    params: int | None
     budget: int
     grid: dict
     seeds: int
     train: dict
+    widths: tuple = ()
+    until_solved: bool = False
+    models: tuple = ()
+    model: dict = field(default_factory=dict)
 
 
 def suite_names() -> list[str]:
@@ -72,18 +92,93 @@ def load_suite(name: str) -> Suite:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"suite {name}: invalid TOML ({e}); fix {path}") from None
+    name = Path(name).stem
+    unknown = sorted(data.keys() - SUITE_KEYS)
+    if unknown:
+        raise ConfigError(f"suite {name}: unknown key {unknown[0]!r}; a suite gives {', '.join(sorted(SUITE_KEYS))}")
     try:
-        tasks = tuple(TaskSpec(t["name"], t["key"], tuple(t["values"]), dict(t.get("settings", {})),
-                               tuple(t.get("also", ()))) for t in data.get("tasks", []))
+        tasks = tuple(task_spec(name, t) for t in data.get("tasks", []))
         if not tasks:
             raise KeyError("tasks")
         if not set(data["grid"]) <= {"lr", "weight_decay"}:
             raise ConfigError(f"suite {name}: its grid tunes lr and weight_decay, got {', '.join(data['grid'])}")
+        budget = data["budget"]
     except KeyError as e:
-        raise ConfigError(f"suite {name}: missing {e.args[0]!r}; a suite gives params, budget, [grid] and "
+        raise ConfigError(f"suite {name}: missing {e.args[0]!r}; a suite gives params (or widths), budget, [grid] and "
                           "[[tasks]] with name, key and values") from None
-    return Suite(Path(name).stem, data.get("description", ""), tasks, int(data["params"]), int(data["budget"]),
-                 {k: list(v) for k, v in data["grid"].items()}, int(data.get("seeds", 3)), dict(data.get("train", {})))
+    if ("params" in data) == ("widths" in data):
+        raise ConfigError(f"suite {name}: give params (one count every model is sized to) or widths (every model "
+                          "at each width), one of them")
+    widths = tuple(data.get("widths", ()))
+    if "widths" in data and (not widths or not all(isinstance(w, int) and w >= 1 for w in widths)):
+        raise ConfigError(f"suite {name}: widths must be a list of whole numbers >= 1, got {data['widths']!r}")
+    train = dict(data.get("train", {}))
+    if "stop_at" in train:
+        raise ConfigError(f"suite {name}: write until_solved = true (stop once validation recall reaches {SOLVED}), "
+                          "not [train] stop_at: the profile's target is its own")
+    if not isinstance(data.get("until_solved", False), bool):
+        raise ConfigError(f"suite {name}: until_solved must be true or false, got {data['until_solved']!r}")
+    models = data.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"suite {name}: models must be a list of model specs such as "
+                          f"\"mamba2[negative_eigenvalues=true]\", got {models!r}")
+    return Suite(name, data.get("description", ""), tasks, int(data["params"]) if "params" in data else None,
+                 int(budget), {k: list(v) for k, v in data["grid"].items()}, int(data.get("seeds", 3)), train,
+                 widths, data.get("until_solved", False), tuple(models), dict(data.get("model", {})))
+
+
+def task_spec(suite: str, t: dict) -> TaskSpec:
+    """One [[tasks]] table; a key given as a list sets several settings together, each value a list of as many."""
+    key, values = t["key"], tuple(t["values"])
+    if not values:
+        raise ConfigError(f"suite {suite}: task {t['name']} has no values")
+    if isinstance(key, list):
+        if t.get("also") or not all(isinstance(v, list) and len(v) == len(key) for v in values):
+            raise ConfigError(f"suite {suite}: task {t['name']} sets {', '.join(key)} together: each value is a list "
+                              f"of {len(key)} (e.g. {[1] * len(key)}), and also is not needed (name every key)")
+        return TaskSpec(t["name"], tuple(key), tuple(tuple(v) for v in values), dict(t.get("settings", {})))
+    return TaskSpec(t["name"], key, values, dict(t.get("settings", {})), tuple(t.get("also", ())))
+
+
+def split_models(text: str) -> list[str]:
+    """MODELS as given on the command line: comma-separated, a comma inside a spec's brackets kept."""
+    models, depth, part = [], 0, ""
+    for c in text:
+        depth += {"[": 1, "]": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            models.append(part.strip())
+            part = ""
+        else:
+            part += c
+    models.append(part.strip())
+    if not text.strip() or not all(models):
+        raise ConfigError(f"MODELS: give one or more comma-separated models, got {text!r}")
+    return models
+
+
+def parse_model(spec: str) -> tuple[str, dict]:
+    """A model spec, `mamba2` or `mamba2[negative_eigenvalues=true,d_state=32]`, as the model's name and the
+    settings it names, each typed by its declaration (a mistyped or unknown one refused, naming it)."""
+    name, bracket, rest = spec.partition("[")
+    if not bracket:
+        return spec, {}
+    if not rest.endswith("]") or not rest[:-1].strip():
+        raise ConfigError(f"model {spec!r}: write NAME[KEY=VALUE,...], e.g. mamba2[negative_eigenvalues=true]")
+    given = {}
+    for item in rest[:-1].split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"model {spec!r}: {item.strip()!r} is no KEY=VALUE")
+        given[key.strip().replace("-", "_")] = value.strip()
+    typed = fill("model", {"name": name.strip(), **given})
+    return name.strip(), {k: typed[k] for k in given}
+
+
+def model_label(spec: str) -> str:
+    """The spec as tables and folder names show it: a class by its name, the settings as given (typed)."""
+    name, settings = parse_model(spec)
+    text = ",".join(f"{k}={json.dumps(v) if isinstance(v, bool) or v is None else v}" for k, v in settings.items())
+    return user_code.label(name) + (f"[{text}]" if settings else "")
 
 
 def parse_count(text: str, what: str = "--params") -> int:
@@ -153,100 +248,66 @@ def size_model(model: str, task, target: int, settings: dict | None = None) -> t
     return {**settings, key: width}, count(width)
 
 
-def task_config(spec: TaskSpec, value) -> dict:
-    return {"name": spec.name, **spec.settings, **{k: value for k in (spec.key, *spec.also)}}
+def model_settings(spec: str, suite: Suite) -> tuple[str, dict]:
+    """A spec's model name and settings: the suite's `[model]` settings, then the spec's own; the width is the
+    profile's to set."""
+    name, own = parse_model(spec)
+    settings = {**suite.model, **own}
+    key = width_key(name)
+    if key in settings:
+        raise ConfigError(f"model {spec}: the profile sets its width {key} (by {'widths' if suite.widths else 'params'}): "
+                          f"drop {key} from the spec and the suite's [model]")
+    return name, settings
 
 
 def bench_points(models: list[str], suite: Suite, seeds: int | None = None, params: int | None = None,
                  budget: int | None = None, grid: dict | None = None, say=print) -> tuple[list, dict]:
-    """Every run of the profile as a sweep point, tagged with its model, task, setting and grid values; and
-    each model's size on each task `{(model, task name): (settings, parameters)}`."""
+    """Every run of the profile as a sweep point, tagged with its model, task, setting (and width), grid values;
+    and each model's size on each task `{(model label, task name, width or None): (settings, parameters)}`."""
     from seqmem.run.build import make_task  # imports PyTorch: only once the profile is planned
 
+    if params is not None and suite.widths:
+        raise ConfigError(f"--params: suite {suite.name} gives every model the same widths "
+                          f"({', '.join(map(str, suite.widths))}) instead of a parameter count")
     params, budget = params or suite.params, budget or suite.budget
     grid = grid or suite.grid
     seeds = seeds or suite.seeds
     keys = sorted(grid)
+    train = {**suite.train, "steps": budget, **({"stop_at": SOLVED} if suite.until_solved else {})}
     points, sizes = [], {}
     for spec in suite.tasks:
-        task = make_task(**task_config(spec, spec.values[0]))  # a model's size depends on the task's vocabulary
+        task = make_task(**spec.config(spec.values[0]))  # a model's size depends on the task's vocabulary
         for model in models:
-            settings, achieved = size_model(model, task, params)
-            sizes[(model, spec.name)] = (settings, achieved)
-            say(f"{user_code.label(model)} on {spec.name}: {', '.join(f'{k}={v}' for k, v in settings.items())}, "
-                f"{achieved} parameters (target {params})")
-            for value, combo, seed in itertools.product(spec.values, itertools.product(*(grid[k] for k in keys)),
-                                                        range(seeds)):
-                tuned = dict(zip(keys, combo, strict=True))
-                data = {"task": task_config(spec, value), "model": {"name": model, **settings},
-                        "train": {**suite.train, "steps": budget, "seed": seed, **tuned},
-                        "allow_short_receptive_field": True}
-                tags = {"bench.model": user_code.label(model), "bench.task": spec.name, "bench.setting": value,
-                        "bench.seed": seed, "bench.params": achieved, **{f"bench.{k}": v for k, v in tuned.items()}}
-                name = (f"model={user_code.label(model)},task={spec.name},{spec.key}={value},"
-                        + ",".join(f"{k}={v:g}" for k, v in tuned.items()) + f",seed={seed}")
-                points.append(Point(name, make_config(copy.deepcopy(data)), tags))
+            name, fixed = model_settings(model, suite)
+            label = model_label(model)
+            for width in suite.widths or (None,):
+                if width is None:
+                    settings, achieved = size_model(name, task, params, fixed)
+                else:
+                    settings = {**fixed, width_key(name): width}
+                    achieved = built_size(name, task, settings)
+                sizes[(label, spec.name, width)] = (settings, achieved)
+                say(f"{label} on {spec.name}: {', '.join(f'{k}={v}' for k, v in settings.items())}, {achieved} "
+                    f"parameters" + (f" (target {params})" if width is None else ""))
+                for value, combo, seed in itertools.product(spec.values, itertools.product(*(grid[k] for k in keys)),
+                                                            range(seeds)):
+                    tuned = dict(zip(keys, combo, strict=True))
+                    data = {"task": spec.config(value), "model": {"name": name, **settings},
+                            "train": {**train, "seed": seed, **tuned}, "allow_short_receptive_field": True}
+                    tags = {"bench.model": label, "bench.task": spec.name,
+                            "bench.setting": cell_label(value) if isinstance(value, tuple) else value,
+                            **({} if width is None else {"bench.width": width}), "bench.seed": seed,
+                            "bench.params": achieved, **{f"bench.{k}": v for k, v in tuned.items()}}
+                    point_name = (f"model={label},task={spec.name},{spec.named(value)},"
+                                  + ("" if width is None else f"{width_key(name)}={width},")
+                                  + ",".join(f"{k}={v:g}" for k, v in tuned.items()) + f",seed={seed}")
+                    points.append(Point(point_name, make_config(copy.deepcopy(data)), tags))
     return points, sizes
 
 
-GRID_TAGS = ("bench.lr", "bench.weight_decay")
-
-
-def profile(entries: list[dict], suite: Suite) -> dict:
-    """The scores of finished runs: per model and task, the grid point chosen on mean validation recall over
-    seeds for each setting (never on test); its solved fraction and test recall over the settings, per seed,
-    as mean and min..max over seeds. A model's score: its solved fractions averaged over tasks."""
-    runs = [e for e in entries if e.get("status") == "done"]
-    out: dict = {"suite": suite.name, "solved_at": SOLVED, "models": {}}
-    for model in dict.fromkeys(e["tags"]["bench.model"] for e in runs):
-        tasks = {}
-        for spec in suite.tasks:
-            mine = [e for e in runs if e["tags"]["bench.model"] == model and e["tags"]["bench.task"] == spec.name]
-            if mine:
-                tasks[spec.name] = task_score(spec, mine)
-        seeds = sorted(set.intersection(*(set(t["per_seed"]) for t in tasks.values()))) if tasks else []
-        per_seed = [statistics.fmean(t["per_seed"][s] for t in tasks.values()) for s in seeds]
-        out["models"][model] = {"tasks": tasks, "score": spread(per_seed)}
-    return out
-
-
-def task_score(spec: TaskSpec, runs: list[dict]) -> dict:
-    """One model's runs on one task: for each setting the grid point with the best mean validation recall."""
-    def valid(e) -> float:
-        return e["summary"]["at_best"]["valid_recall_accuracy"] or 0.0
-
-    solved: dict[int, list] = {}
-    recall: dict[int, list] = {}
-    chosen, baseline = {}, []
-    for value in spec.values:
-        at = [e for e in runs if e["tags"]["bench.setting"] == value]
-        if not at:
-            continue
-        combos: dict[tuple, list] = {}
-        for e in at:
-            combos.setdefault(tuple(e["tags"].get(k) for k in GRID_TAGS), []).append(e)
-        combo, best = max(combos.items(), key=lambda item: statistics.fmean(map(valid, item[1])))
-        chosen[str(value)] = {k[len("bench."):]: v for k, v in zip(GRID_TAGS, combo, strict=True) if v is not None}
-        for e in best:
-            seed = str(e["tags"]["bench.seed"])  # as profile.json keys it
-            solved.setdefault(seed, []).append(valid(e) >= SOLVED)
-            recall.setdefault(seed, []).append(e["summary"]["at_best"]["recall_accuracy"])
-        baseline.append(at[0]["summary"]["baseline"]["recall_accuracy"])
-    per_seed = {s: statistics.fmean(v) for s, v in solved.items()}
-    return {"solved": spread(list(per_seed.values())),
-            "test_recall": spread([statistics.fmean(v) for v in recall.values()]),
-            "memoryless_recall": statistics.fmean(baseline), "chosen": chosen, "per_seed": per_seed,
-            "parameters": runs[0]["tags"]["bench.params"], "settings": len(chosen),
-            "train_seconds": statistics.fmean(e["summary"]["train_seconds"] for e in runs)}
-
-
-def spread(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values) if values else None, "min": min(values, default=None),
-            "max": max(values, default=None), "values": values}
-
-
 REFERENCE_MODELS = ("tcn", "gru", "lstm", "s4d", "lru", "mamba")
-KEPT = ("steps", "train_seconds", "recall_accuracy", "valid_recall_accuracy", "parameters", "at_best", "baseline")
+KEPT = ("steps", "train_seconds", "recall_accuracy", "valid_recall_accuracy", "parameters", "at_best", "baseline",
+        "state_size")
 
 
 def reference_path(suite: str) -> Path:
@@ -254,38 +315,51 @@ def reference_path(suite: str) -> Path:
 
 
 def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
-    """A finished profile of the built-in models as a reference file: each run's config and scores, with
-    the seqmem version that made them. Returns the number of runs."""
+    """A finished profile of the built-in models as a reference file: each run's config, scores and updates to
+    solve, with the seqmem version that made them. Returns the number of runs."""
     runs = []
     for e in read_index(Path(out))["points"]:
         if e["status"] != "done" or e["tags"]["bench.model"] not in REFERENCE_MODELS:
             continue
         config = json.loads((Path(out) / e["name"] / "config.json").read_text())
         runs.append({"name": e["name"], "tags": e["tags"], "config": config,
-                     "summary": {k: e["summary"][k] for k in KEPT}})
+                     "summary": {k: e["summary"][k] for k in KEPT if k in e["summary"]},
+                     "solved_step": solved_step(Path(out) / e["name"])})
     write_json(Path(path), {"seqmem": seqmem.__version__, "suite": suite.name, "runs": runs})
     return len(runs)
 
 
 def reference_entries(suite: Suite, skip: set[str]) -> list[dict]:
-    """The shipped reference runs of `suite` as sweep entries, less the models in `skip`."""
+    """The shipped reference runs of `suite` as sweep entries (marked `reference`), less the models in `skip`.
+    Fields added to the profile since the reference was measured may be absent (a state size, the updates to
+    solve): the scores say so rather than guess."""
     path = reference_path(suite.name)
     if not path.is_file():
         raise ConfigError(f"suite {suite.name} has no reference profile; those shipped: "
                           f"{', '.join(n for n in suite_names() if reference_path(n).is_file()) or 'none'}")
     data = json.loads(path.read_text())
-    return [{**r, "status": "done"} for r in data["runs"] if r["tags"]["bench.model"] not in skip]
+    return [{**r, "status": "done", "reference": True} for r in data["runs"] if r["tags"]["bench.model"] not in skip]
+
+
+def solved_step(run: Path) -> int | None:
+    """The step at which the run in folder `run` first reached the target on validation (its metrics.jsonl)."""
+    from seqmem.run.rundir import RunDir  # imports PyTorch: only once runs have been trained
+
+    return first_solved(RunDir(run).metrics())
 
 
 def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, seeds: int | None = None,
               params: int | None = None, budget: int | None = None, grid: dict | None = None,
               against: str | None = None, progress: bool = True, say=print) -> dict:
     """Run the profile as one sweep into `out` (a rerun skips finished runs); write and return profile.json.
-    With `against="reference"`, the shipped reference runs of the built-in models stand beside `models`
-    (only for the suite's own parameter count, budget, grid and seeds, which they were measured with)."""
+    `models` default to the suite's. With `against="reference"`, the shipped reference runs of the built-in
+    models stand beside `models` (only for the suite's own parameter count, budget, grid and seeds, which
+    they were measured with)."""
+    models = list(models or suite.models)
     if not models:
-        raise ConfigError("name the models to profile, comma-separated (e.g. gru,lstm,my_model.py:Net)")
-    labels = [user_code.label(m) for m in models]
+        raise ConfigError(f"name the models to profile, comma-separated (e.g. gru,lstm,my_model.py:Net): suite "
+                          f"{suite.name} names none")
+    labels = [model_label(m) for m in models]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"two models share the label {next(x for x in labels if labels.count(x) > 1)!r}")
     if against not in (None, "reference"):
@@ -296,57 +370,16 @@ def run_bench(models: list[str], suite: Suite, out: str | Path, backend=None, se
     references = reference_entries(suite, set(labels)) if against else []
     points, sizes = bench_points(models, suite, seeds, params, budget, grid, say)
     entries = run_sweep(points, out, backend, progress=progress)
-    result = profile(references + entries, suite)
-    result.update(target_parameters=params or suite.params, budget=budget or suite.budget,
-                  grid=grid or suite.grid, seeds=seeds or suite.seeds,
-                  sizes={f"{user_code.label(m)} on {t}": {"settings": s, "parameters": n} for (m, t), (s, n) in sizes.items()},
+    for e in entries:
+        if e["status"] == "done":
+            e["solved_step"] = solved_step(Path(out) / e["name"])
+    result = profile(references + entries, suite, grid)
+    result.update(target_parameters=None if suite.widths else params or suite.params, widths=list(suite.widths),
+                  budget=budget or suite.budget, until_solved=suite.until_solved, grid=grid or suite.grid,
+                  seeds=seeds or suite.seeds,
+                  sizes={f"{m} on {t}" + (f" at width {w}" if w else ""): {"settings": s, "parameters": n}
+                         for (m, t, w), (s, n) in sizes.items()},
+                  updates_to_solve={e["name"]: e.get("solved_step") for e in entries if e["status"] == "done"},
                   failed=[e["name"] for e in entries if e["status"] == "failed"])
     write_json(Path(out) / PROFILE, result)
     return result
-
-
-def profile_shaped(result: dict) -> bool:
-    """profile.json has the shape `profile` writes and the report shows: every score a mean with its min and max."""
-    def spread_shaped(s) -> bool:
-        return isinstance(s, dict) and all(s.get(k) is None or number(s.get(k)) for k in ("mean", "min", "max"))
-
-    models = result.get("models")
-    return (isinstance(models, dict) and isinstance(result.get("suite"), str)
-            and all(number(result.get(k)) for k in ("solved_at", "budget", "target_parameters"))
-            and all(isinstance(m, dict) and spread_shaped(m.get("score")) and isinstance(m.get("tasks"), dict)
-                    and all(isinstance(t, dict) and spread_shaped(t.get("solved")) and spread_shaped(t.get("test_recall"))
-                            and number(t.get("memoryless_recall")) for t in m["tasks"].values())
-                    for m in models.values()))
-
-
-def profile_rows(result: dict) -> tuple[list[str], list[list[str]]]:
-    """The profile as a table's head and rows: a row a model, per task the solved fraction and test recall
-    (mean and min..max over seeds) beside the memoryless recall, then the overall score."""
-    tasks = list(dict.fromkeys(t for m in result["models"].values() for t in m["tasks"]))
-    head = ["model", *[f"{t} solved / recall (memoryless)" for t in tasks], "score"]
-    rows = []
-    for model, m in result["models"].items():
-        row = [str(model)]
-        for t in tasks:
-            s = m["tasks"].get(t)
-            row.append("-" if s is None else f"{span(s['solved'])} / {span(s['test_recall'])} "
-                                             f"({s['memoryless_recall']:.2f})")
-        rows.append([*row, span(m["score"])])
-    return head, rows
-
-
-def profile_text(result: dict) -> str:
-    """`profile_rows` as aligned text under a line saying what solved means and the budget."""
-    lines = [f"memory profile, suite {result['suite']}: solved = validation recall >= {result['solved_at']} at the "
-             f"grid point chosen on validation; {result['budget']} updates, ~{result['target_parameters']} parameters"]
-    header, rows = profile_rows(result)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    return "\n".join(lines)
-
-
-def span(s: dict) -> str:
-    if s["mean"] is None:
-        return "-"
-    low, high = f"{s['min']:.2f}", f"{s['max']:.2f}"
-    return f"{s['mean']:.2f}" + (f" ({low}..{high})" if low != high else "")
