@@ -128,6 +128,18 @@ def test_rnn_speed_quick_checks_each_alternative_against_pytorchs_module():
     assert all(r["value"] > 0 for r in records if r["metric"] in ("step_seconds", "step_time_ratio"))
 
 
+def test_scored_head_quick_times_both_heads_of_each_model_and_vocabulary_from_equal_gradients():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scored_head.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    same = {(r["model"], r["vocab"]): r["value"] for r in records if r["metric"] == "max_abs_difference"}
+    assert set(same) == {(m, v) for m in ("gru", "attention") for v in (32, 64)} and max(same.values()) < 1e-4
+    updates = {(r["model"], r["vocab"], r["contender"]) for r in records if r["metric"] == "update_seconds"}
+    assert updates == {(m, v, c) for m, v in same for c in ("full", "scored")}
+    ratios = [r for r in records if r["metric"] == "full_over_scored"]
+    assert len(ratios) == 4 and all(r["value"] > 0 and r["scored_share"] < 0.5 for r in ratios)
+
+
 def test_startup_quick_prints_each_command_and_its_ratio_to_python():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--quick"],
                           capture_output=True, text=True, check=True)

@@ -181,14 +181,16 @@ class Backbone(nn.Module):
         fields = [getattr(block.mixer, "receptive_field", math.inf) for block in self.blocks]
         self.receptive_field = 1 + sum(f - 1 for f in fields) if all(map(math.isfinite, fields)) else math.inf
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
-        """`state`: each mixer's state after the last chunk (None: a new stream), where every mixer streams."""
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None,
+                where: torch.Tensor | None = None):
+        """`state`: each mixer's state after the last chunk (None: a new stream), where every mixer streams.
+        `where`: the logits at the positions it marks alone (seqmem/training/scored.py)."""
         h = self.input(self.encoder(x, cond))  # (B, L, D)
         states = []
         for i, block in enumerate(self.blocks):
             h, layer_state = block(h, None if state is None else state[i])
             states.append(layer_state)
-        return self.head(self.norm(h), cond), tuple(states) if self.streams else None
+        return self.head(self.norm(h), cond, where), tuple(states) if self.streams else None
 
     def state_size(self, sequence_length: int) -> int | None:
         """The numbers the mixers carry after `sequence_length` steps (zoology's count); None where a mixer

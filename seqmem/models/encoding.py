@@ -58,6 +58,9 @@ class OutputHead(nn.Module):
     With `cond_size`, one linear map per value of the per-sequence condition: reading "the letter d steps
     back" out of a state that holds the last few letters is then a choice of map, not something the
     recurrence must learn to compute from a condition mixed into its input.
+
+    With `where` (a `(B, L)` bool mask), the logits at the marked positions only, `(N, classes)` in row-major
+    order: where a task scores a few positions (`IGNORE` elsewhere), a head of many classes costs those alone.
     """
 
     def __init__(self, features: int, task, cond_size: int | None = None):
@@ -65,8 +68,13 @@ class OutputHead(nn.Module):
         self.per_step, self.classes, self.cond_size = task.per_step, task.num_classes, cond_size
         self.linear = nn.Linear(features, task.num_classes * (cond_size or 1))
 
-    def forward(self, h: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.linear(h if self.per_step else h[:, -1])
+    def forward(self, h: torch.Tensor, cond: torch.Tensor | None = None,
+                where: torch.Tensor | None = None) -> torch.Tensor:
+        if where is not None:  # each position's row's condition goes with it
+            h, cond = h[where], None if cond is None else cond.unsqueeze(1).expand(where.shape)[where]
+        elif not self.per_step:
+            h = h[:, -1]
+        logits = self.linear(h)
         if not self.cond_size:
             return logits
         if cond is None:

@@ -65,9 +65,11 @@ class Recurrent(nn.Module):
                     for gate in weight.split(hidden):
                         nn.init.orthogonal_(gate)
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None,
+                where: torch.Tensor | None = None):
+        """`where`: the logits at the positions it marks alone (seqmem/training/scored.py)."""
         h, state = self.rnn(self.encoder(x, cond), state)
-        return self.head(h, cond), state
+        return self.head(h, cond, where), state
 
 
 @register_model("rnn")

@@ -126,13 +126,15 @@ class TCN(nn.Module):
             f" or --kernel-size {kernel} ({receptive_field(self.levels, kernel)})"
         )
 
-    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None,
+                where: torch.Tensor | None = None):
         """The state is each convolution's last input steps, so a stream fed in chunks (truncated BPTT,
         streaming inference) gives the same outputs as the whole stream at once.
 
         A sequence classifier reads only the last step, L - 1, which at level i depends only on the steps
         L - 1 - m 2**i: level i then runs on every 2**i-th step with dilation 1, all the levels together
-        costing under twice the first one. That whole-sequence form has no stream to continue: its state is None."""
+        costing under twice the first one. That whole-sequence form has no stream to continue: its state is None.
+        `where`: the logits at the positions it marks alone (seqmem/training/scored.py)."""
         h = self.encoder(x, cond).transpose(1, 2)
         if state is None and not self.head.per_step:
             for block in self.blocks:
@@ -143,4 +145,4 @@ class TCN(nn.Module):
         for i, block in enumerate(self.blocks):
             h, block_state = block(h, None if state is None else state[i])
             states.append(block_state)
-        return self.head(h.transpose(1, 2)), tuple(states)
+        return self.head(h.transpose(1, 2), where=where), tuple(states)

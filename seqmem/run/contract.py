@@ -16,6 +16,7 @@ from seqmem.errors import ConfigError
 from seqmem.models import state_numbers
 from seqmem.tasks.base import IGNORE, Baseline, Batch
 from seqmem.training.methods.shared import task_loss
+from seqmem.training.scored import takes_where
 
 Check = tuple[bool, str]
 
@@ -64,6 +65,8 @@ def model_checks(model, task, full: bool = True, backward: bool = True) -> Itera
         yield False, "logits are not all finite"
         return
     yield True, f"forward: logits {want} for a batch of {len(batch)}" + ("" if state is None else ", and a state")
+    if task.per_step and takes_where(model):
+        yield from where_check(model, batch)
     if not full:
         return
     if backward:
@@ -73,6 +76,34 @@ def model_checks(model, task, full: bool = True, backward: bool = True) -> Itera
         yield from chunk_check(model, batch, state)
     size = state_numbers(model, batch.x.shape[1])
     yield True, f"state_size {size}" if size is not None else "state_size not given (optional)"
+
+
+def where_check(model, batch) -> Iterator[Check]:
+    """A forward that takes `where` gives the whole forward's logits at the marked positions, and those alone
+    (what training reads where a task scores a few: seqmem/training/scored.py)."""
+    where = torch.zeros(batch.y.shape, dtype=torch.bool)
+    where[:, 1::3] = True
+    was_training = model.training
+    model.eval()  # dropout would make the two forwards differ
+    try:
+        with torch.no_grad():
+            whole = model(batch.x, None, cond=batch.cond)[0][where]
+            some = model(batch.x, None, cond=batch.cond, where=where)[0]
+    except Exception as e:
+        yield False, f"forward(x, where=mask) raised {one_line(e)}"
+        return
+    finally:
+        model.train(was_training)
+    if not isinstance(some, torch.Tensor) or some.shape != whole.shape:
+        got = tuple(some.shape) if isinstance(some, torch.Tensor) else type(some).__name__
+        yield False, (f"forward(x, where=mask) returned logits {got}: expected {tuple(whole.shape)}, the logits at the "
+                      "positions the mask marks (row-major), or take no `where`")
+        return
+    gap = float((some - whole).abs().max()) if whole.numel() else 0.0
+    if not gap <= 1e-5:
+        yield False, f"forward(x, where=mask) differs from the whole forward's logits there by {gap:.2g}"
+        return
+    yield True, f"where: the logits at {len(whole)} marked positions alone, the whole forward's there"
 
 
 def backward_check(model, task, batch) -> Iterator[Check]:

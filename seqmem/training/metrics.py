@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from seqmem.tasks.base import IGNORE, Batch
 from seqmem.training.device import model_device, to_device
+from seqmem.training.scored import forward
 
 
 @dataclass
@@ -37,18 +38,26 @@ class Tally:
         self.targets = self.correct = self.recalls = self.recall_correct = 0
         self.sequences = self.sequence_correct = 0
 
-    def add(self, logits: torch.Tensor, batch: Batch, whole: bool = True) -> torch.Tensor:
+    def add(self, logits: torch.Tensor, batch: Batch, whole: bool = True,
+            where: torch.Tensor | None = None) -> torch.Tensor:
         """Count a batch's targets; `whole=False` for a chunk of longer sequences, whose rows are counted as
-        sequences by `add_sequences` after their last chunk. Returns which rows had every recall target right."""
+        sequences by `add_sequences` after their last chunk; `where` with logits at the positions it marks alone
+        (seqmem/training/scored.py), the rest counted wrong as an IGNORE target is. Returns which rows had every
+        recall target right."""
         y, recall = batch.y, batch.recall
         if y.is_floating_point():
             prediction = logits.reshape(y.shape)
             self.loss += F.mse_loss(prediction, y, reduction="sum").item()
             right = (prediction - y).abs() < self.tolerance
         else:
+            targets = y if where is None else y[where]
             flat = logits.reshape(-1, logits.shape[-1])
-            self.loss += F.cross_entropy(flat, y.reshape(-1), reduction="sum").item()  # IGNORE targets add 0
-            right = logits.argmax(-1) == y
+            self.loss += F.cross_entropy(flat, targets.reshape(-1), reduction="sum").item()  # IGNORE targets add 0
+            if where is None:
+                right = logits.argmax(-1) == y
+            else:
+                right = torch.zeros_like(where)
+                right[where] = logits.argmax(-1) == targets
         scored = y != IGNORE
         self.targets += scored.sum().item()
         self.correct += (right & scored).sum().item()
@@ -82,8 +91,8 @@ def evaluate(model: torch.nn.Module, task, split: str = "test", batch_size: int 
     device = model_device(model)
     for batch in task.batches(split, batch_size):
         batch = to_device(batch, device)
-        logits, _ = model(batch.x, cond=batch.cond)
-        tally.add(logits, batch)
+        logits, where, _ = forward(model, batch)
+        tally.add(logits, batch, where=where)
     model.train(was_training)
     return tally.scores()
 
@@ -110,14 +119,14 @@ def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = 
             rows = max(1, WHOLE_PAIRS // (length * length))
             for first in range(0, len(block), rows):
                 part = block.select(torch.arange(first, min(first + rows, len(block)), device=device))
-                logits, _ = model(part.x, cond=part.cond)
-                tally.add(logits, part)
+                logits, where, _ = forward(model, part)
+                tally.add(logits, part, where=where)
             continue
         right, state = None, None
         for start in range(0, length, chunk):
             piece = block.time_slice(start, start + chunk)
-            logits, state = model(piece.x, state, cond=piece.cond)
-            ok = tally.add(logits, piece, whole=False)
+            logits, where, state = forward(model, piece, state)
+            ok = tally.add(logits, piece, whole=False, where=where)
             right = ok if right is None else right & ok
         tally.add_sequences(right)
     model.train(was_training)

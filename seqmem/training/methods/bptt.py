@@ -52,12 +52,13 @@ class Backprop:
 
         from seqmem.training.device import autocast, model_device  # PyTorch, as above
         from seqmem.training.methods.shared import detach_state, task_loss
+        from seqmem.training.scored import forward
 
         device, precision = model_device(self.model), self.config.precision
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(device, precision):  # the forward and the loss in bf16 or fp16 where asked; fp32 weights
-            logits, state = self.model(batch.x, state, cond=batch.cond)
-            loss = task_loss(logits, batch)
+            logits, where, state = forward(self.model, batch, state)  # the head where the task scores
+            loss = task_loss(logits, batch, where)
         scaler = self.loss_scaler(device)
         (loss if scaler is None else scaler.scale(loss)).backward()
         if scaler is not None:

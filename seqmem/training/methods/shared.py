@@ -55,9 +55,11 @@ def detach_state(state):
     return state
 
 
-def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Mean cross-entropy over every target (per step, or per sequence); mean squared error for a regression
+def task_loss(logits: torch.Tensor, batch: Batch, where: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy over every target (per step, or per sequence), or, with `where`, over the targets it
+    marks, `logits` being those positions' alone (seqmem/training/scored.py); mean squared error for a regression
     target (a float `y`, one output)."""
     if batch.y.is_floating_point():
         return F.mse_loss(logits.reshape(batch.y.shape), batch.y)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
+    y = batch.y if where is None else batch.y[where]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
