@@ -57,6 +57,10 @@ class LRULayer(nn.Module):
     def lam(self) -> torch.Tensor:
         return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))  # (N,)
 
+    def state_size(self, sequence_length: int) -> int:
+        """The numbers a stream carries: the last h, state_size complex numbers, twice as many real."""
+        return 2 * self.B_re.shape[0]
+
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, scan=lru_scan_chunked):
         """x `(B, L, H)`; state: h before the first step `(B, N)` complex, or None for zeros. Returns y and the last h."""
         gamma = torch.exp(self.gamma_log)  # (N,)
@@ -96,6 +100,9 @@ class LRUMixer(nn.Module):
         self.mix = nn.Linear(d_model, 2 * d_model)  # GLU: half the outputs gate the other half
         self.dropout = nn.Dropout(dropout)
         self.scan = SCANS[scan]
+
+    def state_size(self, sequence_length: int) -> int:
+        return self.lru.state_size(sequence_length)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
         y, h = self.lru(x, state, self.scan)  # (B, L, H), (B, N)

@@ -43,7 +43,7 @@ class MambaBlock(nn.Module):
         self.scan = SCANS[scan]
         inner = expand * d_model
         dt_rank = dt_rank or math.ceil(d_model / 16)
-        self.state_size, self.dt_rank, self.conv_size = state_size, dt_rank, conv_size
+        self.d_state, self.dt_rank, self.conv_size, self.inner = state_size, dt_rank, conv_size, inner
         self.in_proj = nn.Linear(d_model, 2 * inner, bias=False)
         self.conv = nn.Conv1d(inner, inner, conv_size, groups=inner)  # depthwise, made causal by left context
         self.x_proj = nn.Linear(inner, dt_rank + 2 * state_size, bias=False)
@@ -55,6 +55,10 @@ class MambaBlock(nn.Module):
         self.D = nn.Parameter(torch.ones(inner))
         self.out_proj = nn.Linear(inner, d_model, bias=False)
 
+    def state_size(self, sequence_length: int) -> int:
+        """The numbers a stream carries: the scan's (inner, N) state and the convolution's last K-1 inputs."""
+        return self.inner * (self.d_state + self.conv_size - 1)
+
     def forward(self, u: torch.Tensor, state=None):
         conv_state, h0 = state if state is not None else (None, None)
         x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, L, E) each
@@ -62,7 +66,7 @@ class MambaBlock(nn.Module):
                 else conv_state.transpose(1, 2))  # (B, K-1, E)
         padded = torch.cat([past, x], dim=1)  # (B, K-1+L, E)
         x = F.silu(depthwise_causal_conv(padded, self.conv.weight, self.conv.bias))  # (B, L, E)
-        dt, B, C = self.x_proj(x).split([self.dt_rank, self.state_size, self.state_size], dim=-1)
+        dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(self.dt_proj(dt))  # (B, L, E)
         y, h = self.scan(x, delta, -torch.exp(self.A_log), B, C, self.D, h0)
         return self.out_proj(y * F.silu(z)), (padded[:, padded.shape[1] - (self.conv_size - 1):].transpose(1, 2), h)

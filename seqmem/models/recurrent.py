@@ -65,6 +65,10 @@ class Recurrent(nn.Module):
                     for gate in weight.split(hidden):
                         nn.init.orthogonal_(gate)
 
+    def state_size(self, sequence_length: int) -> int:
+        """The numbers a stream carries: h of every layer (and c, for the LSTM)."""
+        return self.rnn.num_layers * self.rnn.hidden_size * (2 if isinstance(self.rnn, nn.LSTM) else 1)
+
     def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None,
                 where: torch.Tensor | None = None):
         """`where`: the logits at the positions it marks alone (seqmem/training/scored.py)."""

@@ -43,6 +43,10 @@ class S4DLayer(nn.Module):
         self.C = nn.Parameter(torch.randn(channels, modes, 2) * math.sqrt(0.5))  # real and imaginary parts
         self.D = nn.Parameter(torch.randn(channels))  # (H,)
 
+    def state_size(self, sequence_length: int) -> int:
+        """The numbers a stream carries: N/2 complex modes a channel, N real numbers."""
+        return 2 * self.A_imag.numel()
+
     def discrete(self):
         """dA = exp(dt A) and dB = (dA - 1) / A: zero-order hold, exact for an input held over each step."""
         A = torch.complex(-torch.exp(self.log_neg_A_real), self.A_imag)  # (H, N/2)
@@ -103,6 +107,9 @@ class S4DMixer(nn.Module):
         self.mix = nn.Linear(d_model, 2 * d_model)  # halves of a GLU
         self.dropout = nn.Dropout(dropout)
         self.scan = scan
+
+    def state_size(self, sequence_length: int) -> int:
+        return self.ssm.state_size(sequence_length)
 
     def forward(self, u: torch.Tensor, state: torch.Tensor | None = None):
         run = self.ssm if self.scan == "fft" else self.ssm.loop

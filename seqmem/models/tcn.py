@@ -126,6 +126,11 @@ class TCN(nn.Module):
             f" or --kernel-size {kernel} ({receptive_field(self.levels, kernel)})"
         )
 
+    def state_size(self, sequence_length: int) -> int:
+        """The numbers a stream carries: each convolution's last (kernel_size - 1) dilation inputs."""
+        return sum((conv.kernel_size - 1) * conv.dilation * conv.conv.in_channels
+                   for block in self.blocks for conv in (block.conv1, block.conv2))
+
     def forward(self, x: torch.Tensor, state=None, cond: torch.Tensor | None = None,
                 where: torch.Tensor | None = None):
         """The state is each convolution's last input steps, so a stream fed in chunks (truncated BPTT,
