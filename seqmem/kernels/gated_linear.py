@@ -35,6 +35,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from seqmem.kernels.chunk_scan import chunk_states
+
 
 def gla_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
                      state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,11 +100,8 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     added = k_end.transpose(-1, -2) @ v  # (B, H, n, K, V)
     carry = G_last.squeeze(3).exp().unsqueeze(-1)  # (B, H, n, K, 1)
     S = q.new_zeros(B, H, K, V) if state is None else state
-    before = []  # the state entering each chunk
-    for i in range(n):
-        before.append(S)
-        S = carry[:, :, i] * S + added[:, :, i]
-    o = o + (q * G.exp()) @ torch.stack(before, dim=2)  # (B, H, n, C, V)
+    before, S = chunk_states(carry, added, S)  # (B, H, n, K, V): the state entering each chunk
+    o = o + (q * G.exp()) @ before  # (B, H, n, C, V)
     return o.view(B, H, n * C, V)[:, :, :L], S
 
 

@@ -25,13 +25,15 @@ j <= i before exp, so no exp overflows) times Q K^T, times V; plus the chunk's q
 carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
 chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
 chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
-is passed from chunk to chunk in a loop.
+is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from seqmem.kernels.chunk_scan import chunk_states
 
 
 def split_decay(a: torch.Tensor, tiny: float = 1e-30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,11 +127,7 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
     else:
         added = k.transpose(-1, -2) @ (v * out_of[..., None])
     S = state if state is not None else v.new_zeros(B, H, K, V)
-    starts = []
-    for n in range(N):
-        starts.append(S)
-        S = across[:, :, n, None, None] * S + added[:, :, n]
-    starts = torch.stack(starts, dim=2)  # (B, H, N, K, V): the state carried into each chunk
+    starts, S = chunk_states(across[..., None, None], added, S)  # (B, H, N, K, V): the state into each chunk
     o = o + ((q * into[..., None]) @ starts if K <= V else (q @ starts) * into[..., None])
     return o.flatten(2, 3)[:, :, :L], S
 
