@@ -10,7 +10,7 @@ import torch
 import seqmem
 from seqmem.cli import main
 from seqmem.errors import ConfigError
-from seqmem.mixers.attention import Attention, rotate
+from seqmem.mixers.attention import Attention, rotate, windowed
 from seqmem.models.backbone import Backbone
 from seqmem.run.build import ReceptiveFieldError
 
@@ -72,6 +72,30 @@ def test_the_window_equals_attention_masked_to_it(window, positions):
     assert torch.allclose(mixer(u)[0], reference(mixer, u, window), atol=1e-5)
     if window < 12:  # control: the unwindowed reference differs
         assert not torch.allclose(mixer(u)[0], reference(mixer, u), atol=1e-3)
+
+
+@pytest.mark.parametrize("length, past, window", [(100, 0, 5), (100, 0, 64), (70, 9, 40), (33, 80, 7), (5, 3, 1),
+                                                  (64, 0, 64), (130, 64, 64)])
+def test_the_blocked_window_equals_the_masked_square_in_values_and_gradients(length, past, window):
+    """`windowed` (blocks of queries against the keys they can see) against softmax attention over the whole
+    (L, P + L) square masked to the window, float64: lengths not a multiple of a block, a past shorter and
+    longer than the window, a window of 1."""
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 3, length, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(2, 3, past + length, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    t, s = torch.arange(length).unsqueeze(-1) + past, torch.arange(past + length)
+    hidden = (s > t) | (s <= t - window)
+    scores = (q @ k.transpose(-1, -2) / 2).masked_fill(hidden, float("-inf"))  # 1 / sqrt(4)
+    expected = scores.softmax(-1) @ v
+    got = windowed(q, k, v, window)
+    weights = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    for a, b in zip(torch.autograd.grad((got * weights).sum(), (q, k, v)),
+                    torch.autograd.grad((expected * weights).sum(), (q, k, v)), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    if window > 1:  # control: a window one shorter differs
+        assert (windowed(q, k, v, window - 1) - expected).abs().max() > 1e-3
 
 
 def chunked(model, x, cuts):

@@ -35,6 +35,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from seqmem.kernels.chunk_scan import chunk_states
+
 
 def gla_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
                      state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,8 +89,9 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     v = v.reshape(B, H, n, C, V)
     G = g.cumsum(dim=3)  # (B, H, n, C, K): log decay from the chunk's start to each step, inclusive
     G_last = G[:, :, :, -1:]  # (B, H, n, 1, K), the chunk's whole decay, its most negative
+    q_in = q * G.exp()  # (B, H, n, C, K): each query reading from the chunk's start, factors <= 1
     if -G_last.detach().min() <= one_level_span(q, span):
-        scores = one_level_scores(q, k, G)
+        scores = one_level_scores(q_in, k, G)
     else:
         scores = two_level_scores(q, k, G, c)
     o = scores @ v  # (B, H, n, C, V)
@@ -98,20 +101,18 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     added = k_end.transpose(-1, -2) @ v  # (B, H, n, K, V)
     carry = G_last.squeeze(3).exp().unsqueeze(-1)  # (B, H, n, K, 1)
     S = q.new_zeros(B, H, K, V) if state is None else state
-    before = []  # the state entering each chunk
-    for i in range(n):
-        before.append(S)
-        S = carry[:, :, i] * S + added[:, :, i]
-    o = o + (q * G.exp()) @ torch.stack(before, dim=2)  # (B, H, n, C, V)
+    before, S = chunk_states(carry, added, S)  # (B, H, n, K, V): the state entering each chunk
+    o = o + q_in @ before  # (B, H, n, C, V)
     return o.view(B, H, n * C, V)[:, :, :L], S
 
 
-def one_level_scores(q: torch.Tensor, k: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+def one_level_scores(q_in: torch.Tensor, k: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     """`(B, H, n, C, C)`: q_t . (k_s exp(G_t - G_s)) for s <= t, 0 after, as one matmul around the chunk's start
-    (only where the chunk's decay is within exp(-SPAN): the key's factor exp(-G_s) is at most exp(SPAN))."""
-    C = q.shape[3]
-    scores = (q * G.exp()) @ (k * (-G).exp()).transpose(-1, -2)  # (B, H, n, C, C)
-    return scores * torch.ones(C, C, dtype=q.dtype, device=q.device).tril()
+    (only where the chunk's decay is within exp(-SPAN): the key's factor exp(-G_s) is at most exp(SPAN)); q_in
+    the queries times exp(G_t)."""
+    C = q_in.shape[3]
+    scores = q_in @ (k * (-G).exp()).transpose(-1, -2)  # (B, H, n, C, C)
+    return scores * torch.ones(C, C, dtype=q_in.dtype, device=q_in.device).tril()
 
 
 def two_level_scores(q: torch.Tensor, k: torch.Tensor, G: torch.Tensor, c: int) -> torch.Tensor:

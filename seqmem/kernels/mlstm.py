@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from seqmem.kernels.chunk_scan import chunk_states
+
 EPS = 1e-6
 
 
@@ -78,19 +80,22 @@ def mlstm_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torc
     log_end = Fc[..., -1:] - Fc + log_i  # (B, H, N, T): log D's last row, formed on its own (no slice of log D)
     m_local = row_max[..., -1]  # (B, H, N)
     weight = (log_end - m_local.unsqueeze(-1)).exp().unsqueeze(-1)  # (B, H, N, T, 1), <= 1
-    added_C = (weight * k).transpose(-1, -2) @ v  # (B, H, N, K, V)
-    added_n = (weight * k).sum(-2)  # (B, H, N, K)
+    # C and n carried as one (K, V + 1) matrix a head, n its last column: the values given a column of ones
+    v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (B, H, N, T, V + 1)
+    added = (weight * k).transpose(-1, -2) @ v1  # (B, H, N, K, V + 1): C's and n's additions
     C, n, m = initial_state(q, V) if state is None else state
-    before = []  # (C, n, m) entering each chunk
+    # the stabiliser entering each chunk, a small loop over (B, H) numbers (constants to autograd)
+    m_before, m_local_all, F_last = [], m_local.unbind(2), Fc[..., -1].detach().unbind(2)
     for j in range(N):
-        before.append((C, n, m))
-        m_new = torch.maximum(Fc[:, :, j, -1].detach() + m, m_local[:, :, j])  # (B, H)
-        carry = (Fc[:, :, j, -1] + m - m_new).exp()  # (B, H), <= 1
-        enter = (m_local[:, :, j] - m_new).exp()  # (B, H), <= 1
-        C = carry[..., None, None] * C + enter[..., None, None] * added_C[:, :, j]
-        n = carry[..., None] * n + enter[..., None] * added_n[:, :, j]
-        m = m_new
-    C_before, n_before, m_before = (torch.stack(x, dim=2) for x in zip(*before, strict=True))
+        m_before.append(m)
+        m = torch.maximum(F_last[j] + m.detach(), m_local_all[j])  # (B, H)
+    m_before = torch.stack(m_before, dim=2)  # (B, H, N)
+    m_after = torch.cat([m_before[..., 1:], m.unsqueeze(-1)], dim=-1)  # (B, H, N)
+    carry = (Fc[..., -1] + m_before - m_after).exp()  # (B, H, N), <= 1
+    enter = (m_local - m_after).exp()  # (B, H, N), <= 1
+    before, Cn = chunk_states(carry[..., None, None], added * enter[..., None, None],
+                              torch.cat([C, n.unsqueeze(-1)], dim=-1))  # (B, H, N, K, V + 1) entering each chunk
+    C, n = Cn[..., :V], Cn[..., V]
 
     # each step against its chunk (the quadratic form) and the state entering the chunk, at the step's m_t
     from_state = m_before.unsqueeze(-1) + Fc  # (B, H, N, T): log weight of the entering state at each step
@@ -98,8 +103,8 @@ def mlstm_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torc
     D = (log_D - stab.unsqueeze(-1)).exp()  # (B, H, N, T, T), <= 1, 0 above the diagonal
     scores = (q @ k.transpose(-1, -2)) * D  # (B, H, N, T, T)
     q_state = q * (from_state - stab).exp().unsqueeze(-1)  # (B, H, N, T, K), factors <= 1
-    numerator = scores @ v + q_state @ C_before  # (B, H, N, T, V)
-    dot = scores.sum(-1) + (q_state @ n_before.unsqueeze(-1)).squeeze(-1)  # (B, H, N, T): n_t . q_t, scaled
+    out = scores @ v1 + q_state @ before  # (B, H, N, T, V + 1): C_t q_t, and n_t . q_t last (scaled)
+    numerator, dot = out[..., :V], out[..., V]
     denominator = torch.maximum(dot.abs(), (-stab).exp()) + eps
     h = numerator / denominator.unsqueeze(-1)
     return h.reshape(B, H, N * T, V)[:, :, :L], (C, n, m)
@@ -107,8 +112,9 @@ def mlstm_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i: torc
 
 def mlstm_chunked_flops(length: int, heads: int, key: int, value: int, chunk: int = 64) -> int:
     """Multiply-adds (x2) of `mlstm_chunked` over one sequence, the padded last chunk counted in full. A chunk of
-    T steps, a head: q k^T 2 T T K, the scores' values 2 T T V, the keys into the chunk-end state 2 T K V (and
-    2 T K for n), the queries reading the entering state 2 T K V (and 2 T K for n)."""
+    T steps, a head, the values given a column of ones (n rides as C's last column): q k^T 2 T T K, the scores'
+    values 2 T T (V + 1), the keys into the chunk-end state 2 T K (V + 1), the queries reading the entering
+    state 2 T K (V + 1)."""
     T = min(chunk, length)
     N = -(-length // T)
-    return heads * N * (2 * T * T * (key + value) + 4 * T * key * value + 4 * T * key)
+    return heads * N * (2 * T * T * (key + value + 1) + 4 * T * key * (value + 1))

@@ -25,13 +25,15 @@ j <= i before exp, so no exp overflows) times Q K^T, times V; plus the chunk's q
 carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
 chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
 chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
-is passed from chunk to chunk in a loop.
+is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from seqmem.kernels.chunk_scan import chunk_states
 
 
 def split_decay(a: torch.Tensor, tiny: float = 1e-30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,13 +71,16 @@ class WithinChunks(torch.autograd.Function):
     backward by hand: dV = A^T dO, dA = dO V^T; dQ, dK from dA o W; dc from dA o A (A = (Q K^T) o W) by row
     sums less column sums. Written out, it makes about half the passes over the (C, C) matrices that autograd's
     sub, masked_fill, exp and mul backwards make, and no copies of them. q, k (B, H or 1, N, C, K), c (B, H, N,
-    C) cumulative log decays, v (B, H, N, C, V)."""
+    C) cumulative log decays or None (no decay: W is the causal mask alone), v (B, H, N, C, V)."""
 
     @staticmethod
     def forward(ctx, q, k, c, v):
-        C = c.shape[-1]
-        causal = torch.ones(C, C, dtype=torch.bool, device=c.device).tril()
-        W = torch.exp(torch.where(causal, c[..., :, None] - c[..., None, :], float("-inf")))  # (B, H, N, C, C)
+        C = q.shape[-2]
+        causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+        if c is None:
+            W = causal.to(q.dtype)  # (C, C)
+        else:
+            W = torch.exp(torch.where(causal, c[..., :, None] - c[..., None, :], float("-inf")))  # (B, H, N, C, C)
         A = (q @ k.transpose(-1, -2)) * W
         ctx.save_for_backward(q, k, v, W, A)
         return A @ v
@@ -90,6 +95,8 @@ class WithinChunks(torch.autograd.Function):
         if q.shape[1] == 1 and dS.shape[1] != 1:  # q and k shared by the heads
             dS = dS.sum(1, keepdim=True)
         dq, dk = dS @ k, dS.transpose(-1, -2) @ q
+        if not ctx.needs_input_grad[2]:  # no decay, or a fixed one (RetNet's)
+            return dq, dk, None, dv
         dlog = dA.mul_(A)  # d/d(c_i - c_j); zero above the diagonal, where A is
         return dq, dk, dlog.sum(-1) - dlog.sum(-2), dv
 
@@ -101,13 +108,19 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
     C = min(chunk, L)
     N = -(-L // C)  # chunks; the last is padded with steps that change nothing (k = 0, decay 1)
     pad = N * C - L
-    if log_a is None:
-        log_a = v.new_zeros(B, H, L)
     if pad:
         q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
-        log_a = F.pad(log_a, (0, pad))
+        log_a = None if log_a is None else F.pad(log_a, (0, pad))
         sign = None if sign is None else F.pad(sign, (0, pad), value=1.0)
     q, k, v = (t.unflatten(2, (N, C)) for t in (q, k, v))  # (B, H or 1, N, C, K or V)
+    if log_a is None and sign is None:  # plain linear attention: no decay to weigh anything by
+        S = state if state is not None else v.new_zeros(B, H, K, V)
+        added = k.transpose(-1, -2) @ v  # (B, H, N, K, V)
+        starts, S = chunk_states(v.new_ones(1, 1, N, 1, 1), added, S)
+        o = WithinChunks.apply(q, k, None, v) + q @ starts
+        return o.flatten(2, 3)[:, :, :L], S
+    if log_a is None:
+        log_a = v.new_zeros(B, H, N * C)
     c = log_a.unflatten(2, (N, C)).cumsum(-1)  # (B, H, N, C): log decay from the chunk's start to step i
     into = c.exp()  # (B, H, N, C): decay from the chunk's start to step i
     out_of = (c[..., -1:] - c).exp()  # (B, H, N, C): decay from step i to the chunk's end
@@ -125,11 +138,7 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
     else:
         added = k.transpose(-1, -2) @ (v * out_of[..., None])
     S = state if state is not None else v.new_zeros(B, H, K, V)
-    starts = []
-    for n in range(N):
-        starts.append(S)
-        S = across[:, :, n, None, None] * S + added[:, :, n]
-    starts = torch.stack(starts, dim=2)  # (B, H, N, K, V): the state carried into each chunk
+    starts, S = chunk_states(across[..., None, None], added, S)  # (B, H, N, K, V): the state into each chunk
     o = o + ((q * into[..., None]) @ starts if K <= V else (q @ starts) * into[..., None])
     return o.flatten(2, 3)[:, :, :L], S
 

@@ -6,7 +6,8 @@ One projection makes the queries, keys and values of every head, one maps the he
 by `rope` (the default: each head's query and key rotated pair by pair by an angle proportional to the
 position, RoFormer, Su et al. 2021), by a `learned` vector a position added to the layer's input, or not at
 all (`none`: the causal mask alone tells order). With `window`, a step sees itself and the `window - 1` steps
-before it (sliding-window attention).
+before it (sliding-window attention), computed by blocks of queries against the keys they can see (`windowed`),
+so its time grows linearly with the length.
 
 The state is the keys and values seen so far (a KV cache, the keys already rotated) and how many steps came
 before, so a stream fed in chunks gives the whole stream's outputs; with a window only the last `window`
@@ -40,13 +41,34 @@ def rotate(x: torch.Tensor, start: int, base: float = 10000.0) -> torch.Tensor:
     return torch.cat([torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2), rest], -1)
 
 
-def visible(queries: int, past: int, window: int | None, device) -> torch.Tensor:
-    """`(queries, past + queries)`, True where query i (at position past + i) may see key j: j <= past + i,
-    and within the window where one is set."""
-    i = torch.arange(queries, device=device).unsqueeze(-1) + past
-    j = torch.arange(past + queries, device=device)
-    seen = j <= i
-    return seen if window is None else seen & (j > i - window)
+def visible(queries: int, past: int, device) -> torch.Tensor:
+    """`(queries, past + queries)`, True where query i (at position past + i) may see key j: j <= past + i."""
+    return torch.arange(past + queries, device=device) <= torch.arange(queries, device=device).unsqueeze(-1) + past
+
+
+def windowed(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int) -> torch.Tensor:
+    """Sliding-window causal attention by blocks, linear in the length: q `(B, H, L, E)`, k and v `(B, H, P + L,
+    E)`, the first P the past (query i at position P + i sees keys P + i - window < j <= P + i).
+
+    The keys are padded in front to `window` steps of past (zeros, never visible) and cut into overlapping spans:
+    the queries of block n (T = max(window, 32) steps) see only the T + window keys from n T on, a mask of
+    (T, T + window) a block instead of one of (L, P + L) over the whole sequence, whose softmax would also read
+    every masked-out score."""
+    B, H, L, E = q.shape
+    k, v = k[:, :, max(0, k.shape[2] - L - window):], v[:, :, max(0, v.shape[2] - L - window):]  # older: unseen
+    front = window - (k.shape[2] - L)  # zeros in front, so query i sits at key index window + i
+    T = max(window, 32)
+    N = -(-L // T)
+    k, v = (F.pad(x, (0, 0, front, N * T - L)) for x in (k, v))  # (B, H, N T + window, E)
+    q = F.pad(q, (0, 0, 0, N * T - L)).unflatten(2, (N, T))  # (B, H, N, T, E)
+    spans = [x.unfold(2, T + window, T).transpose(-1, -2) for x in (k, v)]  # (B, H, N, T + window, E) each
+    i = torch.arange(T, device=q.device).unsqueeze(-1)  # a query's place in its block
+    j = torch.arange(T + window, device=q.device)  # a key's place in the block's span
+    real = torch.arange(N, device=q.device).unsqueeze(-1) * T + j >= front  # (N, T + window): not the front pad
+    mask = ((j > i) & (j <= i + window)) & real.unsqueeze(1)  # (N, T, T + window)
+    y = F.scaled_dot_product_attention(q.flatten(1, 2), *(x.flatten(1, 2) for x in spans),
+                                       attn_mask=mask.repeat(H, 1, 1))  # blocks as heads: (B, H N, T, E)
+    return y.view(B, H, N * T, E)[:, :, :L]
 
 
 class Attention(nn.Module):
@@ -93,8 +115,10 @@ class Attention(nn.Module):
         past = k.shape[2] - L
         if past == 0 and (self.window is None or self.window >= L):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # the fused causal kernel, no mask made
+        elif self.window is not None:
+            y = windowed(q, k, v, self.window)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible(L, past, self.window, u.device))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible(L, past, u.device))
         if self.window is not None:
             k, v = k[:, :, -self.window:], v[:, :, -self.window:]
         seen = torch.tensor(start + L, device=u.device)

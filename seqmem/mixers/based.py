@@ -14,9 +14,10 @@ The two attentions read the same h and are summed rather than chained, because t
 questions of it (the paper's argument): the Taylor linear attention (phi(q) . phi(k) = 1 + s + s^2 / 2, the
 expansion of exp(s), feature_dim 16 a head as the paper; seqmem/mixers/linear_attention.py) recalls from
 the whole past through a fixed-size state, imprecisely; the softmax attention over the last `window` steps
-(64, the paper's tiny window; seqmem/mixers/attention.py with RoPE) is exact where tokens are near. A sum lets
-each contribute where it is good, with neither's output the other's input. The state: the convolution's last
-conv_size - 1 inputs, the linear attention's state and the window's keys and values.
+(64, the paper's tiny window; seqmem/mixers/attention.py with RoPE, by blocks, linear in the length) is exact
+where tokens are near. A sum lets each contribute where it is good, with neither's output the other's input.
+The state: the convolution's last conv_size - 1 inputs, the linear attention's state and the window's keys
+and values.
 """
 
 from __future__ import annotations
@@ -94,8 +95,15 @@ class Based(nn.Module):
     def flops(self, sequence_length: int) -> int:
         """Forward FLOPs of one sequence: the gate 2 L D D and convolution 2 L D K, the linear attention's
         (LinearAttention.flops), and the window attention: q, k, v and out maps 2 L D 4D, and its scores and
-        their values over the whole masked (L, L) square that the fused kernel computes, 4 L^2 D."""
-        L, D = sequence_length, self.d_model
+        their values as computed: over the whole (L, L) square where the window covers the sequence (the fused
+        causal kernel), else by blocks of T = max(window, 32) queries against T + window keys (`windowed`),
+        4 L' (T + window) D over the padded length L'."""
+        L, D, W = sequence_length, self.d_model, self.window_attention.window
         conv = 2 * L * D * D + 2 * L * D * self.conv_size
-        window = 2 * L * D * 4 * D + 4 * L * L * D
+        if W >= L:
+            scores = 4 * L * L * D
+        else:
+            T = max(W, 32)
+            scores = 4 * -(-L // T) * T * (T + W) * D
+        window = 2 * L * D * 4 * D + scores
         return conv + self.linear_attention.flops(L) + window

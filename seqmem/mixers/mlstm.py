@@ -149,7 +149,7 @@ class MLSTM(nn.Module):
     def flops(self, sequence_length: int) -> int:
         """Forward FLOPs of one sequence in the chunked form: the up and down maps 2 L D 3 W, the convolution
         2 L W conv_size, the q, k, v maps 3 x 2 L W b (W the inner width, b the block), the gates 2 L 3 W 2 H, and the memory's
-        (`mlstm_chunked_flops`: 2 T T 2 E + 4 T E E + 4 T E a chunk of T steps and a head of width E)."""
+        (`mlstm_chunked_flops`: 2 T T (2 E + 1) + 4 T E (E + 1) a chunk of T steps and a head of width E)."""
         L, D, W, H = sequence_length, self.d_model, self.inner, self.heads
         b = self.q_map.weight.shape[-1]
         maps = 2 * L * D * 3 * W + 2 * L * W * self.conv_size + 6 * L * W * b + 12 * L * W * H
