@@ -43,6 +43,24 @@ def test_every_model_is_sized_to_the_nearest_count_its_width_allows(model):
     assert abs(achieved - 20_000) < 0.1 * 20_000
 
 
+def test_a_model_whose_width_splits_into_heads_is_sized_on_the_widths_it_builds_at():
+    """Mamba-2 builds at multiples of 16 (expand 2 x d_model in heads of 32), DeltaNet at multiples of its 4 heads:
+    the search walks those and lands on the nearest count among them; a model that builds at no width says why."""
+    from seqmem.sweeps.bench import built_size, width_step
+
+    task = make_task("parity", length=16)
+    for model, step in (("mamba2", 16), ("deltanet", 4), ("gru", 1)):
+        assert width_step(model, task, {}, "hidden" if model == "gru" else "d_model") == step
+    for model, target in (("mamba2", 40_000), ("deltanet", 30_000)):
+        settings, achieved = size_model(model, task, target, {"layers": 1})
+        width, step = settings["d_model"], width_step(model, task, {"layers": 1}, "d_model")
+        assert width % step == 0 and achieved == built_size(model, task, settings)
+        for other in (width - step, width + step):
+            assert abs(built_size(model, task, {**settings, "d_model": other}) - target) >= abs(achieved - target)
+    with pytest.raises(ConfigError, match="heads"):
+        size_model("deltanet", task, 20_000, {"heads": 0})
+
+
 def entry(seed, lr, value, valid, test, baseline=0.125, model="m", solved_step=None):
     run = {"name": f"{model}-{lr}-{value}-{seed}", "status": "done",
            "tags": {"bench.model": model, "bench.task": "t", "bench.setting": value, "bench.seed": seed,
