@@ -95,6 +95,45 @@ def test_the_grid_point_is_chosen_on_validation_and_its_test_recall_reported():
         {"0": ((0.9 - 0.125) / 0.875 + (0.97 - 0.125) / 0.875) / 2, "1": ((0.9 - 0.125) / 0.875 + (0.5 - 0.125) / 0.875) / 2})
 
 
+def at_lengths(run, recalls, memoryless=0.0625):
+    """A run scored at other lengths than training (a task's eval_lengths): its summary's by_length."""
+    run["summary"]["by_length"] = {str(n): {"recall_accuracy": r, "baseline": {"recall_accuracy": memoryless}}
+                                   for n, r in recalls.items()}
+    return run
+
+
+def test_a_cell_carries_the_recall_at_each_other_length_of_its_chosen_point_and_the_text_shows_it():
+    """The chosen grid point's runs give their recall at each length, per seed, with the memoryless recall there;
+    the text adds a table of them, a column a length in order, within 100 columns; no table where no run has one."""
+    suite = one_task_suite(values=(256,))
+    lengths = (64, 128, 512, 1024, 2048, 4096, 8192, 16384)
+    entries = [at_lengths(entry(s, 0.01, 256, 1.0, 0.99), {n: 1.0 - n / 40000 - s / 100 for n in lengths})
+               for s in (0, 1)]
+    entries += [at_lengths(entry(s, 0.1, 256, 0.3, 0.3), {n: 0.5 for n in lengths}) for s in (0, 1)]
+    result = json.loads(json.dumps(profile(entries, suite)))
+    cell = result["models"]["m"]["tasks"]["t"]["cells"]["256"]
+    assert list(cell["by_length"]) == [str(n) for n in lengths]  # in order of length, not of the text
+    assert cell["by_length"]["16384"] == {"recall": {"0": pytest.approx(1 - 16384 / 40000),
+                                                     "1": pytest.approx(1 - 16384 / 40000 - 0.01)},
+                                          "memoryless": 0.0625}
+    from seqmem.sweeps.scores import profile_shaped
+
+    assert profile_shaped(result)
+    result["models"]["m2"] = result["models"]["m"] | {"rank": 2}
+    lines = profile_text(result).splitlines()
+    assert max(map(len, lines)) <= 100
+    head = next(x for x in lines if x.startswith("task") and "L=64" in x).split()
+    assert head == ["task", "setting", "trained", *(f"L={n}" for n in lengths), "memoryless"]
+    row = lines[lines.index(next(x for x in lines if x.startswith("task") and "L=64" in x)) + 3].split()
+    assert row == ["t", "blank=256", "0.99", *(f"{1 - n / 40000 - 0.005:.2f}" for n in lengths), "0.06"]
+    assert "0.59 (0.58..0.59)" in profile_text(result, wide=True)  # 2^14: the spread over seeds
+    from seqmem.report.profile import profile_tables
+
+    assert [head[3:6] for head, _, _ in profile_tables(result)][-1] == ["trained", "L=64", "L=128"]  # the page's too
+    assert "L=" not in profile_text(profile([{**e, "summary": {k: v for k, v in e["summary"].items() if k != "by_length"}}
+                                             for e in entries], suite))
+
+
 def test_the_window_counts_the_grid_points_that_solve_and_an_edge_choice_is_flagged():
     """Four rates on the grid: a setting solved at two inner rates has a window of 2/4 and no flag, though its
     best mean is at the largest; one whose best is the largest rate, solved nowhere inside, is flagged."""
