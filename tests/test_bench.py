@@ -120,17 +120,20 @@ def test_a_cell_carries_the_recall_at_each_other_length_of_its_chosen_point_and_
 
     assert profile_shaped(result)
     result["models"]["m2"] = result["models"]["m"] | {"rank": 2}
+    task = result["models"]["m"]["tasks"].pop("t") | {"key": "length"}  # the longest labels a shipped suite gives
+    result["models"]["m"]["tasks"]["induction-heads"] = task
+    task["cells"]["256"]["width"] = 64
     lines = profile_text(result).splitlines()
     assert max(map(len, lines)) <= 100
-    head = next(x for x in lines if x.startswith("task") and "L=64" in x).split()
-    assert head == ["task", "setting", "trained", *(f"L={n}" for n in lengths), "memoryless"]
-    row = lines[lines.index(next(x for x in lines if x.startswith("task") and "L=64" in x)) + 3].split()
-    assert row == ["t", "blank=256", "0.99", *(f"{1 - n / 40000 - 0.005:.2f}" for n in lengths), "0.06"]
+    at = lines.index(next(x for x in lines if x.startswith("task") and x.split()[3:4] == ["64"]))
+    assert lines[at].split() == ["task", "setting", "trained", *map(str, lengths), "memoryless"]
+    row = lines[at + 3].split()
+    assert row == ["induction-heads", "256/64", "0.99", *(f"{1 - n / 40000 - 0.005:.2f}" for n in lengths), "0.06"]
     assert "0.59 (0.58..0.59)" in profile_text(result, wide=True)  # 2^14: the spread over seeds
     from seqmem.report.profile import profile_tables
 
-    assert [head[3:6] for head, _, _ in profile_tables(result)][-1] == ["trained", "L=64", "L=128"]  # the page's too
-    assert "L=" not in profile_text(profile([{**e, "summary": {k: v for k, v in e["summary"].items() if k != "by_length"}}
+    assert [head[3:6] for head, _, _ in profile_tables(result)][-1] == ["trained", "64", "128"]  # the page's too
+    assert "trained" not in profile_text(profile([{**e, "summary": {k: v for k, v in e["summary"].items() if k != "by_length"}}
                                              for e in entries], suite))
 
 

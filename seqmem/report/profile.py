@@ -37,9 +37,9 @@ def profile_text(result: dict, wide: bool = False) -> str:
     lengths_head, lengths = length_rows(result, wide)
     if lengths:  # after the cells' notes, under a note of its own
         lines += ["", *wrapped("test recall at other lengths than training, at each cell's chosen grid point: trained, "
-                               "at the training length (the best validation step, as above); L=N, at N steps (the "
-                               "run's last weights); mean over seeds; memoryless, the memoryless recall at those "
-                               "lengths."), "", *blocks(lengths_head, lengths, {0, 1})]
+                               "at the training length (the best validation step, as above); then a column a length, "
+                               "headed by its steps (the run's last weights); mean over seeds; memoryless, the "
+                               "memoryless recall at those lengths."), "", *blocks(lengths_head, lengths, {0, 1})]
     return "\n".join(lines)
 
 
@@ -109,7 +109,7 @@ def length_rows(result: dict, wide: bool = False) -> tuple[list[str], list[tuple
     training length, then at each length (mean over seeds; with `wide`, min..max), the memoryless recall there
     last. No rows where no cell was."""
     lengths = sorted({int(n) for m in result["models"].values() for c in cells_of(m) for n in c.get("by_length", {})})
-    head = ["task", "setting", "trained", *(f"L={n}" for n in lengths), "memoryless"]
+    head = ["task", "setting", "trained", *map(str, lengths), "memoryless"]  # L=16384 would push 8 lengths past WIDTH
     rows = []
     for model in ranked(result):
         for task, t in result["models"][model]["tasks"].items():
