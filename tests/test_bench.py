@@ -43,6 +43,24 @@ def test_every_model_is_sized_to_the_nearest_count_its_width_allows(model):
     assert abs(achieved - 20_000) < 0.1 * 20_000
 
 
+def test_a_model_whose_width_splits_into_heads_is_sized_on_the_widths_it_builds_at():
+    """Mamba-2 builds at multiples of 16 (expand 2 x d_model in heads of 32), DeltaNet at multiples of its 4 heads:
+    the search walks those and lands on the nearest count among them; a model that builds at no width says why."""
+    from seqmem.sweeps.bench import built_size, width_step
+
+    task = make_task("parity", length=16)
+    for model, step in (("mamba2", 16), ("deltanet", 4), ("gru", 1)):
+        assert width_step(model, task, {}, "hidden" if model == "gru" else "d_model") == step
+    for model, target in (("mamba2", 40_000), ("deltanet", 30_000)):
+        settings, achieved = size_model(model, task, target, {"layers": 1})
+        width, step = settings["d_model"], width_step(model, task, {"layers": 1}, "d_model")
+        assert width % step == 0 and achieved == built_size(model, task, settings)
+        for other in (width - step, width + step):
+            assert abs(built_size(model, task, {**settings, "d_model": other}) - target) >= abs(achieved - target)
+    with pytest.raises(ConfigError, match="heads"):
+        size_model("deltanet", task, 20_000, {"heads": 0})
+
+
 def entry(seed, lr, value, valid, test, baseline=0.125, model="m", solved_step=None):
     run = {"name": f"{model}-{lr}-{value}-{seed}", "status": "done",
            "tags": {"bench.model": model, "bench.task": "t", "bench.setting": value, "bench.seed": seed,
@@ -75,6 +93,48 @@ def test_the_grid_point_is_chosen_on_validation_and_its_test_recall_reported():
     assert cell["recall_score"] == pytest.approx({"0": (0.97 - 0.125) / 0.875, "1": (0.5 - 0.125) / 0.875})
     assert task["recall_score"]["per_seed"] == pytest.approx(
         {"0": ((0.9 - 0.125) / 0.875 + (0.97 - 0.125) / 0.875) / 2, "1": ((0.9 - 0.125) / 0.875 + (0.5 - 0.125) / 0.875) / 2})
+
+
+def at_lengths(run, recalls, memoryless=0.0625):
+    """A run scored at other lengths than training (a task's eval_lengths): its summary's by_length."""
+    run["summary"]["by_length"] = {str(n): {"recall_accuracy": r, "baseline": {"recall_accuracy": memoryless}}
+                                   for n, r in recalls.items()}
+    return run
+
+
+def test_a_cell_carries_the_recall_at_each_other_length_of_its_chosen_point_and_the_text_shows_it():
+    """The chosen grid point's runs give their recall at each length, per seed, with the memoryless recall there;
+    the text adds a table of them, a column a length in order, within 100 columns; no table where no run has one."""
+    suite = one_task_suite(values=(256,))
+    lengths = (64, 128, 512, 1024, 2048, 4096, 8192, 16384)
+    entries = [at_lengths(entry(s, 0.01, 256, 1.0, 0.99), {n: 1.0 - n / 40000 - s / 100 for n in lengths})
+               for s in (0, 1)]
+    entries += [at_lengths(entry(s, 0.1, 256, 0.3, 0.3), {n: 0.5 for n in lengths}) for s in (0, 1)]
+    result = json.loads(json.dumps(profile(entries, suite)))
+    cell = result["models"]["m"]["tasks"]["t"]["cells"]["256"]
+    assert list(cell["by_length"]) == [str(n) for n in lengths]  # in order of length, not of the text
+    assert cell["by_length"]["16384"] == {"recall": {"0": pytest.approx(1 - 16384 / 40000),
+                                                     "1": pytest.approx(1 - 16384 / 40000 - 0.01)},
+                                          "memoryless": 0.0625}
+    from seqmem.sweeps.scores import profile_shaped
+
+    assert profile_shaped(result)
+    result["models"]["m2"] = result["models"]["m"] | {"rank": 2}
+    task = result["models"]["m"]["tasks"].pop("t") | {"key": "length"}  # the longest labels a shipped suite gives
+    result["models"]["m"]["tasks"]["induction-heads"] = task
+    task["cells"]["256"]["width"] = 64
+    lines = profile_text(result).splitlines()
+    assert max(map(len, lines)) <= 100
+    at = lines.index(next(x for x in lines if x.startswith("task") and x.split()[3:4] == ["64"]))
+    assert lines[at].split() == ["task", "setting", "trained", *map(str, lengths), "memoryless"]
+    row = lines[at + 3].split()
+    assert row == ["induction-heads", "256/64", "0.99", *(f"{1 - n / 40000 - 0.005:.2f}" for n in lengths), "0.06"]
+    assert "0.59 (0.58..0.59)" in profile_text(result, wide=True)  # 2^14: the spread over seeds
+    from seqmem.report.profile import profile_tables
+
+    assert [head[3:6] for head, _, _ in profile_tables(result)][-1] == ["trained", "64", "128"]  # the page's too
+    assert "trained" not in profile_text(profile([{**e, "summary": {k: v for k, v in e["summary"].items() if k != "by_length"}}
+                                             for e in entries], suite))
 
 
 def test_the_window_counts_the_grid_points_that_solve_and_an_edge_choice_is_flagged():

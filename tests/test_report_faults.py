@@ -95,7 +95,21 @@ DAMAGE = {
         {"models": {"gru": {"tasks": {}, "score": "high"}}, "solved_at": 0.99, "budget": 1, "target_parameters": 1})),
         "profile.json"),
     "profile not json": (lambda out: (out / "profile.json").write_text("{"), "profile.json"),
+    "profile lengths a list": (lambda out: (out / "profile.json").write_text(json.dumps(profile_with_lengths([]))),
+                               "profile.json"),
+    "profile length's recall a string": (lambda out: (out / "profile.json").write_text(json.dumps(
+        profile_with_lengths({"1024": {"recall": "high", "memoryless": 0.5}}))), "profile.json"),
 }
+
+
+def profile_with_lengths(by_length) -> dict:
+    """A profile.json of one cell whose scores at other lengths are `by_length`, the rest well formed."""
+    spread = {"mean": 0.5, "min": 0.5, "max": 0.5}
+    cell = {"setting": 16, "solved": {"0": False}, "test_recall": {"0": 0.5}, "recall_score": {"0": 0.0}, "updates": {"0": None},
+            "window": {"solving": 0, "grid": 1}, "memoryless_recall": 0.5, "chosen": {"lr": 0.01}, "by_length": by_length}
+    task = {"key": "length", "solved": spread, "test_recall": spread, "memoryless_recall": 0.5, "cells": {"16": cell}}
+    return {"suite": "s", "solved_at": 0.99, "budget": 1, "target_parameters": 1,
+            "models": {"gru": {"tasks": {"parity": task}, "score": spread, "recall_score": spread}}}
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))

@@ -20,7 +20,9 @@ def add(parser: Parser, verbs) -> None:
                        help="models, comma-separated: names, import paths or specs such as "
                             "'mamba2[negative_eigenvalues=true]' (default the suite's models)")
     bench.add_argument("--suite", default="quick",
-                       help="quick (default), standard, zoology-figure2, mad (mad-lab's six tasks), or a .toml file of your own")
+                       help="quick (default), standard, zoology-figure2, mad (mad-lab's six tasks), selective-copy "
+                            "(Mamba's Table 1), induction-heads (Mamba's Table 11), state-tracking (parity and S5), or a "
+                            ".toml file of your own")
     bench.add_argument("--wide", action="store_true",
                        help="every column of the profile's cells: spreads over seeds, the window's rates, seconds")
     bench.add_argument("--params", help="the parameter count every model is sized to (e.g. 20k; default the suite's)")

@@ -1,6 +1,7 @@
 """The memory profile's tables (profile.json, `seqmem bench`): the ranking, a row a model, and the cells, a row
 a model's task setting (and width) with its parameter count and state size, the grid point chosen on
-validation, the learning-rate window and the updates to solve.
+validation, the learning-rate window and the updates to solve; where a task scores other lengths than
+training (`eval_lengths`), the test recall at each of them, a row a cell.
 
 The text fits WIDTH columns (the cells' rows under a line naming their model, so a long model spec takes no
 column); `wide` adds the spreads over seeds, the rates of the window, the weight decay chosen and the seconds.
@@ -33,6 +34,12 @@ def profile_text(result: dict, wide: bool = False) -> str:
                      "smallest or largest and unsolved inside the grid.")
     lines += ["", *blocks(cells_head, cells, {0, 1})]
     lines += [""] + [w for note in notes(result) for w in wrapped(note)]
+    lengths_head, lengths = length_rows(result, wide)
+    if lengths:  # after the cells' notes, under a note of its own
+        lines += ["", *wrapped("test recall at other lengths than training, at each cell's chosen grid point: trained, "
+                               "at the training length (the best validation step, as above); then a column a length, "
+                               "headed by its steps (the run's last weights); mean over seeds; memoryless, the "
+                               "memoryless recall at those lengths."), "", *blocks(lengths_head, lengths, {0, 1})]
     return "\n".join(lines)
 
 
@@ -77,11 +84,7 @@ def cell_rows(result: dict, wide: bool = False) -> tuple[list[str], list[tuple[s
                 rows.append((model, row + ["-"] * len(WIDE) if wide else row))
                 continue
             for c in t["cells"].values():
-                key, width = t.get("key"), c.get("width")
-                setting = f"{key}={c['setting']}" if isinstance(key, str) and width is None else str(c["setting"])
-                if width is not None:
-                    setting += f"/{width}"
-                row = [task, setting, count(c.get("parameters")), count(c.get("state_size")), solved(c),
+                row = [task, setting_text(t, c), count(c.get("parameters")), count(c.get("state_size")), solved(c),
                        fixed(mean(c["test_recall"])), fixed(c["memoryless_recall"]), chosen_rate(c), window(c),
                        updates(c)]
                 if wide:
@@ -92,6 +95,35 @@ def cell_rows(result: dict, wide: bool = False) -> tuple[list[str], list[tuple[s
                             f"{c['train_seconds']:.0f}" if number(c.get("train_seconds")) else "-"]
                 rows.append((model, row))
     return CELLS + WIDE if wide else CELLS, rows
+
+
+def setting_text(task: dict, cell: dict) -> str:
+    """`blank=10`, or `64/4/4` for a setting of several keys, with `/64` after it where the suite fixes widths."""
+    key, width = task.get("key"), cell.get("width")
+    text = f"{key}={cell['setting']}" if isinstance(key, str) and width is None else str(cell["setting"])
+    return text if width is None else f"{text}/{width}"
+
+
+def length_rows(result: dict, wide: bool = False) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A row a cell scored at other lengths than training (a task's `eval_lengths`): its test recall at the
+    training length, then at each length (mean over seeds; with `wide`, min..max), the memoryless recall there
+    last. No rows where no cell was."""
+    lengths = sorted({int(n) for m in result["models"].values() for c in cells_of(m) for n in c.get("by_length", {})})
+    head = ["task", "setting", "trained", *map(str, lengths), "memoryless"]  # L=16384 would push 8 lengths past WIDTH
+    rows = []
+    for model in ranked(result):
+        for task, t in result["models"][model]["tasks"].items():
+            for c in t.get("cells", {}).values():
+                at = c.get("by_length")
+                if not at:
+                    continue
+                scores = [spread(at[str(n)]["recall"]) if str(n) in at else None for n in lengths]
+                guesses = sorted({round(s["memoryless"], 2) for s in at.values() if number(s.get("memoryless"))})
+                rows.append((model, [task, setting_text(t, c), fixed(mean(c["test_recall"])),
+                                     *(span(s) if wide else fixed(s["mean"]) if s else "-" for s in scores),
+                                     "..".join(f"{g:.2f}" for g in dict.fromkeys([guesses[0], guesses[-1]]))
+                                     if guesses else "-"]))
+    return head, rows
 
 
 def notes(result: dict) -> list[str]:
@@ -228,5 +260,7 @@ def profile_tables(result: dict) -> list[tuple[list[str], list[list[str]], int]]
     def model_second(row: list[str]) -> list[str]:  # the page scrolls: its labels lead
         return [row[0], row[-1], *row[1:-1]]
 
+    lengths_head, lengths = length_rows(result, wide=True)
     return [(model_second(ranking_head), [model_second(r) for _, r in ranking], 2),
-            (["model", *cells_head], [[m, *r] for m, r in cells], 3)]
+            (["model", *cells_head], [[m, *r] for m, r in cells], 3),
+            *([(["model", *lengths_head], [[m, *r] for m, r in lengths], 3)] if lengths else [])]

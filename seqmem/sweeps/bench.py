@@ -230,22 +230,38 @@ def built_size(model: str, task, settings: dict) -> int:
 
 def size_model(model: str, task, target: int, settings: dict | None = None) -> tuple[dict, int]:
     """The model's settings with its width chosen so its parameter count is nearest `target` (the count is
-    increasing in the width: bisection), and the count achieved."""
+    increasing in the width: bisection over the widths it builds at, multiples of its smallest), and the count
+    achieved."""
     settings = dict(settings or {})
     key = width_key(model)
+    step = width_step(model, task, settings, key)
 
     @functools.cache  # each width is built once, however often the search compares it
-    def count(width: int) -> int:
-        return built_size(model, task, {**settings, key: width})
+    def count(k: int) -> int:
+        return built_size(model, task, {**settings, key: k * step})
 
     lo, hi = 1, 2
-    while count(hi) < target and hi < 2**16:
+    while count(hi) < target and hi * step < 2**16:
         lo, hi = hi, hi * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
-    width = min((lo, hi), key=lambda w: (abs(count(w) - target), w))
-    return {**settings, key: width}, count(width)
+    k = min((lo, hi), key=lambda w: (abs(count(w) - target), w))
+    return {**settings, key: k * step}, count(k)
+
+
+def width_step(model: str, task, settings: dict, key: str, limit: int = 256) -> int:
+    """The smallest width the model builds at. A model whose width splits into heads (Mamba-2's expand x d_model
+    into heads of head_dim, DeltaNet's d_model into heads) builds only at its multiples, which the search then
+    walks; a model that builds at no width up to `limit` is refused with the reason it gave at width 1."""
+    first = None
+    for width in range(1, limit + 1):
+        try:
+            built_size(model, task, {**settings, key: width})
+            return width
+        except ConfigError as e:
+            first = first or e
+    raise first
 
 
 def model_settings(spec: str, suite: Suite) -> tuple[str, dict]:

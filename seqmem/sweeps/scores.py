@@ -2,8 +2,8 @@
 
 A cell is one model on one task setting (and width, where the suite fixes widths). In each cell the grid point
 is the one with the best validation recall averaged over seeds (never test); the cell reports, at that point,
-per seed: solved (validation recall >= `SOLVED`), the test recall, the recall above the memoryless recall
-and the updates to solve; and, over the whole grid, the learning-rate window (the grid points whose
+per seed: solved (validation recall >= `SOLVED`), the test recall, the recall above the memoryless recall,
+the updates to solve and the test recall at each other length scored (a task's `eval_lengths`); and, over the whole grid, the learning-rate window (the grid points whose
 seed-mean validation recall reaches `SOLVED`) and whether the chosen rate is at the grid's edge. A task
 averages its cells per seed; a model averages its tasks per seed, and models are ranked on the recall
 above the memoryless recall, which credits a model that nearly solves where the solved fraction cannot.
@@ -131,7 +131,27 @@ def cell_score(runs: list[dict], combos: list[tuple]) -> dict:
         "updates": updates, "memoryless_recall": memoryless,
         "parameters": best[0]["summary"].get("parameters", best[0]["tags"]["bench.params"]),
         "state_size": sizes[0] if sizes else None,
-        "train_seconds": statistics.fmean(e["summary"]["train_seconds"] for e in best)}
+        "train_seconds": statistics.fmean(e["summary"]["train_seconds"] for e in best),
+        **({"by_length": lengths} if (lengths := by_length(best, seed)) else {})}
+
+
+def by_length(best: list[dict], seed: dict) -> dict:
+    """The test recall at each other length the chosen point's runs were scored at (a task's `eval_lengths`, the
+    last weights), per seed, with the memoryless recall there: `{"1024": {"recall": {"0": ...}, "memoryless": ...}}`,
+    the lengths in order; empty where no run was scored at other lengths."""
+    out = {}
+    for e in best:
+        scored = e["summary"].get("by_length")
+        for length, s in (scored.items() if isinstance(scored, dict) else ()):
+            if str(length).isdigit() and isinstance(s, dict):
+                baseline = s.get("baseline") if isinstance(s.get("baseline"), dict) else {}
+                at = out.setdefault(str(length), {"recall": {}, "memoryless": numeric(baseline.get("recall_accuracy"))})
+                at["recall"][seed[e["tags"]["bench.seed"]]] = numeric(s.get("recall_accuracy"))
+    return {k: out[k] for k in sorted(out, key=int)}
+
+
+def numeric(value):
+    return value if number(value) else None
 
 
 def edge(lr, lrs: list, solving: list[tuple]) -> str | None:
@@ -210,8 +230,12 @@ def cell_shaped(cell) -> bool:
     def per_seed(d) -> bool:
         return isinstance(d, dict) and all(v is None or isinstance(v, bool) or number(v) for v in d.values())
 
+    lengths = cell.get("by_length", {}) if isinstance(cell, dict) else None
     return (isinstance(cell, dict) and all(per_seed(cell.get(k)) for k in ("solved", "test_recall", "recall_score",
                                                                              "updates"))
+            and isinstance(lengths, dict) and all(str(n).isdigit() and isinstance(s, dict) and per_seed(s.get("recall"))
+                                                  and (s.get("memoryless") is None or number(s["memoryless"]))
+                                                  for n, s in lengths.items())
             and isinstance(cell.get("window"), dict) and number(cell["window"].get("solving"))
             and number(cell["window"].get("grid")) and number(cell.get("memoryless_recall"))
             and isinstance(cell.get("chosen"), dict))

@@ -1,0 +1,81 @@
+"""The suites for the published figures (Mamba's Tables 1 and 11, Grazzi et al.'s and Merrill et al.'s state
+tracking): each loads, every point's config builds, and the settings the papers fix are the suite's."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from seqmem.cli.command import build_parser
+from seqmem.run.build import make_task
+from seqmem.sweeps.bench import bench_points, load_suite
+
+
+def points_of(name: str):
+    suite = load_suite(name)
+    points, sizes = bench_points(list(suite.models), suite, say=lambda *_: None)
+    return suite, points, sizes
+
+
+def test_selective_copy_is_mambas_table_1_in_the_s4_layout_at_a_laptops_lengths():
+    """s4's generator at vocabulary 16 (14 symbols, blank, marker), 16 symbols, 2 layers at d_model 64; sequences
+    of 256 and 1024 steps where Mamba's are 4096 (which the description says)."""
+    suite, points, _ = points_of("selective-copy")
+    assert suite.models == ("s4d", "h3", "hyena", "mamba", "attention")
+    assert suite.widths == (64,) and suite.model == {"layers": 2} and suite.until_solved and suite.seeds == 3
+    tasks = [make_task(**{**p.config.task, "test_size": 2, "validation_size": 2}) for p in points]
+    assert {(t.layout, t.recall_length, t.vocab_size) for t in tasks} == {("s4", 16, 16)}
+    assert sorted({t.span for t in tasks}) == [256, 1024]
+    assert {t.baseline().recall_accuracy for t in tasks} == {1 / 14}  # a guess among the symbols at each answer
+    assert len(points) == 5 * 2 * len(suite.grid["lr"]) * 3
+    assert {(p.config.model["d_model"], p.config.model["layers"]) for p in points} == {(64, 2)}
+    assert {p.config.train["stop_at"] for p in points} == {0.99}
+    assert "4096" in suite.description and "no gate" in suite.description
+
+
+def test_induction_heads_trains_at_256_and_scores_to_two_to_the_14():
+    """Mamba's Table 11: trained at 256 with 16 tokens, 2 layers at d_model 64, scored at every power of two from
+    2^6 to 2^14 but 256; attention with rotary positions (MHA-RoPE), which reach past the training length."""
+    suite, points, _ = points_of("induction-heads")
+    assert suite.models == ("attention", "h3", "hyena", "mamba") and suite.widths == (64,)
+    (task,) = {make_task(**p.config.task) for p in points[:1]}
+    assert (task.length, task.vocab) == (256, 16)
+    assert task.eval_lengths == tuple(2**k for k in range(6, 15) if k != 8) and max(task.eval_lengths) >= 2**14
+    assert {p.config.task["eval_lengths"] for p in points} == {task.eval_lengths_text}
+    assert {(p.config.model["d_model"], p.config.model["layers"]) for p in points} == {(64, 2)}
+    assert {p.config.model["positions"] for p in points if p.config.model["name"] == "attention"} == {"rope"}
+    assert len(points) == 4 * len(suite.grid["lr"]) * 3 and suite.until_solved
+
+
+def test_state_tracking_sets_each_eigenvalue_range_beside_the_other_on_parity_and_s5():
+    """Parity (modulus 2) and the S5 word problem, scored at longer lengths than training; Mamba-2 and DeltaNet
+    with eigenvalues in [0, 1] and in [-1, 1]; every model one layer at ~50k parameters."""
+    suite, points, sizes = points_of("state-tracking")
+    assert set(suite.models) == {"gru", "lstm", "attention", "mamba", "mamba2", "mamba2[negative_eigenvalues=true]",
+                                 "deltanet", "deltanet[negative_eigenvalues=true]"}
+    assert suite.params == 50_000 and suite.model == {"layers": 1}
+    tasks = {p.config.task["name"]: make_task(**{**p.config.task, "test_size": 2, "validation_size": 2})
+             for p in points}
+    assert tasks["parity"].modulus == 2 and tasks["word-problem"].group == "s5"
+    assert tasks["word-problem"].num_classes == 120
+    for p in points:
+        task = make_task(**{**p.config.task, "test_size": 2, "validation_size": 2})
+        assert min(task.eval_lengths) > task.length  # scored beyond training
+        negative = p.tags["bench.model"].endswith("[negative_eigenvalues=true]")
+        if p.config.model["name"] in ("mamba2", "deltanet"):
+            assert p.config.model["negative_eigenvalues"] is negative
+        assert p.config.model["layers"] == 1
+    assert len(points) == 8 * 2 * 2 * len(suite.grid["lr"]) * 3
+    for (model, task, _), (_, parameters) in sizes.items():
+        assert abs(parameters - 50_000) < 0.25 * 50_000, (model, task)  # Mamba-2's width steps by 16
+
+
+@pytest.mark.parametrize("name", ["selective-copy", "induction-heads", "state-tracking"])
+def test_every_published_suite_is_named_in_the_help_and_the_docs(name):
+
+    root = Path(__file__).resolve().parents[1]
+    verbs = next(a for a in build_parser(["bench"])._actions if isinstance(a, argparse._SubParsersAction))
+    suite = next(a for a in verbs.choices["bench"]._actions if "--suite" in a.option_strings)
+    assert name in suite.help
+    assert f"--suite {name}" in (root / "docs" / "profile.md").read_text()
+    assert name in (root / "docs" / "usage.md").read_text().split("## The memory profile")[1].split("\n## ")[0]
