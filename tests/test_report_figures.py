@@ -145,7 +145,11 @@ def test_no_figure_of_a_large_sweep_prints_a_warning():
                 if fig is not None:
                     assert png(fig)[:4] == b"\x89PNG"
                     drawn += 1
-        assert drawn == 4 + 2  # every figure each section has: the control that something was drawn
+        assert drawn == 3 + 2  # every figure each section has: the control that something was drawn
+        by_model = Section("models", [{k: v for k, v in r.items() if k != "task.delay"} for r in big.records],
+                           [k for k in big.by if k != "task.delay"], big.curves)
+        assert draw_recall_by_state_size(big) is None  # a delay varies: recall against it is the figure
+        assert png(draw_recall_by_state_size(by_model))[:4] == b"\x89PNG"  # 22 crowded groups, no warning
         profile = made_up_profile([f"examples/some_long_module_name.py:AModel{i}" for i in range(20)],
                                   ["copy-memory", "echo-letters", "selective-copy", "associative-recall"])
         fig = draw_profile(Section("bench", [], None, profile=profile))

@@ -308,11 +308,14 @@ def draw_recall_by_state_size(section):
     """Test recall against the numbers a model carries (summary.json's state_size), as zoology's README and Based's
     Figure 2 plot MQAR: a line a model through its sizes, each point the mean over seeds with the spread (min..max)
     as error bars, the state size on a log scale; a marker and a small sideways shift a line, as against delay.
-    None unless the runs carry at least two state sizes. A sweep over learning rates is drawn as given;
+    None unless the runs carry at least two state sizes, or where a delay varies (recall against the delay is
+    then the figure: a sweep of the same models over delays has nothing new to say against state size). A
+    sweep over learning rates is drawn as given;
     `seqmem report --choose lr` draws each point at its rate chosen on validation.
     """
     records = [r for r in section.records if number(r.get("state_size")) and number(r.get("recall_accuracy"))]
-    if section.by is None or len({r["state_size"] for r in records}) < 2 or min(r["state_size"] for r in records) <= 0:
+    varies = any(len({field(r, k) for r in records}) > 1 for k in section.by or [] if k in DELAY_KEYS)
+    if section.by is None or varies or len({r["state_size"] for r in records}) < 2 or min(r["state_size"] for r in records) <= 0:
         return None
     by = [k for k in section.rows_by if k == "model.name" or k == "model" or k.startswith("task.")]
     return draw_by(records, "state_size", by, True, "Recall against state size",
