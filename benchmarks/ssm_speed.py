@@ -69,7 +69,7 @@ class MambapyBlock(nn.Module):
         from mambapy.mamba import MambaBlock, MambaConfig
 
         inner = ours.D.shape[0]
-        config = MambaConfig(d_model=ours.in_proj.in_features, n_layers=1, d_state=ours.state_size,
+        config = MambaConfig(d_model=ours.in_proj.in_features, n_layers=1, d_state=ours.d_state,
                              expand_factor=inner // ours.in_proj.in_features, d_conv=ours.conv_size,
                              dt_rank=ours.dt_rank, pscan=pscan)
         self.block = MambaBlock(config)
@@ -178,7 +178,7 @@ def floor_flops(name: str, model, batch: int, length: int) -> float:
     if name == "mamba":
         for block in (b.mixer for b in model.blocks):
             inner = block.D.shape[0]
-            forward += 2 * n * inner * block.conv_size + 8 * n * inner * block.state_size
+            forward += 2 * n * inner * block.conv_size + 8 * n * inner * block.d_state
     elif name == "s4d":
         for layer in (b.mixer.ssm for b in model.blocks):
             channels, modes = layer.C.shape[:2]
