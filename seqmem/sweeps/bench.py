@@ -230,22 +230,38 @@ def built_size(model: str, task, settings: dict) -> int:
 
 def size_model(model: str, task, target: int, settings: dict | None = None) -> tuple[dict, int]:
     """The model's settings with its width chosen so its parameter count is nearest `target` (the count is
-    increasing in the width: bisection), and the count achieved."""
+    increasing in the width: bisection), and the count achieved. A width must be a multiple of the smallest
+    that builds: heads split the width (attention's 4 heads need a multiple of 4, Mamba-2's heads of 32
+    channels at expand 2 one of 16), and a multiple of the smallest width that splits keeps splitting."""
     settings = dict(settings or {})
     key = width_key(model)
 
     @functools.cache  # each width is built once, however often the search compares it
-    def count(width: int) -> int:
-        return built_size(model, task, {**settings, key: width})
+    def count(units: int) -> int:
+        return built_size(model, task, {**settings, key: units * step})
 
+    step = smallest_width(model, task, settings, key)
     lo, hi = 1, 2
-    while count(hi) < target and hi < 2**16:
+    while count(hi) < target and hi * step < 2**16:
         lo, hi = hi, hi * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
-    width = min((lo, hi), key=lambda w: (abs(count(w) - target), w))
-    return {**settings, key: width}, count(width)
+    units = min((lo, hi), key=lambda w: (abs(count(w) - target), w))
+    return {**settings, key: units * step}, count(units)
+
+
+def smallest_width(model: str, task, settings: dict, key: str, limit: int = 256) -> int:
+    """The smallest width the model builds at with these settings (1 for most; a multiple of its heads for a
+    mixer whose heads split the width), or the model's own refusal at the limit."""
+    for width in range(1, limit):
+        try:
+            built_size(model, task, {**settings, key: width})
+            return width
+        except ConfigError:
+            continue
+    built_size(model, task, {**settings, key: limit})  # raises the model's own reason, naming the setting
+    return limit
 
 
 def model_settings(spec: str, suite: Suite) -> tuple[str, dict]:
