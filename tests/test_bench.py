@@ -488,3 +488,40 @@ def test_a_suite_that_names_no_models_needs_them_on_the_command_line(tmp_path, c
     assert main(["bench", "mamba2[negative_eigenvalues=maybe]", "--out", str(tmp_path / "out")]) == 2
     assert "negative_eigenvalues: expected true or false" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_writes_its_page_where_asked(tmp_path, capsys, monkeypatch):
+    """`--html FILE`: the profile's page beside the printed table, as `make run` writes runs/first/report.html."""
+    from seqmem.cli import main
+    from seqmem.sweeps import sweep
+
+    monkeypatch.setattr(sweep, "make_backend", lambda *_: InProcess())
+    suite_file = tmp_path / "tiny.toml"
+    suite_file.write_text("""
+params = 2000
+budget = 4
+seeds = 1
+[grid]
+lr = [1e-2]
+[train]
+batch_size = 8
+eval_every = 2
+[[tasks]]
+name = "copy-memory"
+key = "blank"
+values = [3]
+settings = { convention = "symbols", recall_length = 2, test_size = 16, validation_size = 16 }
+""")
+    page = tmp_path / "page" / "report.html"
+    assert main(["bench", "gru", "--suite", str(suite_file), "--quiet", "--out", str(tmp_path / "out"),
+                 "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "rank" in out and f"report written to {page}" in out
+    assert "copy-memory" in page.read_text() and "gru" in page.read_text()
+
+
+def test_the_first_suite_compares_four_kinds_of_model_on_two_tasks():
+    """What `make run` runs: the suite names its models, so `seqmem bench --suite first` needs none."""
+    suite = load_suite("first")
+    assert suite.models == ("attention", "gru", "s4d", "deltanet") and suite.until_solved
+    assert [t.name for t in suite.tasks] == ["copy-memory", "associative-recall"]
