@@ -1,4 +1,5 @@
-# The two commands: `make run` (the quick suite) and `make test` (lint + tests). Each sets up .venv first,
+# The two commands: `make run` (a first memory profile: four kinds of model on two tasks) and `make test`
+# (lint + tests). Each sets up .venv first,
 # with the ray extra (the sweep tests run a local Ray for real) and the compare extra (peers the tests
 # check against: mambapy's selective scan, fla-core's naive forms of the linear-attention family).
 PYTHON ?= python3
@@ -20,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/seqmem suite quick --workers 2
+	$(BIN)/seqmem bench --suite first --workers 2 --out runs/first --html runs/first/report.html
 
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check seqmem tests benchmarks

@@ -20,9 +20,9 @@ def add(parser: Parser, verbs) -> None:
                        help="models, comma-separated: names, import paths or specs such as "
                             "'mamba2[negative_eigenvalues=true]' (default the suite's models)")
     bench.add_argument("--suite", default="quick",
-                       help="quick (default), standard, zoology-figure2, mad (mad-lab's six tasks), selective-copy "
-                            "(Mamba's Table 1), induction-heads (Mamba's Table 11), state-tracking (parity and S5), or a "
-                            ".toml file of your own")
+                       help="quick (default), first (what make run runs), standard, zoology-figure2, mad (mad-lab's six "
+                            "tasks), selective-copy (Mamba's Table 1), induction-heads (Mamba's Table 11), state-tracking "
+                            "(parity and S5), or a .toml file of your own")
     bench.add_argument("--wide", action="store_true",
                        help="every column of the profile's cells: spreads over seeds, the window's rates, seconds")
     bench.add_argument("--params", help="the parameter count every model is sized to (e.g. 20k; default the suite's)")
@@ -31,6 +31,8 @@ def add(parser: Parser, verbs) -> None:
     bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default the suite's)")
     bench.add_argument("--against", help="reference: set the shipped profile of the built-in models beside yours, "
                                          "training only yours")
+    bench.add_argument("--html", metavar="FILE", help="also write the profile's page (its tables and figure) to FILE, "
+                                                      "as seqmem report --html does")
     add_sweep_flags(bench, out_help="the profile's folder (default runs/bench/<suite>)")
     bench.set_defaults(run=run)
 
@@ -54,6 +56,13 @@ def run(args) -> int:
                        progress=not args.quiet)
     print(profile_text(result, args.wide))
     print(f"runs and profile.json in {out}")
+    if args.html:
+        from seqmem.report.collect import collect  # the page's machinery: only when a page is asked for
+        from seqmem.report.page import write_page
+
+        section = collect(out)
+        if section is not None:
+            print(f"report written to {write_page(args.html, [section])}")
     if result["failed"]:
         print(f"{len(result['failed'])} runs failed: {', '.join(result['failed'][:3])}")
     return 1 if result["failed"] else 0

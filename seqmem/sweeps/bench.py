@@ -321,7 +321,7 @@ def bench_points(models: list[str], suite: Suite, seeds: int | None = None, para
     return points, sizes
 
 
-REFERENCE_MODELS = ("tcn", "gru", "lstm", "s4d", "lru", "mamba")
+REFERENCE_MODELS = ("tcn", "gru", "lstm", "s4d", "lru", "mamba", "attention", "deltanet", "mlstm", "mamba2")
 KEPT = ("steps", "train_seconds", "recall_accuracy", "valid_recall_accuracy", "parameters", "at_best", "baseline",
         "state_size")
 
