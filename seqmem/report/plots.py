@@ -314,7 +314,7 @@ def draw_recall_by_state_size(section):
     `seqmem report --choose lr` draws each point at its rate chosen on validation.
     """
     records = [r for r in section.records if number(r.get("state_size")) and number(r.get("recall_accuracy"))]
-    varies = any(len({field(r, k) for r in records}) > 1 for k in section.by or [] if k in DELAY_KEYS)
+    varies = any(len({repr(field(r, k)) for r in records}) > 1 for k in section.by or [] if k in DELAY_KEYS)
     if section.by is None or varies or len({r["state_size"] for r in records}) < 2 or min(r["state_size"] for r in records) <= 0:
         return None
     by = [k for k in section.rows_by if k == "model.name" or k == "model" or k.startswith("task.")]
