@@ -92,6 +92,21 @@ def matmul_gflops(size: int = 1024, repeats: int = 10) -> float:
     return 2 * size**3 / statistics.median(seconds(lambda: a @ b) for _ in range(repeats)) / 1e9
 
 
+def resident(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (its peak) of this process, in bytes, from /proc/self/status (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def reset_peak() -> int:
+    """Reset this process's peak resident size to what it holds now (Linux: `5` written to /proc/self/clear_refs),
+    so that an earlier peak (PyTorch's import, a build) does not hide the next one; returns the bytes held now."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return resident("VmRSS")
+
+
 def load() -> float:
     """The one-minute load average: other work on the machine when measured."""
     return round(os.getloadavg()[0], 2)

@@ -28,10 +28,9 @@ import resource
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
-from harness import Lines, arguments, main, matmul_gflops, median_ratio, rotated, seconds
+from harness import Lines, arguments, main, matmul_gflops, median_ratio, reset_peak, resident, rotated, seconds
 
 NAME = "mixer_speed"
 
@@ -88,22 +87,13 @@ def compare(name: str, length: int, batch: int, d_model: int, repeats: int, step
     return [{**common, **r} for r in records]
 
 
-def resident(field: str) -> int:
-    """VmRSS (resident now) or VmHWM (its peak) of this process, in bytes, from /proc/self/status."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise OSError(f"/proc/self/status has no {field}")
-
-
 def peak_memory(name: str, length: int, batch: int, d_model: int) -> dict:
     """Peak resident bytes one chunked training step of the mixer adds to what the process held before it:
-    the peak is reset just before the step (Linux: `5` written to /proc/self/clear_refs), so an earlier
-    peak (PyTorch's import, the build) does not hide it."""
+    the peak is reset just before the step (`reset_peak`), so an earlier peak (PyTorch's import, the build)
+    does not hide it."""
     mixer = build(name, d_model)
     u, weights = torch.randn(batch, length, d_model), torch.randn(batch, length, d_model)
-    before = resident("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")
+    before = reset_peak()
     training_step(mixer, "forward", u, weights)
     peak = resident("VmHWM")
     return {"benchmark": NAME, "metric": "peak_step_bytes", "value": peak - before, "unit": "bytes",

@@ -230,3 +230,16 @@ def test_the_mqar_mixers_sweep_records_each_runs_state_size(tmp_path, monkeypatc
     rows, out = quick_sweep("mqar_mixers", tmp_path, monkeypatch, capsys)
     assert {r["model.name"] for r in rows} == {"attention", "linear-attention"}
     assert all(r["benchmark"] == "mqar_mixers" and r["state_size"] > 0 and r["parameters"] > 0 for r in rows)
+
+
+def test_scoring_memory_quick_measures_each_run_at_each_length_with_the_runs_own_recall():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scoring_memory.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = {(r["model"], r["length"]): r for r in map(json.loads, done.stdout.splitlines())}
+    assert set(records) == {(m, n) for m in ("attention", "mamba") for n in (64, 128)}
+    assert all(r["metric"] == "peak_scoring_bytes" and r["value"] > 0 and r["peak_bytes"] > r["value"]
+               and r["rows"] == 4 for r in records.values())
+    assert all(r["recall_accuracy"] == r["recorded_recall_accuracy"] for r in records.values())  # the same scoring
+    assert records["attention", 128]["state_size"] == 2 * records["attention", 64]["state_size"]  # its KV cache
+    assert records["mamba", 128]["state_size"] == records["mamba", 64]["state_size"]  # a state of fixed size
+

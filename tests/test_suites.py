@@ -10,6 +10,8 @@ from seqmem.cli.command import build_parser
 from seqmem.run.build import make_task
 from seqmem.sweeps.bench import bench_points, load_suite
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def points_of(name: str):
     suite = load_suite(name)
@@ -45,6 +47,22 @@ def test_induction_heads_trains_at_256_and_scores_to_two_to_the_14():
     assert {(p.config.model["d_model"], p.config.model["layers"]) for p in points} == {(64, 2)}
     assert {p.config.model["positions"] for p in points if p.config.model["name"] == "attention"} == {"rope"}
     assert len(points) == 4 * len(suite.grid["lr"]) * 3 and suite.until_solved
+
+
+def test_the_small_induction_heads_suite_is_the_shipped_suite_scaled_down():
+    """benchmarks/induction_heads_small.toml (docs/results.md) keeps Table 11's task, sizes and batch, with
+    fewer updates, rates and lengths; every point's config builds."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "induction_heads_small.toml")), load_suite("induction-heads")
+    (task,), (reference,) = small.tasks, full.tasks
+    assert (task.name, task.key, task.values) == (reference.name, reference.key, reference.values)  # trained at 256
+    assert task.settings["vocab"] == reference.settings["vocab"] == 16
+    lengths = task.settings["eval_lengths"].split(",")
+    assert set(lengths) <= set(reference.settings["eval_lengths"].split(",")) and "16384" in lengths
+    assert (small.widths, small.model, small.until_solved) == (full.widths, full.model, full.until_solved)
+    assert small.budget < full.budget and set(small.models) <= set(full.models)
+    assert small.train["batch_size"] == full.train["batch_size"] and set(small.grid["lr"]) <= set(full.grid["lr"])
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 2 * 2 * 3 and {p.config.train["steps"] for p in points} == {1000}
 
 
 def test_state_tracking_sets_each_eigenvalue_range_beside_the_other_on_parity_and_s5():

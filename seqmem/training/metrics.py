@@ -105,9 +105,10 @@ WHOLE_PAIRS = 2**24  # (step, step) pairs a forward of a model that keeps no sta
 def evaluate_streamed(model: torch.nn.Module, blocks, tolerance: float | None = None,
                       chunk: int = STREAM_CHUNK) -> Scores:
     """Score `model` on blocks of per-step sequences, each read in chunks of `chunk` steps with the state
-    carried from chunk to chunk, so memory is the state's and a chunk's, not the length's. A model that keeps
-    no state (its forward returns None for it, as attention here does) reads whole sequences, as few rows at
-    a time as keep length x length x rows within WHOLE_PAIRS (attention's scores grow with the square)."""
+    carried from chunk to chunk, so memory is the state's and a chunk's: flat in the length for a recurrent
+    state, growing with it for attention's (its KV cache, and a chunk's scores against it). A model that keeps
+    no state (its forward returns None for it) reads whole sequences, as few rows at a time as keep length x
+    length x rows within WHOLE_PAIRS (softmax attention's scores grow with the square)."""
     was_training = model.training
     model.eval()
     tally = Tally(tolerance)
