@@ -85,6 +85,28 @@ def test_every_recipe_is_a_valid_config():
         assert config.task["name"] and config.model["name"] and config.method["name"]
 
 
+def test_the_mqar_recipes_share_a_parameter_count_and_a_budget_in_updates():
+    """Recipes that compare models: the same task and training, each model within 1% of attention's parameters,
+    and no cut in seconds (the load would set how many updates each model got)."""
+    import seqmem
+    from seqmem.config.compose import make_config, recipe_config
+    from seqmem.models import count_parameters
+    from seqmem.recipes import recipe_names
+
+    counts, trainings = {}, []
+    for name in [n for n in recipe_names() if n.startswith("mqar-64-")]:
+        config = make_config(recipe_config(name))
+        task = seqmem.make_task(config.task["name"], **{k: v for k, v in config.task.items() if k != "name"})
+        model = seqmem.make_model(config.model["name"], task,
+                                  **{k: v for k, v in config.model.items() if k != "name"})
+        counts[name] = count_parameters(model)
+        trainings.append({k: v for k, v in config.train.items() if k != "max_seconds"})
+        assert config.train.get("max_seconds") is None and config.train["steps"] == 3000
+    assert len(counts) == 6 and all(t == trainings[0] for t in trainings)
+    target = counts["mqar-64-attention"]
+    assert all(abs(count - target) <= 0.01 * target for count in counts.values()), counts
+
+
 def test_a_closed_pipe_ends_quietly_with_the_shells_code():
     """`seqmem models | head -1`: the reader stops reading; no traceback, exit 141 as for SIGPIPE."""
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from seqmem.cli import main; "
@@ -101,10 +123,10 @@ def test_a_model_given_over_a_recipes_keeps_the_settings_it_shares_and_says_what
     assert main(["train", "--recipe", "mqar-64-mamba", "--model", "attention", "--steps", "1", "--set",
                  "task.test_size=8", "--set", "task.validation_size=8", "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == ("--model attention replaces the recipe's model mamba: keeps its d_model=64, layers=2, "
+    assert err[0] == ("--model attention replaces the recipe's model mamba: keeps its d_model=77, layers=2, "
                       "encoder=embedding; drops state_size, embedding_dim (mamba's own)")
     model = json.loads((out / "config.json").read_text())["model"]
-    assert model["name"] == "attention" and model["d_model"] == 64 and "state_size" not in model
+    assert model["name"] == "attention" and model["d_model"] == 77 and "state_size" not in model
     assert main(["sweep", "--recipe", "mqar-64-mamba", "--models", "gru,mamba", "--steps", "1", "--set",
                  "task.test_size=8", "--set", "task.validation_size=8", "--quiet", "--out", str(tmp_path / "s")]) == 0
     err = capsys.readouterr().err.splitlines()
