@@ -285,3 +285,38 @@ def test_recall_by_state_size_draws_each_model_through_its_sizes_with_the_mean_o
     assert fig.axes[0].get_xscale() == "log"
     one_size = Section("x", [{**r, "state_size": 5} for r in section.records], section.by)
     assert draw_recall_by_state_size(one_size) is None  # nothing to draw against
+
+
+def passes(root, lrs, seeds):
+    """One sweep's passes in folders of their own: the learning rates on seed 0, then more seeds at one."""
+    base = {**BASE, "model": {"name": "rnn", "hidden": 8}}
+    first = root / "grid"
+    run_sweep(name_points(grid(base, {"train.lr": lrs})), first, InProcess(), progress=False)
+    more = root / "seeds"
+    run_sweep(name_points(grid({**base, "train": {**BASE["train"], "lr": lrs[0]}}, {}, seeds)), more, InProcess(),
+              progress=False)
+    return first, more
+
+
+def test_merge_reads_a_sweeps_passes_as_one_and_choose_compares_rates_on_their_shared_seed(tmp_path, capsys):
+    """A grid of rates on seed 0, then seeds 1 and 2 at the first rate: merged, every run has its rate and seed
+    (read from its config where its folder did not vary them), and the rate is chosen on seed 0 alone."""
+    first, more = passes(tmp_path, [1e-2, 3e-3], [1, 2])
+    grid_runs = {p["settings"]["train.lr"]: p["summary"] for p in json.loads((first / "sweep.json").read_text())["points"]}
+    assert main(["report", str(first), str(more), "--merge", "--choose", "train.lr", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    merged_rows = [r for r in rows if "chosen" not in r["folder"]]
+    chosen_rows = [r for r in rows if "chosen" in r["folder"]]
+    assert {r["folder"] for r in merged_rows} == {str(tmp_path / "grid+seeds")}
+    assert {(r["train.lr"], tuple(r["seeds"])) for r in merged_rows} == {(1e-2, (0, 1, 2)), (3e-3, (0,))}
+    best = max(grid_runs, key=lambda lr: grid_runs[lr]["valid_recall_accuracy"])  # seed 0 decides
+    assert [r["train.lr"] for r in chosen_rows] == [best]
+
+
+def test_merge_takes_loose_runs_beside_a_sweep_their_settings_read_from_their_configs(tmp_path, capsys):
+    first, _ = passes(tmp_path, [1e-2, 3e-3], [1])
+    loose = tmp_path / "loose"
+    shutil.copytree(first / next(p.name for p in first.iterdir() if p.is_dir()), loose / "run")
+    assert main(["report", str(first), str(loose), "--merge", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted((r["train.lr"], r["runs"]) for r in rows) in ([(3e-3, 1), (1e-2, 2)], [(3e-3, 2), (1e-2, 1)])

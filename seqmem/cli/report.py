@@ -27,6 +27,8 @@ def add(parser: Parser, verbs) -> None:
     report.add_argument("--figures", metavar="DIR", help="also write each figure as a PNG file into DIR")
     report.add_argument("--choose", metavar="KEY", help="a tuning axis (e.g. train.lr): also show, for each group of "
                         "the other axes, only its value with the best mean validation recall")
+    report.add_argument("--merge", action="store_true", help="read the sweep folders given as one sweep (the passes "
+                        "of one sweep file run into folders of their own, e.g. a grid on one seed, then more seeds)")
     report.set_defaults(run=run)
 
 
@@ -34,4 +36,4 @@ def run(args) -> None:
     from seqmem.report.command import report  # the report's machinery: only for a command that computes
 
     report(args.runs, args.format, args.output, args.html, args.csv, args.figures, args.choose, say=print,
-           err=lambda line: print(line, file=sys.stderr), wide=args.wide)
+           err=lambda line: print(line, file=sys.stderr), wide=args.wide, merge=args.merge)

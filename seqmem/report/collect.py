@@ -73,6 +73,38 @@ def collect(path: str | Path, damaged: list[str] | None = None) -> Section | Non
     return Section(str(path), records, None, curves) if records else None
 
 
+def merged(sections: list[Section]) -> Section:
+    """Several sweep folders read as one sweep: the passes of one sweep file run into folders of their own
+    (a grid on one seed, then more seeds at the value chosen). Their axes are joined; a run's value of an axis
+    its own folder did not vary (or any, for a folder of loose runs) is read from its config.json."""
+    by = list(dict.fromkeys(a for s in sections for a in s.by or []))
+    records, curves = [], {}
+    for s in sections:
+        for r in s.records:
+            run = Path(s.title) / r["run"]
+            name = str(run)
+            records.append({**r, **axis_values(run, [a for a in by if a not in r]), "run": name})
+            curves[name] = s.curves.get(r["run"], [])
+    title = str(Path(sections[0].title).parent / "+".join(Path(s.title).name for s in sections))
+    tags = list(dict.fromkeys(t for s in sections for t in s.tags))
+    return Section(title, records, by, curves, tags=tags)
+
+
+def axis_values(run: Path, axes: list[str]) -> dict:
+    """A run's values of dotted axes (`train.lr`) from its config.json; None where it cannot be read."""
+    try:
+        config = read_json(run / "config.json") if axes else {}
+    except (OSError, ValueError):
+        config = {}
+    values = {}
+    for axis in axes:
+        value = config
+        for part in axis.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values[axis] = value
+    return values
+
+
 def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) -> list[dict]:
     """Every summary.json under the given run directories or folders of runs, oldest first (a diverged run's
     summary holds no scores and is left out). With `damaged`, a file that cannot be read is named there in
@@ -106,10 +138,8 @@ def with_seed(record: dict, run: Path) -> dict:
     sweep (the report's `seeds`); as it is where that file cannot be read."""
     if "train.seed" in record:
         return record
-    try:
-        return {**record, "train.seed": read_json(run / "config.json")["train"]["seed"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return record
+    seed = axis_values(run, ["train.seed"])["train.seed"]
+    return record if seed is None else {**record, "train.seed": seed}
 
 
 def by_delay(records: list[dict], by: list[str] | None, horizon: dict | None) -> list[dict]:

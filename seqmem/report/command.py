@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from seqmem.errors import ConfigError
-from seqmem.report.collect import chosen_section, collect
+from seqmem.report.collect import chosen_section, collect, merged
 from seqmem.report.outputs import check_outputs
 from seqmem.report.page import write_figures, write_page
 from seqmem.report.profile import profile_text
@@ -60,7 +60,7 @@ def render(sections: list, fmt: str, wide: bool = False) -> str:
 
 def report(runs: list[str], fmt: str = "text", output: str | None = None, html: str | None = None,
            csv_file: str | None = None, figures: str | None = None, choose: str | None = None, say=print,
-           err=print, wide: bool = False) -> None:
+           err=print, wide: bool = False, merge: bool = False) -> None:
     """Do the report: the tables through `say` (unless written to `output`), then a line a file written (through
     `err` where `say` carries CSV or JSON, so that stays clean to read). A damaged file is named through `err`
     in one line and the rest still shown; refused (ConfigError) where nothing at all can be read, or before
@@ -85,6 +85,8 @@ def report(runs: list[str], fmt: str = "text", output: str | None = None, html: 
         raise ConfigError(f"no finished runs (summary.json) under {' '.join(runs)}: train or sweep first")
     for line in damaged:
         err(f"seqmem: warning: {line}")
+    if merge:
+        sections = [merged(sections)]
     if choose:
         sections += [chosen_section(s, choose) for s in sections]
     text = render(sections, fmt, wide)

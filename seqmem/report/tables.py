@@ -167,18 +167,24 @@ def choose_on_validation(records: list[dict], by: list[str], key: str,
                          metric: str = "valid_recall_accuracy") -> list[dict]:
     """A tuning grid reported as its tuned result: in each group of the other axes (`by` less `key` and the
     seed), only the runs of the `key` value whose mean validation score is highest (the first of equals).
+    The values are compared on the seeds every one of them has run (a grid on seed 0, then more seeds at the
+    value chosen: seed 0 decides, not the mean of three against one), on all their runs where they share none.
     Test scores are never read to choose."""
     if key not in by:
         raise ConfigError(f"--choose {key}: it is not an axis of this sweep; its axes: {', '.join(by) or 'none'}")
     others = [k for k in by if k not in (key, "train.seed")]
 
-    def mean_validation(item) -> float:
-        values = [v for v in (field(r, metric) for r in item[1]) if v is not None]
+    def mean_validation(runs: list[dict], seeds: set) -> float:
+        values = [v for v in (field(r, metric) for r in runs if not seeds or field(r, "train.seed") in seeds)
+                  if v is not None]
         return statistics.fmean(values) if values else -math.inf
 
     chosen = []
     for _, runs in group(records, others):
-        chosen += max(group(runs, [key]), key=mean_validation)[1]
+        candidates = group(runs, [key])
+        seeds = set.intersection(*({hashable(field(r, "train.seed")) for r in rs} for _, rs in candidates))
+        seeds.discard(None)
+        chosen += max(candidates, key=lambda item: mean_validation(item[1], seeds))[1]
     return chosen
 
 
