@@ -97,3 +97,32 @@ def test_every_published_suite_is_named_in_the_help_and_the_docs(name):
     assert name in suite.help
     assert f"--suite {name}" in (root / "docs" / "profile.md").read_text()
     assert name in (root / "docs" / "usage.md").read_text().split("## The memory profile")[1].split("\n## ")[0]
+
+
+def test_the_small_parity_suite_is_the_state_tracking_suite_scaled_down():
+    """benchmarks/parity_small.toml (docs/results.md) keeps the state-tracking suite's parity, sizes, layer
+    and batch, with each eigenvalue range of Mamba-2 and DeltaNet beside the other, fewer updates and rates."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "parity_small.toml")), load_suite("state-tracking")
+    (task,) = small.tasks
+    reference = next(t for t in full.tasks if t.name == "parity")
+    assert task.settings["modulus"] == reference.settings["modulus"] == 2 and set(task.values) <= set(reference.values)
+    assert (small.params, small.model, small.until_solved) == (full.params, full.model, full.until_solved)
+    assert set(small.models) <= set(full.models)
+    assert {m.split("[")[0] for m in small.models if "negative_eigenvalues" in m} == {"mamba2", "deltanet"}
+    assert small.budget < full.budget and small.train["batch_size"] == full.train["batch_size"]
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 5 * 2 * 2 and {p.config.model["layers"] for p in points} == {1}
+
+
+def test_the_small_zoology_suite_is_figure_2s_protocol_at_one_setting():
+    """benchmarks/zoology_figure2_small.toml keeps the zoology-figure2 suite's vocabulary, optimizer, schedule,
+    grid and one seed, at (L=64, 4 pairs) and d_model 64, for the figure's models seqmem has."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "zoology_figure2_small.toml")), load_suite("zoology-figure2")
+    (task,), (reference,) = small.tasks, full.tasks
+    assert task.values == ((64, 4, 4),) and (64, 4, 4) in reference.values
+    assert task.settings == reference.settings and task.settings["vocab"] == 8192
+    assert (small.model, small.grid, small.train, small.seeds) == (full.model, full.grid, full.train, full.seeds)
+    assert set(small.models) == {"attention", "baseconv", "hyena", "h3"} <= set(full.models)
+    assert small.widths == (64,) and small.budget < full.budget
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 4 * 4 and {p.config.model["d_model"] for p in points} == {64}
