@@ -243,3 +243,30 @@ def test_scoring_memory_quick_measures_each_run_at_each_length_with_the_runs_own
     assert records["attention", 128]["state_size"] == 2 * records["attention", 64]["state_size"]  # its KV cache
     assert records["mamba", 128]["state_size"] == records["mamba", 64]["state_size"]  # a state of fixed size
 
+
+
+def test_fla_naive_speed_quick_times_each_kernel_beside_flas_naive_forms_that_agree():
+    pytest.importorskip("fla", reason="fla's naive forms come with fla-core (the compare extra)")
+    pytest.importorskip("einops", reason="fla's naive forms use einops")
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fla_naive_speed.py"), "--quick"],
+                          capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    kernels = {"simple_gla", "gla", "retention", "linear_attn", "delta_rule", "gated_delta_rule", "based"}
+    steps = {(r["kernel"], r["form"]): r for r in records if r["metric"] == "step_seconds"}
+    assert {kernel for kernel, _ in steps} == kernels and all(r["value"] > 0 for r in steps.values())
+    ratios = {(r["kernel"], r["numerator"]): r["value"] for r in records if r["metric"] == "step_time_ratio"}
+    assert set(ratios) == {key for key in steps if key[1] != "seqmem chunked"}  # every form over the chunked one
+    assert all(v > 0 for v in ratios.values())
+    assert {kernel for kernel, form in ratios if form.startswith("fla ")} == kernels  # fla's form beside each
+    same = {(r["kernel"], r["form"]): r["value"] for r in records if r["metric"] == "max_relative_difference"}
+    assert set(same) == set(ratios) and max(same.values()) < 1e-4  # each timed form computes the same function
+    assert not [r for r in records if r["metric"] in ("failed", "skipped")]
+
+
+def test_fla_naive_speeds_check_sees_a_form_that_differs():
+    import torch
+    from fla_naive_speed import difference
+
+    a = [torch.ones(3), torch.full((2,), 4.0)]
+    assert difference(a, a) == 0
+    assert difference([a[0], a[1] + 0.01], a) == pytest.approx(0.0025, rel=1e-4)  # over the largest entry of the reference
