@@ -92,15 +92,17 @@ def delta_rule_steps(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
     B, H, L, K = k.shape
     scale = K ** -0.5 if scale is None else scale
     S = k.new_zeros(B, H, K, v.shape[-1]) if state is None else state
+    decays = log_decay.exp().unbind(2) if log_decay is not None else [None] * L
     outputs = []
-    for t in range(L):
-        if log_decay is not None:
-            S = S * log_decay[:, :, t, None, None].exp()
-        k_t = k[:, :, t]  # (B, H, K)
+    # each step's slice by unbind: indexing x[:, :, t] makes every read's backward a zero tensor the size of
+    # the whole sequence, quadratic in L
+    for q_t, k_t, v_t, beta_t, a in zip(q.unbind(2), k.unbind(2), v.unbind(2), beta.unbind(2), decays, strict=True):
+        if a is not None:
+            S = S * a[:, :, None, None]
         predicted = (k_t.unsqueeze(-1) * S).sum(-2)  # S^T k, (B, H, V)
-        delta = beta[:, :, t, None] * (v[:, :, t] - predicted)
+        delta = beta_t[:, :, None] * (v_t - predicted)
         S = S + k_t.unsqueeze(-1) * delta.unsqueeze(-2)
-        outputs.append((q[:, :, t].unsqueeze(-1) * S).sum(-2) * scale)  # S^T q, (B, H, V)
+        outputs.append((q_t.unsqueeze(-1) * S).sum(-2) * scale)  # S^T q, (B, H, V)
     o = torch.stack(outputs, dim=2) if outputs else v.new_zeros(v.shape)
     return o, S
 

@@ -45,9 +45,11 @@ def gla_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch
     B, H, L, K = q.shape
     S = q.new_zeros(B, H, K, v.shape[-1]) if state is None else state  # (B, H, K, V)
     outputs = []
-    for t in range(L):
-        S = g[:, :, t].exp().unsqueeze(-1) * S + k[:, :, t].unsqueeze(-1) * v[:, :, t].unsqueeze(-2)
-        outputs.append((q[:, :, t].unsqueeze(-2) @ S).squeeze(-2))  # (B, H, V)
+    # each step's slice by unbind: indexing x[:, :, t] makes every read's backward a zero tensor the size of
+    # the whole sequence, quadratic in L
+    for q_t, k_t, v_t, g_t in zip(q.unbind(2), k.unbind(2), v.unbind(2), g.exp().unbind(2), strict=True):
+        S = g_t.unsqueeze(-1) * S + k_t.unsqueeze(-1) * v_t.unsqueeze(-2)
+        outputs.append((q_t.unsqueeze(-2) @ S).squeeze(-2))  # (B, H, V)
     return torch.stack(outputs, dim=2), S
 
 

@@ -164,7 +164,7 @@ def lru_scan_loop(lam: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = 
     """The same, one step at a time: the reference the doubling scan must equal."""
     h = b.new_zeros(b.shape[0], b.shape[2]) if h0 is None else h0  # (B, N)
     hs = []
-    for t in range(b.shape[1]):
-        h = lam * h + b[:, t]
+    for b_t in b.unbind(1):  # not b[:, t]: its backward is quadratic in L
+        h = lam * h + b_t
         hs.append(h)
     return torch.stack(hs, dim=1)  # (B, L, N)

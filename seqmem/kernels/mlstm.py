@@ -36,12 +36,13 @@ def mlstm_step_by_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_i:
     `(B, H, L, V)` and the state after the last step."""
     C, n, m = initial_state(q, v.shape[-1]) if state is None else state
     outputs = []
-    for t in range(q.shape[2]):
-        m_new = torch.maximum(log_f[:, :, t] + m, log_i[:, :, t]).detach()  # (B, H)
-        forget = (log_f[:, :, t] + m - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
-        enter = (log_i[:, :, t] - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
-        k_t, q_t = enter * k[:, :, t], q[:, :, t]  # (B, H, K)
-        C = forget.unsqueeze(-1) * C + k_t.unsqueeze(-1) * v[:, :, t].unsqueeze(-2)  # (B, H, K, V)
+    steps = zip(q.unbind(2), k.unbind(2), v.unbind(2), log_i.unbind(2), log_f.unbind(2), strict=True)
+    for q_t, k_t, v_t, log_i_t, log_f_t in steps:  # not x[:, :, t]: its backward is quadratic in L
+        m_new = torch.maximum(log_f_t + m, log_i_t).detach()  # (B, H)
+        forget = (log_f_t + m - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
+        enter = (log_i_t - m_new).exp().unsqueeze(-1)  # (B, H, 1), <= 1
+        k_t = enter * k_t  # (B, H, K)
+        C = forget.unsqueeze(-1) * C + k_t.unsqueeze(-1) * v_t.unsqueeze(-2)  # (B, H, K, V)
         n = forget * n + k_t  # (B, H, K)
         m = m_new
         numerator = (q_t.unsqueeze(-2) @ C).squeeze(-2)  # (B, H, V)

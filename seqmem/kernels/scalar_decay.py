@@ -56,13 +56,16 @@ def step_by_step(q, k, v, log_a=None, sign=None, state=None):
     """The recurrence a step at a time (the reference, and streaming): returns o (B, H, L, V) and S (B, H, K, V)."""
     B, H = v.shape[0], v.shape[1]
     S = state if state is not None else v.new_zeros(B, H, q.shape[-1], v.shape[-1])
+    L = v.shape[2]
+    decays = (log_a.exp() if sign is None else sign * log_a.exp()).unbind(2) if log_a is not None else [None] * L
     outputs = []
-    for t in range(v.shape[2]):
-        if log_a is not None:
-            a = log_a[:, :, t].exp() if sign is None else sign[:, :, t] * log_a[:, :, t].exp()  # (B, H)
-            S = a[..., None, None] * S
-        S = S + k[:, :, t, :, None] * v[:, :, t, None, :]  # (B, H, K, V)
-        outputs.append((q[:, :, t, :, None] * S).sum(-2))  # (B, H, V)
+    # each step's slice by unbind: indexing x[:, :, t] would make the backward of every read a zero tensor
+    # the size of the whole sequence, quadratic in L
+    for q_t, k_t, v_t, a in zip(q.unbind(2), k.unbind(2), v.unbind(2), decays, strict=True):
+        if a is not None:
+            S = a[..., None, None] * S  # a (B, H)
+        S = S + k_t[..., :, None] * v_t[..., None, :]  # (B, H, K, V)
+        outputs.append((q_t[..., :, None] * S).sum(-2))  # (B, H, V)
     return torch.stack(outputs, dim=2), S
 
 

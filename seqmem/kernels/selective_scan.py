@@ -186,7 +186,7 @@ def selective_scan_loop(x, delta, A, B, C, D, h0=None):
     """The same, one step at a time: the reference the parallel scan must equal."""
     h = x.new_zeros(x.shape[0], x.shape[2], A.shape[1]) if h0 is None else h0  # (B, E, N)
     ys = []
-    for t in range(x.shape[1]):
-        h = torch.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * B[:, t, None] * x[:, t, :, None]
-        ys.append((h * C[:, t, None]).sum(-1) + D * x[:, t])
+    for x_t, delta_t, B_t, C_t in zip(x.unbind(1), delta.unbind(1), B.unbind(1), C.unbind(1), strict=True):
+        h = torch.exp(delta_t[:, :, None] * A) * h + delta_t[:, :, None] * B_t[:, None] * x_t[:, :, None]
+        ys.append((h * C_t[:, None]).sum(-1) + D * x_t)
     return torch.stack(ys, dim=1), h

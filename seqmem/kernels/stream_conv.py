@@ -77,8 +77,8 @@ def conv_steps(u: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = 
     """`conv_step` over each step of u `(B, L, C)` in turn: y `(B, L, C)` and the state."""
     past = empty_past(u, taps.shape[1]) if past is None else past
     outputs = []
-    for t in range(u.shape[1]):
-        y, past = conv_step(u[:, t], taps, past, bias)
+    for u_t in u.unbind(1):  # not u[:, t]: its backward is quadratic in L
+        y, past = conv_step(u_t, taps, past, bias)
         outputs.append(y)
     return torch.stack(outputs, dim=1), past.clone()  # its own tensor, not a view of the last window
 

@@ -81,8 +81,8 @@ class Based(nn.Module):
         h, conv_past = self.convolve(u, conv_past)  # causal: each output from its own K steps
         y_linear, linear_state = self.linear_attention.step_by_step(h, linear_state)
         y_window = []
-        for t in range(h.shape[1]):
-            y, window_state = self.window_attention(h[:, t:t + 1], window_state)
+        for h_t in h.split(1, dim=1):  # not h[:, t:t + 1]: its backward is quadratic in L
+            y, window_state = self.window_attention(h_t, window_state)
             y_window.append(y)
         return y_linear + torch.cat(y_window, dim=1), (conv_past, linear_state, window_state)
 

@@ -122,8 +122,8 @@ class DeltaNet(nn.Module):
         x, beta, log_decay, gate = self.split(u)  # pointwise in time
         taps = self.conv.weight.squeeze(1).t()  # (conv_size, conv_width)
         convolved = []
-        for t in range(u.shape[1]):
-            window = torch.cat([past, x[:, t:t + 1]], dim=1)  # (B, conv_size, conv_width)
+        for x_t in x.split(1, dim=1):  # not x[:, t:t + 1]: its backward is quadratic in L
+            window = torch.cat([past, x_t], dim=1)  # (B, conv_size, conv_width)
             convolved.append(F.silu((window * taps).sum(1)))
             past = window[:, 1:]
         x = torch.stack(convolved, dim=1) if convolved else x

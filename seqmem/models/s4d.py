@@ -84,8 +84,8 @@ class S4DLayer(nn.Module):
     def loop(self, u: torch.Tensor, state: torch.Tensor | None = None):
         """The same as `forward`, one step at a time (`scan="loop"`): the recurrence without the FFT."""
         outputs = []
-        for t in range(u.shape[1]):
-            y, state = self.step(u[:, t], state)
+        for u_t in u.unbind(1):  # not u[:, t]: its backward is quadratic in L
+            y, state = self.step(u_t, state)
             outputs.append(y)
         return torch.stack(outputs, dim=1), state
 
