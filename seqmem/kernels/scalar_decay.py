@@ -90,7 +90,7 @@ class WithinChunks(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         q, k, v, W, A, scores = ctx.saved_tensors
-        grad = grad.contiguous()
+        grad = grad.contiguous()  # once here, not in each of the two matmuls with it
         dA = grad @ v.transpose(-1, -2)  # (B, H, N, C, C)
         dv = A.transpose(-1, -2) @ grad
         if scores is None:
@@ -163,14 +163,16 @@ def carried_shared(q, k, v, into, out_of, across, S):
     k are not copied for each head nor their gradients summed over heads after, and the products, H times wider,
     run at about twice the rate. Returns the carried-in term laid out (B, N, C, H, V) and the final state."""
     B, H, N, C, V = v.shape
-    values = steps_first(v) * steps_first(out_of)[..., None]  # (B, N, C, H, V)
+    # the decays laid out as the products they scale (a permuted view of them broadcast runs several times slower)
+    into, out_of = (steps_first(t).contiguous()[..., None] for t in (into, out_of))  # (B, N, C, H, 1)
+    values = steps_first(v) * out_of  # (B, N, C, H, V)
     added = (k[:, 0].transpose(-1, -2) @ values.flatten(-2)).unflatten(-1, (H, V))  # (B, N, K, H, V)
     # the scan on the matmul's layout, not a copy of it (`chunk_states` would make one): the states into the chunks
     # come out laid out (B, N, K, H, V) too, as the queries' matmul takes them
     initial = S.expand(B, H, *S.shape[-2:]).contiguous()
     starts, S = ChunkScan.apply(across[..., None, None], added.permute(0, 3, 1, 2, 4), initial)  # (B, H, N, K, V)
     carried = (q[:, 0] @ steps_first(starts).flatten(-2)).unflatten(-1, (H, V))  # (B, N, C, H, V)
-    return carried * steps_first(into)[..., None], S
+    return carried * into, S
 
 
 def flops(length: int, heads: int, key_dim: int, value_dim: int, chunk: int = 64) -> int:

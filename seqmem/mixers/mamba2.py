@@ -105,7 +105,8 @@ class Mamba2(nn.Module):
         log_a, sign = self.decay(dt)
         y, ssm_state = form(C.unsqueeze(1), B.unsqueeze(1), x * dt[..., None], log_a, sign, ssm_state)  # (B, H, L, P)
         y = torch.addcmul(y, self.D[:, None, None], x).transpose(1, 2).reshape(batch, L, self.inner)  # (B, L, E)
-        return self.out_proj(gated_rms_norm(y, z, self.norm_weight)), (conv_state, ssm_state)
+        out_weight = self.out_proj.weight * self.norm_weight  # the norm's weight on the projection's columns
+        return F.linear(gated_rms_norm(y, z), out_weight), (conv_state, ssm_state)
 
     def forward(self, u: torch.Tensor, state=None):
         """The chunked form: u (B, L, D), state None or (conv inputs (B, K-1, E+2N), SSM (B, H, N, P))."""
