@@ -21,11 +21,12 @@ The chunked form is the chunkwise algorithm (Yang et al. 2023, "Gated Linear Att
 Hardware-Efficient Training"; Dao and Gu 2024, "Transformers are SSMs", the SSD of state-spaces/mamba's
 `mamba_ssm/modules/ssd_minimal.py`): the sequence cut into chunks of C steps, within a chunk the (C, C) causal
 matrix of decays exp(c_i - c_j) (c the cumulative log decay within the chunk; above the diagonal, where
-c_i - c_j >= 0, exp may overflow to inf before the mask sets those entries to 0) times Q K^T, times V; plus the chunk's queries against the state
-carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
-chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
-chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
-is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py).
+c_i - c_j >= 0, exp may overflow to inf before the mask sets those entries to 0) times Q K^T, times V; plus the
+chunk's queries against the state carried in, decayed by exp(c_i). Signs ride along as the cumulative products
+P_i of the signs within the chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i
+on the outputs. Every chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written
+out); only the state is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py). With q and k one
+head shared by all (Mamba-2's C and B), the state's matmuls take the heads side by side (`carried_shared`).
 """
 
 from __future__ import annotations
