@@ -4,9 +4,9 @@ written out:
     g = y * silu(z),    n = g / sqrt(mean(g^2) + eps)     (the mean over the last dimension)
 
 The norm's weight w is left to the caller to fold into the projection after it, (n * w) W^T = n (W * w)^T: a
-(D, E) product instead of a pass over (B, L, E). As autograd ops the norm is about fifteen passes over tensors
+(D, E) product instead of a pass over (B, L, E). As autograd ops the norm is about fourteen passes over tensors
 of the block's inner width (each mul, pow, mean and their backwards one of its own); here the forward is four
-and the backward seven, with the normaliser's gradient as one dot product a row: d g = r (d n - n mean(d n . n)).
+and the backward eight, with the normaliser's gradient as one dot product a row: d g = r (d n - n mean(d n . n)).
 """
 
 from __future__ import annotations
