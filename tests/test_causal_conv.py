@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from seqmem.kernels import causal_conv
 from seqmem.kernels.causal_conv import causal_conv1d, depthwise_causal_conv
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}  # float32: the two sum the same products in different orders
@@ -77,3 +78,13 @@ def test_the_depthwise_convolutions_backward_passes_gradcheck_in_float64():
     padded, w, b = (torch.randn(*s, generator=gen, dtype=torch.float64, requires_grad=True)
                     for s in ((2, 9, 3), (3, 1, 4), (3,)))
     assert torch.autograd.gradcheck(depthwise_causal_conv, (padded, w, b))
+
+
+@pytest.mark.parametrize("block", [1, 2])  # batch elements a block: each alone, and two with one left over
+def test_the_depthwise_taps_gradient_summed_by_blocks_of_the_batch_equals_one_sum(block, monkeypatch):
+    channels, kernel, length = 5, 4, 7
+    padded, w, b, g = leaves((3, kernel - 1 + length, channels), (channels, 1, kernel), (channels,),
+                             (3, length, channels), seed=5)
+    expected = torch.autograd.grad(F.conv1d(padded.transpose(1, 2), w, b, groups=channels).transpose(1, 2), w, g)[0]
+    monkeypatch.setattr(causal_conv, "BLOCK", block * length * channels)
+    torch.testing.assert_close(torch.autograd.grad(depthwise_causal_conv(padded, w, b), w, g)[0], expected, **TOL)

@@ -64,8 +64,9 @@ def test_no_decay_is_plain_causal_linear_attention():
     assert torch.allclose(step_by_step(q, k, v)[0], expected, atol=1e-10)
 
 
-def test_gradients_of_the_chunked_form_equal_the_step_form():
-    q, k, v, a, S0 = draw(negative=True, L=19)
+@pytest.mark.parametrize("shared", [False, True])  # shared: the state's matmuls with the heads side by side
+def test_gradients_of_the_chunked_form_equal_the_step_form(shared):
+    q, k, v, a, S0 = draw(negative=True, L=19, shared=shared)
     log_a, sign = split_decay(a)
     inputs = [t.clone().requires_grad_(True) for t in (q, k, v, log_a, S0)]
     weights = torch.randn(2, 3, 19, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+BLOCK = 2**18  # numbers of the output gradient a block of the taps' gradient: about a megabyte, a cache's share
+
 
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, dilation: int = 1,
                   past: torch.Tensor | None = None) -> torch.Tensor:
@@ -29,9 +31,11 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     return F.conv2d(image, weight.unsqueeze(2), bias, dilation=(1, dilation)).squeeze(2)
 
 
-def _depthwise(padded: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def _depthwise(padded: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, pad: int = 0) -> torch.Tensor:
+    """`pad` zeros on both sides of the steps, added by the convolution itself (a padded copy first ran the
+    backward's convolution eight times slower)."""
     image = padded.transpose(1, 2).unsqueeze(2)  # (B, C, 1, K-1+L), stored as (B, K-1+L, C)
-    out = F.conv2d(image, weight.unsqueeze(2), bias, groups=weight.shape[0])
+    out = F.conv2d(image, weight.unsqueeze(2), bias, padding=(0, pad), groups=weight.shape[0])
     return out.squeeze(2).transpose(1, 2)
 
 
@@ -51,9 +55,18 @@ class DepthwiseCausalConv(torch.autograd.Function):
     def backward(ctx, grad):
         padded, weight = ctx.saved_tensors
         K, L = weight.shape[-1], grad.shape[1]
-        grad_input = _depthwise(F.pad(grad, (0, 0, K - 1, K - 1)), weight.flip(-1), None)
-        grad_weight = torch.stack([(grad * padded[:, k:k + L]).sum((0, 1)) for k in range(K)], -1).unsqueeze(1)
-        return grad_input, grad_weight, grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
+        grad_input = _depthwise(grad, weight.flip(-1), None, pad=K - 1)
+        # each tap's product summed over batch and time, a block of batch elements at a time, so that the block's
+        # gradient is read from cache by the K products after the first (three times faster than K whole passes)
+        step = max(1, BLOCK // (L * grad.shape[2]))
+        products = grad.new_empty(min(step, grad.shape[0]), L, grad.shape[2])
+        grad_weight, grad_bias = grad.new_zeros(K, grad.shape[2]), grad.new_zeros(grad.shape[2])
+        for b in range(0, grad.shape[0], step):
+            block = grad[b:b + step]
+            for k in range(K):
+                grad_weight[k] += torch.mul(block, padded[b:b + step, k:k + L], out=products[:len(block)]).sum((0, 1))
+            grad_bias += block.sum((0, 1))
+        return grad_input, grad_weight.T.contiguous().unsqueeze(1), grad_bias if ctx.needs_input_grad[2] else None
 
 
 def depthwise_causal_conv(padded: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

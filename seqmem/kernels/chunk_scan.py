@@ -26,10 +26,10 @@ class ChunkScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, carry, added, initial):
         starts = torch.empty_like(added)
-        S = initial
-        for n in range(added.shape[2]):
-            starts[:, :, n] = S
-            S = torch.addcmul(added[:, :, n], carry[:, :, n], S)
+        starts[:, :, 0] = initial
+        for n in range(added.shape[2] - 1):  # each state computed where it is kept, not copied there after
+            torch.addcmul(added[:, :, n], carry[:, :, n], starts[:, :, n], out=starts[:, :, n + 1])
+        S = torch.addcmul(added[:, :, -1], carry[:, :, -1], starts[:, :, -1])
         ctx.save_for_backward(carry, starts)
         return starts, S
 
@@ -37,11 +37,17 @@ class ChunkScan(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_starts, d_final):
         carry, starts = ctx.saved_tensors
-        G = torch.zeros_like(starts[:, :, 0]) if d_final is None else d_final
-        d_added = torch.empty_like(starts)
+        d_added = torch.empty_like(starts)  # d added_n = G_(n+1), each G computed where it is kept
+        if d_final is None:
+            d_added[:, :, -1].zero_()
+        else:
+            d_added[:, :, -1] = d_final
         for n in reversed(range(starts.shape[2])):
-            d_added[:, :, n] = G
-            G = G * carry[:, :, n] if d_starts is None else torch.addcmul(d_starts[:, :, n], carry[:, :, n], G)
+            G = d_added[:, :, n - 1] if n else None  # G_n, or G_0 (the initial state's gradient) a tensor of its own
+            if d_starts is None:
+                G = torch.mul(carry[:, :, n], d_added[:, :, n], out=G)
+            else:
+                G = torch.addcmul(d_starts[:, :, n], carry[:, :, n], d_added[:, :, n], out=G)
         d_carry = (d_added * starts).sum_to_size(carry.shape) if ctx.needs_input_grad[0] else None
         return d_carry, d_added, G
 

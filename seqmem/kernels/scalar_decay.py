@@ -20,12 +20,13 @@ linear attention with a positive feature map) is the last column of o when v is 
 The chunked form is the chunkwise algorithm (Yang et al. 2023, "Gated Linear Attention Transformers with
 Hardware-Efficient Training"; Dao and Gu 2024, "Transformers are SSMs", the SSD of state-spaces/mamba's
 `mamba_ssm/modules/ssd_minimal.py`): the sequence cut into chunks of C steps, within a chunk the (C, C) causal
-matrix of decays exp(c_i - c_j) (c the cumulative log decay within the chunk, the differences masked to
-j <= i before exp, so no exp overflows) times Q K^T, times V; plus the chunk's queries against the state
-carried in, decayed by exp(c_i). Signs ride along as the cumulative products P_i of the signs within the
-chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i on the outputs. Every
-chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written out); only the state
-is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py).
+matrix of decays exp(c_i - c_j) (c the cumulative log decay within the chunk; above the diagonal, where
+c_i - c_j >= 0, exp may overflow to inf before the mask sets those entries to 0) times Q K^T, times V; plus the
+chunk's queries against the state carried in, decayed by exp(c_i). Signs ride along as the cumulative products
+P_i of the signs within the chunk: the product of signs over (j, i] is P_i P_j, so P_j goes on the values and P_i
+on the outputs. Every chunk's inner work runs at once as batched matmuls (`WithinChunks`, its backward written
+out); only the state is passed from chunk to chunk in a loop (seqmem/kernels/chunk_scan.py). With q and k one
+head shared by all (Mamba-2's C and B), the state's matmuls take the heads side by side (`carried_shared`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from seqmem.kernels.chunk_scan import chunk_states
+from seqmem.kernels.chunk_scan import ChunkScan, chunk_states
 
 
 def split_decay(a: torch.Tensor, tiny: float = 1e-30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,28 +80,32 @@ class WithinChunks(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, c, v):
         C = q.shape[-2]
-        causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
         if c is None:
-            W = causal.to(q.dtype)  # (C, C)
-        else:
-            W = torch.exp(torch.where(causal, c[..., :, None] - c[..., None, :], float("-inf")))  # (B, H, N, C, C)
-        A = (q @ k.transpose(-1, -2)) * W
-        ctx.save_for_backward(q, k, v, W, A)
+            W = torch.ones(C, C, dtype=q.dtype, device=q.device).tril_()  # (C, C)
+        else:  # (B, H, N, C, C); above the diagonal exp may overflow to inf, which tril_ then drops
+            W = (c[..., :, None] - c[..., None, :]).exp_().tril_()  # twice as fast as exp of a -inf-masked matrix
+        scores = q @ k.transpose(-1, -2)  # (B, H or 1, N, C, C)
+        A = scores * W
+        v = v.contiguous()  # once here, not in each matmul with it (Mamba-2's values come laid out steps first)
+        ctx.save_for_backward(q, k, v, W, A, scores if scores.shape[1] < A.shape[1] else None)
         return A @ v
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        q, k, v, W, A = ctx.saved_tensors
+        q, k, v, W, A, scores = ctx.saved_tensors
+        grad = grad.contiguous()  # once here, not in each of the two matmuls with it
         dA = grad @ v.transpose(-1, -2)  # (B, H, N, C, C)
         dv = A.transpose(-1, -2) @ grad
-        dS = dA * W
-        if q.shape[1] == 1 and dS.shape[1] != 1:  # q and k shared by the heads
-            dS = dS.sum(1, keepdim=True)
+        if scores is None:
+            dS = dA * W
+        else:  # q and k shared by the heads: dS summed over them, and dA o A = dS o scores, so dA can become dS
+            dlog = dA.mul_(W)
+            dS = dlog.sum(1, keepdim=True)
         dq, dk = dS @ k, dS.transpose(-1, -2) @ q
         if not ctx.needs_input_grad[2]:  # no decay, or a fixed one (RetNet's)
             return dq, dk, None, dv
-        dlog = dA.mul_(A)  # d/d(c_i - c_j); zero above the diagonal, where A is
+        dlog = dA.mul_(A) if scores is None else dlog.mul_(scores)  # d/d(c_i - c_j); zero above the diagonal
         return dq, dk, dlog.sum(-1) - dlog.sum(-2), dv
 
 
@@ -135,15 +140,43 @@ def chunked(q, k, v, log_a=None, sign=None, state=None, chunk: int = 64):
         # the sign of a_(j+1) ... a_i is P_i P_j: on the query side of the product and the value side
         o = P[..., None] * WithinChunks.apply(q, k, c, v * P[..., None])
         into, out_of, across = into * P, out_of * P * P[..., -1:], across * P[..., -1]
+    S = state if state is not None else v.new_zeros(B, H, K, V)
+    if q.shape[1] == 1 and H > 1:  # q and k one head for all (Mamba-2's C and B)
+        carried, S = carried_shared(q, k, v, into, out_of, across, S)
+        o = (carried + steps_first(o)).permute(0, 3, 1, 2, 4)  # (B, H, N, C, V), laid out steps before heads
+        return o.flatten(2, 3)[:, :, :L], S
     # the per-step decays scale whichever side is narrower, keys (K) or values (V): the same product, less traffic
     if K <= V:
         added = (k * out_of[..., None]).transpose(-1, -2) @ v  # (B, H, N, K, V): what each chunk adds to the state
     else:
         added = k.transpose(-1, -2) @ (v * out_of[..., None])
-    S = state if state is not None else v.new_zeros(B, H, K, V)
     starts, S = chunk_states(across[..., None, None], added, S)  # (B, H, N, K, V): the state into each chunk
     o = o + ((q * into[..., None]) @ starts if K <= V else (q @ starts) * into[..., None])
     return o.flatten(2, 3)[:, :, :L], S
+
+
+def steps_first(t: torch.Tensor) -> torch.Tensor:
+    """(B, H, N, ...) viewed as (B, N, C, H, ...): the heads after a chunk's steps, C the dimension after N."""
+    return t.permute(0, 2, 3, 1, *range(4, t.dim()))
+
+
+def carried_shared(q, k, v, into, out_of, across, S):
+    """The state's part of `chunked` for q and k (B, 1, N, C, K) shared by the heads: what each chunk adds to the
+    state, K^T (V o out_of), and the queries against the state carried in, (Q S) o into, each as one matmul a chunk
+    with the heads' values side by side, (K, C) @ (C, H V) and (C, K) @ (K, H V). Against a matmul a head, q and
+    k are not copied for each head nor their gradients summed over heads after, and the products, H times wider,
+    run at about twice the rate. Returns the carried-in term laid out (B, N, C, H, V) and the final state."""
+    B, H, N, C, V = v.shape
+    # the decays laid out as the products they scale (a permuted view of them broadcast runs several times slower)
+    into, out_of = (steps_first(t).contiguous()[..., None] for t in (into, out_of))  # (B, N, C, H, 1)
+    values = steps_first(v) * out_of  # (B, N, C, H, V)
+    added = (k[:, 0].transpose(-1, -2) @ values.flatten(-2)).unflatten(-1, (H, V))  # (B, N, K, H, V)
+    # the scan on the matmul's layout, not a copy of it (`chunk_states` would make one): the states into the chunks
+    # come out laid out (B, N, K, H, V) too, as the queries' matmul takes them
+    initial = S.expand(B, H, *S.shape[-2:]).contiguous()
+    starts, S = ChunkScan.apply(across[..., None, None], added.permute(0, 3, 1, 2, 4), initial)  # (B, H, N, K, V)
+    carried = (q[:, 0] @ steps_first(starts).flatten(-2)).unflatten(-1, (H, V))  # (B, N, C, H, V)
+    return carried * into, S
 
 
 def flops(length: int, heads: int, key_dim: int, value_dim: int, chunk: int = 64) -> int:

@@ -31,6 +31,7 @@ from torch import nn
 from seqmem.config.settings import check_int
 from seqmem.errors import ConfigError
 from seqmem.kernels import scalar_decay
+from seqmem.kernels.gated_norm import gated_rms_norm
 from seqmem.kernels.stream_conv import short_conv
 from seqmem.models import register_model
 
@@ -92,7 +93,10 @@ class Mamba2(nn.Module):
         """u (B, L, D) through the block, the SSD by `form` (the kernel's chunked or step_by_step)."""
         batch, L, _ = u.shape
         conv_state, ssm_state = (None, None) if state is None else state
-        z, xBC, dt = self.in_proj(u).split([self.inner, self.conv_width, self.heads], dim=-1)
+        # three products with the weight's rows, not one split three ways: the backward sums three input gradients
+        # of (B, L, D) rather than joining (B, L, 2E + 2N + H) of them in a copy, and z and xBC come contiguous
+        weights = self.in_proj.weight.split([self.inner, self.conv_width, self.heads])
+        z, xBC, dt = (F.linear(u, w) for w in weights)
         xBC, conv_state = short_conv(xBC, self.conv.weight, self.conv.bias, conv_state)  # (B, L, E+2N), its next past
         xBC = F.silu(xBC)
         x, B, C = xBC.split([self.inner, self.d_state, self.d_state], dim=-1)
@@ -100,10 +104,9 @@ class Mamba2(nn.Module):
         x = x.view(batch, L, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, P)
         log_a, sign = self.decay(dt)
         y, ssm_state = form(C.unsqueeze(1), B.unsqueeze(1), x * dt[..., None], log_a, sign, ssm_state)  # (B, H, L, P)
-        y = (y + self.D[:, None, None] * x).transpose(1, 2).reshape(batch, L, self.inner)  # (B, L, E)
-        gated = y * F.silu(z)
-        normed = gated * torch.rsqrt(gated.pow(2).mean(-1, keepdim=True) + 1e-5) * self.norm_weight
-        return self.out_proj(normed), (conv_state, ssm_state)
+        y = torch.addcmul(y, self.D[:, None, None], x).transpose(1, 2).reshape(batch, L, self.inner)  # (B, L, E)
+        out_weight = self.out_proj.weight * self.norm_weight  # the norm's weight on the projection's columns
+        return F.linear(gated_rms_norm(y, z), out_weight), (conv_state, ssm_state)
 
     def forward(self, u: torch.Tensor, state=None):
         """The chunked form: u (B, L, D), state None or (conv inputs (B, K-1, E+2N), SSM (B, H, N, P))."""
