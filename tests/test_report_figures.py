@@ -227,3 +227,16 @@ def test_a_run_stopped_at_its_first_evaluation_shows_as_a_marker_and_panels_go_b
     for ax in panels:
         (tcn,) = [line for line in ax.get_lines() if line.get_label() == "model=tcn"]
         assert len(tcn.get_xdata()) == 1 and tcn.get_markevery()[0] == 0 and tcn.get_marker() not in ("", "None")
+
+
+def test_only_the_groups_that_share_a_state_size_are_shifted_sideways():
+    """Eighteen models on MQAR: two share a state size and part sideways; every other point stays at its true
+    size, however many groups the figure has."""
+    sizes = [64 * 2 ** i for i in range(17)] + [64 * 2 ** 5]  # the last model's size is the sixth's
+    records = [{"model.name": f"m{i}", "state_size": size, "recall_accuracy": 0.1 + i / 40, "train.seed": 0,
+                "baseline.recall_accuracy": 1 / 128} for i, size in enumerate(sizes)]
+    fig = draw_recall_by_state_size(Section("mqar", records, ["model.name"]))
+    xs = {bars.get_label(): bars.lines[0].get_xdata()[0] for bars in fig.axes[0].containers}
+    shared = (xs["model=m5"], xs["model=m17"])
+    assert shared[0] < sizes[5] < shared[1]  # side by side around the true size
+    assert all(xs[f"model=m{i}"] == sizes[i] for i in range(17) if i != 5)

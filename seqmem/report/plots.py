@@ -205,17 +205,26 @@ def draw_by(records: list[dict], key: str, by: list[str], log: bool, title: str,
     groups = group(records, by)
     drawn = groups[:MAX_GROUPS]
     palette = colours(len(drawn))
-    shared = len({field(r, key) for _, runs in drawn for r in runs}) < sum(len({field(r, key) for r in runs})
-                                                                             for _, runs in drawn)
-    # shifted sideways only where two groups share an x value; else each point stays at its true x
-    shifts = dodge([field(r, key) for r in records], len(drawn), log) if shared else [1.0 if log else 0.0] * len(drawn)
-    for i, (colour, shift, (name, runs)) in enumerate(zip(palette, shifts, drawn, strict=True)):
+    holders: dict = {}  # each x value: the groups with a point there, in order
+    for i, (_, runs) in enumerate(drawn):
+        for value in dict.fromkeys(field(r, key) for r in runs):
+            holders.setdefault(value, []).append(i)
+    everywhere = [field(r, key) for r in records]
+
+    def moved(value, i: int):
+        """Shifted sideways among the groups that share the value alone; a value of one group stays true."""
+        if len(holders[value]) < 2:
+            return value
+        shift = dodge(everywhere, len(holders[value]), log)[holders[value].index(i)]
+        return value * shift if log else value + shift
+
+    for i, (colour, (name, runs)) in enumerate(zip(palette, drawn, strict=True)):
         points = sorted(group(runs, [key]), key=lambda g: g[0][0])
         xs, means, lows, highs = [], [], [], []
         for (value,), rs in points:
             scores = [r["recall_accuracy"] for r in rs]
             mean = sum(scores) / len(scores)
-            xs.append(value * shift if log else value + shift)
+            xs.append(moved(value, i))
             means.append(mean)
             lows.append(max(0.0, mean - min(scores)))  # rounding can put the mean a hair outside the range
             highs.append(max(0.0, max(scores) - mean))
