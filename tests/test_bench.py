@@ -502,7 +502,8 @@ def test_the_shipped_reference_is_what_the_current_code_configures():
 
 def test_the_shipped_reference_shows_what_it_recorded():
     """The reference records each run's state size and the step it first solved at (from its evaluations):
-    its cells show the updates to solve of the chosen runs, and a mixer's state size."""
+    its cells show the updates to solve of the chosen runs, and every model's state size (the framed models'
+    computed from each run's config by the model's own count, as a run records it now)."""
     from seqmem.sweeps.bench import reference_entries
 
     suite = load_suite("quick")
@@ -513,7 +514,7 @@ def test_the_shipped_reference_shows_what_it_recorded():
         assert model["reference"] and model["cells"] == 6
         for task, t in model["tasks"].items():
             for label, cell in t["cells"].items():
-                assert (cell["state_size"] is None) == (name in ("tcn", "gru", "lstm", "s4d", "lru", "mamba"))
+                assert isinstance(cell["state_size"], int) and cell["state_size"] > 0
                 chosen = [r for r in runs if r["tags"]["bench.model"] == name and r["tags"]["bench.task"] == task
                           and str(r["tags"]["bench.setting"]) == label and r["tags"]["bench.lr"] == cell["chosen"]["lr"]]
                 assert cell["updates"] == {str(r["tags"]["bench.seed"]): r["solved_step"] for r in chosen}
@@ -588,3 +589,19 @@ def test_the_first_suite_compares_four_kinds_of_model_on_two_tasks():
     suite = load_suite("first")
     assert suite.models == ("attention", "gru", "s4d", "deltanet") and suite.until_solved
     assert [t.name for t in suite.tasks] == ["copy-memory", "associative-recall"]
+
+
+def test_the_shipped_references_state_sizes_are_each_models_own_count():
+    """One run of each model in the reference, built again from its config: its recorded state size is the
+    model's own count over the task's span (what a run writes in summary.json)."""
+    from seqmem.models import state_numbers
+    from seqmem.run.build import build
+    from seqmem.sweeps.bench import REFERENCE_MODELS, reference_entries
+
+    firsts = {}
+    for run in reference_entries(load_suite("quick"), set()):
+        firsts.setdefault(run["tags"]["bench.model"], run)
+    assert len(firsts) == len(REFERENCE_MODELS)
+    for name, run in firsts.items():
+        built = build(run["config"])
+        assert run["summary"]["state_size"] == state_numbers(built.model, built.task.span), name
