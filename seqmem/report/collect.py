@@ -96,13 +96,7 @@ def axis_values(run: Path, axes: list[str]) -> dict:
         config = read_json(run / "config.json") if axes else {}
     except (OSError, ValueError):
         config = {}
-    values = {}
-    for axis in axes:
-        value = config
-        for part in axis.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        values[axis] = value
-    return values
+    return {axis: field(config, axis) for axis in axes}
 
 
 def find_summaries(paths: list[str | Path], damaged: list[str] | None = None) -> list[dict]:

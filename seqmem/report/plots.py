@@ -210,12 +210,13 @@ def draw_by(records: list[dict], key: str, by: list[str], log: bool, title: str,
         for value in dict.fromkeys(field(r, key) for r in runs):
             holders.setdefault(value, []).append(i)
     everywhere = [field(r, key) for r in records]
+    shifts = {n: dodge(everywhere, n, log) for n in {len(h) for h in holders.values()} if n > 1}  # by groups sharing
 
     def moved(value, i: int):
         """Shifted sideways among the groups that share the value alone; a value of one group stays true."""
         if len(holders[value]) < 2:
             return value
-        shift = dodge(everywhere, len(holders[value]), log)[holders[value].index(i)]
+        shift = shifts[len(holders[value])][holders[value].index(i)]
         return value * shift if log else value + shift
 
     for i, (colour, (name, runs)) in enumerate(zip(palette, drawn, strict=True)):
