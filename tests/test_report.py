@@ -231,6 +231,13 @@ def test_choose_keeps_the_value_with_the_best_mean_validation_recall(sweep, caps
         assert [r[:3] for r in rows if r[1] == model] == [[str(best), model, "2"]]
 
 
+def test_a_chosen_sections_figures_have_file_names_without_spaces_or_commas(sweep, tmp_path):
+    assert main(["report", str(sweep), "--choose", "delay", "--figures", str(tmp_path / "figs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert "sweep-task.delay-chosen-on-validation-recall-learning-curves.png" in names
+    assert not [n for n in names if re.search(r"[\s,]", n)]
+
+
 def test_choose_refuses_a_key_that_is_not_an_axis(sweep, capsys):
     assert main(["report", str(sweep), "--choose", "train.lr"]) == 2
     err = capsys.readouterr().err

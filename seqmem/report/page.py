@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import time
 from pathlib import Path
 
@@ -171,15 +172,20 @@ def write_page(path: str | Path, sections: list) -> Path:
     return path
 
 
+def file_stem(text: str) -> str:
+    """A title as a file name a shell takes unquoted: each run of spaces, commas and the like becomes one `-`."""
+    return re.sub(r"[^\w.+=-]+", "-", text).strip("-")
+
+
 def write_figures(folder: str | Path, sections: list) -> list[Path]:
     """Each section's figures as PNG files, `<section>-<figure>.png`, written atomically."""
     written = []
     for i, section in enumerate(sections):
-        prefix = Path(section.title).name or f"section{i}"
+        prefix = file_stem(Path(section.title).name) or f"section{i}"
         for draw in FIGURES:
             fig = draw(section)
             if fig is not None:
-                path = Path(folder) / f"{prefix}-{figure_name(draw).replace(' ', '-')}.png"
+                path = Path(folder) / f"{file_stem(prefix + '-' + figure_name(draw))}.png"
                 image = png(fig)
                 atomic_write(path, lambda f, image=image: f.write(image))
                 written.append(path)
