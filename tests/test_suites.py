@@ -114,6 +114,19 @@ def test_the_small_parity_suite_is_the_state_tracking_suite_scaled_down():
     assert len(points) == 5 * 2 * 2 and {p.config.model["layers"] for p in points} == {1}
 
 
+def test_the_small_selective_copy_suite_is_table_1s_task_at_the_shorter_length():
+    """benchmarks/selective_copy_small.toml keeps the selective-copy suite's layout, vocabulary, models, sizes and
+    batch at its shorter length, with fewer updates, rates and seeds."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "selective_copy_small.toml")), load_suite("selective-copy")
+    (task,), (reference,) = small.tasks, full.tasks
+    assert task.values == (224,) and set(task.values) <= set(reference.values) and task.settings == reference.settings
+    assert (small.widths, small.model, small.until_solved, small.models) == (
+        full.widths, full.model, full.until_solved, full.models)
+    assert small.budget < full.budget and small.train == full.train and set(small.grid["lr"]) <= set(full.grid["lr"])
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 5 * 2 and {make_task(**{**p.config.task, "test_size": 2, "validation_size": 2}).span for p in points} == {256}
+
+
 def test_the_small_zoology_suite_is_figure_2s_protocol_at_one_setting():
     """benchmarks/zoology_figure2_small.toml keeps the zoology-figure2 suite's vocabulary, optimizer, schedule,
     grid and one seed, at (L=64, 4 pairs) and d_model 64, for the figure's models seqmem has."""
