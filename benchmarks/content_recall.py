@@ -10,6 +10,7 @@ over the seeds; "solved" means a mean above 0.99. The memoryless recall is besid
     seqmem sweep benchmarks/content_recall.py --out runs/content_recall     # docs/results.md's table (2 workers)
     seqmem report runs/content_recall --format jsonl --output benchmarks/results/content_recall.jsonl
     BENCH_MODELS=mamba,attention seqmem sweep benchmarks/content_recall.py --workers 1 --out runs/cr-mamba
+    BENCH_SEEDS=1 seqmem sweep benchmarks/content_recall.py --out runs/cr-seed1   # the seeds listed (default 0,1)
     BENCH_QUICK=1 seqmem sweep benchmarks/content_recall.py --out /tmp/cr   # seconds: tiny tasks, two models
 """
 
@@ -38,7 +39,7 @@ unknown = [m for m in models if m not in MODELS]
 if unknown:
     raise ConfigError(f"BENCH_MODELS: unknown {unknown[0]!r}; choose from {', '.join(MODELS)}")
 tasks, size = (QUICK_TASKS, 50) if quick else (TASKS, 500)
-steps, seeds = (20, [0]) if quick else (option("steps", 3000), list(range(option("seeds", 2))))
+steps, seeds = (20, [0]) if quick else (option("steps", 3000), option("seeds", [0, 1]))
 
 tags = {"benchmark": "content_recall"}
 configs = [{"task": {"name": task, **settings, "test_size": size, "validation_size": size},
