@@ -185,7 +185,7 @@ def write_figures(folder: str | Path, sections: list) -> list[Path]:
         for draw in FIGURES:
             fig = draw(section)
             if fig is not None:
-                path = Path(folder) / f"{file_stem(prefix + '-' + figure_name(draw))}.png"
+                path = Path(folder) / f"{prefix}-{file_stem(figure_name(draw))}.png"
                 image = png(fig)
                 atomic_write(path, lambda f, image=image: f.write(image))
                 written.append(path)
