@@ -111,7 +111,7 @@ def test_the_small_parity_suite_is_the_state_tracking_suite_scaled_down():
     assert {m.split("[")[0] for m in small.models if "negative_eigenvalues" in m} == {"mamba2", "deltanet"}
     assert small.budget < full.budget and small.train["batch_size"] == full.train["batch_size"]
     points, _ = bench_points(list(small.models), small, say=lambda *_: None)
-    assert len(points) == 5 * 2 * 2 and {p.config.model["layers"] for p in points} == {1}
+    assert len(points) == 5 * 2 * 3 and {p.config.model["layers"] for p in points} == {1}
 
 
 def test_the_small_selective_copy_suite_is_table_1s_task_at_the_shorter_length():
@@ -139,3 +139,31 @@ def test_the_small_zoology_suite_is_figure_2s_protocol_at_one_setting():
     assert small.widths == (64,) and small.budget < full.budget
     points, _ = bench_points(list(small.models), small, say=lambda *_: None)
     assert len(points) == 4 * 4 and {p.config.model["d_model"] for p in points} == {64}
+
+
+def test_the_small_s5_suite_is_the_state_tracking_suites_word_problem_scaled_down():
+    """benchmarks/s5_small.toml (docs/results.md) keeps the state-tracking suite's S5 word problem, models, sizes,
+    layer and batch, at its shorter length, with fewer updates, rates and seeds."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "s5_small.toml")), load_suite("state-tracking")
+    (task,) = small.tasks
+    reference = next(t for t in full.tasks if t.name == "word-problem")
+    assert task.settings["group"] == reference.settings["group"] == "s5" and set(task.values) <= set(reference.values)
+    assert (small.params, small.model, small.until_solved, small.models) == (
+        full.params, full.model, full.until_solved, full.models)
+    assert small.budget < full.budget and small.train["batch_size"] == full.train["batch_size"]
+    assert set(small.grid["lr"]) <= set(full.grid["lr"]) and small.seeds < full.seeds
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 8 * 2 * 2 and {p.config.model["layers"] for p in points} == {1}
+
+
+def test_the_small_mad_suite_is_the_mad_suite_at_a_shorter_budget():
+    """benchmarks/mad_small.toml keeps the mad suite's six tasks at their settings, its optimizer, schedule, batch
+    and size, with one point of its grid and fewer updates."""
+    small, full = load_suite(str(ROOT / "benchmarks" / "mad_small.toml")), load_suite("mad")
+    assert [(t.name, t.values, t.settings) for t in small.tasks] == [(t.name, t.values, t.settings) for t in full.tasks]
+    assert (small.params, small.seeds, small.until_solved) == (full.params, full.seeds, full.until_solved)
+    assert {k: v for k, v in small.train.items() if k != "eval_every"} == {
+        k: v for k, v in full.train.items() if k != "eval_every"}
+    assert all(set(small.grid[k]) <= set(full.grid[k]) for k in full.grid) and small.budget < full.budget
+    points, _ = bench_points(list(small.models), small, say=lambda *_: None)
+    assert len(points) == 3 * 6
