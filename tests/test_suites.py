@@ -65,6 +65,22 @@ def test_the_small_induction_heads_suite_is_the_shipped_suite_scaled_down():
     assert len(points) == 2 * 2 * 3 and {p.config.train["steps"] for p in points} == {1000}
 
 
+def test_the_induction_heads_suite_at_64_keeps_table_11_but_the_training_length():
+    """benchmarks/induction_heads_64.toml (docs/results.md) trains at a quarter of Table 11's 256, with the
+    shipped suite's models, task, sizes and batch, and scores to 256 times its training length."""
+    short, full = load_suite(str(ROOT / "benchmarks" / "induction_heads_64.toml")), load_suite("induction-heads")
+    (task,), (reference,) = short.tasks, full.tasks
+    assert (task.name, task.key, task.values, reference.values) == (reference.name, reference.key, (64,), (256,))
+    assert task.settings["vocab"] == reference.settings["vocab"] == 16
+    assert (short.models, short.widths, short.model, short.until_solved) == (
+        full.models, full.widths, full.model, full.until_solved)
+    assert short.train["batch_size"] == full.train["batch_size"] and set(short.grid["lr"]) <= set(full.grid["lr"])
+    points, _ = bench_points(list(short.models), short, say=lambda *_: None)
+    (built,) = {make_task(**{**p.config.task, "test_size": 2, "validation_size": 2}) for p in points[:1]}
+    assert built.length == 64 and max(built.eval_lengths) == 256 * 64 and 64 not in built.eval_lengths
+    assert len(points) == 4 * 2 * 3 and {p.config.train["steps"] for p in points} == {3000}
+
+
 def test_state_tracking_sets_each_eigenvalue_range_beside_the_other_on_parity_and_s5():
     """Parity (modulus 2) and the S5 word problem, scored at longer lengths than training; Mamba-2 and DeltaNet
     with eigenvalues in [0, 1] and in [-1, 1]; every model one layer at ~50k parameters."""
