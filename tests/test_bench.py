@@ -244,6 +244,11 @@ settings = { convention = "symbols", recall_length = 2, test_size = 40, validati
     assert run_bench(["gru", MIN_GRU], load_suite(str(suite_file)), out, InProcess(), progress=False,
                      say=lambda *_: None) == result
     reported_profile(out, result, tmp_path)
+    from seqmem.sweeps.bench import arithmetic, write_reference  # a reference of the built-in models' runs
+
+    assert write_reference(out, load_suite(str(suite_file)), tmp_path / "reference.json") == 2
+    written = json.loads((tmp_path / "reference.json").read_text())
+    assert written["arithmetic"] == arithmetic() and {r["tags"]["bench.model"] for r in written["runs"]} == {"gru"}
 
 
 def test_a_suite_may_fix_widths_set_several_keys_together_and_name_model_variants(tmp_path):
@@ -589,6 +594,28 @@ def test_the_first_suite_compares_four_kinds_of_model_on_two_tasks():
     suite = load_suite("first")
     assert suite.models == ("attention", "gru", "s4d", "deltanet") and suite.until_solved
     assert [t.name for t in suite.tasks] == ["copy-memory", "associative-recall"]
+
+
+@pytest.mark.parametrize("model", ["tcn", "gru", "lstm", "s4d", "lru", "mamba", "attention", "deltanet", "mlstm",
+                                   "mamba2"])
+def test_the_shipped_reference_is_what_the_current_code_trains(model, tmp_path):
+    """Each model's cheapest run of the quick reference, trained again, gives its recorded numbers to the last
+    digit: a kernel whose arithmetic changed makes the reference stale, and this fails. Only where the arithmetic
+    matches the reference's (PyTorch, the CPU's vector width and maker); elsewhere the last digits may differ."""
+    from seqmem.config.compose import make_config
+    from seqmem.run.experiment import run_experiment
+    from seqmem.sweeps.bench import REFERENCE_MODELS, arithmetic, reference_path
+
+    assert model in REFERENCE_MODELS
+    shipped = json.loads(reference_path("quick").read_text())
+    if shipped["arithmetic"] != arithmetic():
+        pytest.skip(f"the quick reference was measured with {shipped['arithmetic']}, this machine has {arithmetic()}")
+    runs = [r for r in shipped["runs"] if r["tags"]["bench.model"] == model]
+    run = min(runs, key=lambda r: r["summary"]["train_seconds"])
+    summary = run_experiment(make_config(run["config"]), tmp_path / "run", progress=False, say=lambda *_: None)
+    for key in ("steps", "recall_accuracy", "valid_recall_accuracy"):
+        assert summary[key] == run["summary"][key], (run["name"], key)
+    assert summary["at_best"]["loss"] == run["summary"]["at_best"]["loss"], run["name"]
 
 
 def test_the_shipped_references_state_sizes_are_each_models_own_count():

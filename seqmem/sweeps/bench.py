@@ -330,6 +330,23 @@ def reference_path(suite: str) -> Path:
     return Path(str(resources.files("seqmem.sweeps.benches") / f"{suite}-reference.json"))
 
 
+def arithmetic() -> dict:
+    """What decides a run's last digits beside its config: PyTorch's version and the CPU's vector width and
+    maker. A reference's numbers are the current code's only where these match; elsewhere they may differ."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        info = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in lines if ":" in line)}
+        cpu = " ".join(info.get(k, "") for k in ("vendor_id", "model name")).strip() or cpu
+    except OSError:
+        pass
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": cpu}
+
+
 def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
     """A finished profile of the built-in models as a reference file: each run's config, scores and updates to
     solve, with the seqmem version that made them. Returns the number of runs."""
@@ -341,7 +358,7 @@ def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
         runs.append({"name": e["name"], "tags": e["tags"], "config": config,
                      "summary": {k: e["summary"][k] for k in KEPT if k in e["summary"]},
                      "solved_step": solved_step(Path(out) / e["name"])})
-    write_json(Path(path), {"seqmem": seqmem.__version__, "suite": suite.name, "runs": runs})
+    write_json(Path(path), {"seqmem": seqmem.__version__, "suite": suite.name, "arithmetic": arithmetic(), "runs": runs})
     return len(runs)
 
 
