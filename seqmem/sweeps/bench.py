@@ -349,7 +349,7 @@ def arithmetic() -> dict:
 
 def write_reference(out: str | Path, suite: Suite, path: str | Path) -> int:
     """A finished profile of the built-in models as a reference file: each run's config, scores and updates to
-    solve, with the seqmem version that made them. Returns the number of runs."""
+    solve, with the seqmem version and the arithmetic that made them. Returns the number of runs."""
     runs = []
     for e in read_index(Path(out))["points"]:
         if e["status"] != "done" or e["tags"]["bench.model"] not in REFERENCE_MODELS:
