@@ -15,10 +15,13 @@ import copy
 import functools
 import itertools
 import json
+import platform
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+import torch
 
 import seqmem
 from seqmem.config import user_code
@@ -333,10 +336,6 @@ def reference_path(suite: str) -> Path:
 def arithmetic() -> dict:
     """What decides a run's last digits beside its config: PyTorch's version and the CPU's vector width and
     maker. A reference's numbers are the current code's only where these match; elsewhere they may differ."""
-    import platform
-
-    import torch
-
     cpu = platform.processor()
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
