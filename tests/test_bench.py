@@ -11,6 +11,7 @@ from seqmem.errors import ConfigError
 from seqmem.report.profile import profile_text
 from seqmem.run.build import make_task
 from seqmem.sweeps.bench import (
+    REFERENCE_MODELS,
     TaskSpec,
     load_suite,
     model_label,
@@ -490,7 +491,7 @@ def test_the_shipped_reference_is_what_the_current_code_configures():
     """Every run of the quick reference is a point the current code makes for its model (its config, with
     the defaults of settings added since filled in), and every built-in model's point is there."""
     from seqmem.config.compose import make_config
-    from seqmem.sweeps.bench import REFERENCE_MODELS, bench_points, reference_entries
+    from seqmem.sweeps.bench import bench_points, reference_entries
 
     suite = load_suite("quick")
     points, _ = bench_points(list(REFERENCE_MODELS), suite, say=lambda *_: None)
@@ -596,17 +597,15 @@ def test_the_first_suite_compares_four_kinds_of_model_on_two_tasks():
     assert [t.name for t in suite.tasks] == ["copy-memory", "associative-recall"]
 
 
-@pytest.mark.parametrize("model", ["tcn", "gru", "lstm", "s4d", "lru", "mamba", "attention", "deltanet", "mlstm",
-                                   "mamba2"])
+@pytest.mark.parametrize("model", REFERENCE_MODELS)
 def test_the_shipped_reference_is_what_the_current_code_trains(model, tmp_path):
     """Each model's cheapest run of the quick reference, trained again, gives its recorded numbers to the last
     digit: a kernel whose arithmetic changed makes the reference stale, and this fails. Only where the arithmetic
     matches the reference's (PyTorch, the CPU's vector width and maker); elsewhere the last digits may differ."""
     from seqmem.config.compose import make_config
     from seqmem.run.experiment import run_experiment
-    from seqmem.sweeps.bench import REFERENCE_MODELS, arithmetic, reference_path
+    from seqmem.sweeps.bench import arithmetic, reference_path
 
-    assert model in REFERENCE_MODELS
     shipped = json.loads(reference_path("quick").read_text())
     if shipped["arithmetic"] != arithmetic():
         pytest.skip(f"the quick reference was measured with {shipped['arithmetic']}, this machine has {arithmetic()}")
@@ -623,7 +622,7 @@ def test_the_shipped_references_state_sizes_are_each_models_own_count():
     model's own count over the task's span (what a run writes in summary.json)."""
     from seqmem.models import state_numbers
     from seqmem.run.build import build
-    from seqmem.sweeps.bench import REFERENCE_MODELS, reference_entries
+    from seqmem.sweeps.bench import reference_entries
 
     firsts = {}
     for run in reference_entries(load_suite("quick"), set()):

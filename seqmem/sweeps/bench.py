@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import torch
-
 import seqmem
 from seqmem.config import user_code
 from seqmem.config.compose import fill, make_config
@@ -336,6 +334,8 @@ def reference_path(suite: str) -> Path:
 def arithmetic() -> dict:
     """What decides a run's last digits beside its config: PyTorch's version and the CPU's vector width and
     maker. A reference's numbers are the current code's only where these match; elsewhere they may differ."""
+    import torch  # only when a reference is written or checked: loading the suite module stays free of PyTorch
+
     cpu = platform.processor()
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
